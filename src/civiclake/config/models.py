@@ -1,0 +1,99 @@
+"""Typed models of ``civiclake.yaml``.
+
+Closed vocabularies are ``Literal`` types so that a typo gets the allowed
+values and the closest match in its error (see :mod:`civiclake.config.loader`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from civiclake.config.secrets import Secret
+from civiclake.naming import department_id
+
+Zone = Literal["raw", "refined", "trusted"]
+EngineName = Literal["duckdb", "spark"]
+
+REQUIRED_DEPARTMENTS = ("unrestricted", "sandbox")
+
+
+class Model(BaseModel):
+    """Base for config models: unknown keys are errors, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Department(Model):
+    """A department owns data. ``unrestricted`` is readable by everyone."""
+
+    id: str
+    description: str = ""
+    owner: str = ""
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _normalise(cls, value: Any) -> str:
+        return department_id(str(value))
+
+
+class StorageConfig(Model):
+    """Where tables and landing files live: a local path (relative to the project) or a URL."""
+
+    root: str = "data"
+    options: dict[str, Secret] = Field(default_factory=dict)
+    """Object-store options passed to delta-rs (e.g. ``AWS_REGION``); values may be ``${VAR}``."""
+
+
+class EngineConfig(Model):
+    name: EngineName = "duckdb"
+    threads: int = Field(default=2, ge=1, le=256)
+    memory_limit: str = "4GB"
+    dialect: Literal["duckdb"] = "duckdb"
+    """The dialect job SQL is written in; other engines receive it transpiled by sqlglot."""
+
+
+class MetadataConfig(Model):
+    url: Secret = Secret("sqlite:///.civiclake/metadata.db")
+    """Any SQLAlchemy URL; relative SQLite paths are relative to the project folder."""
+
+
+class RunConfig(Model):
+    threads: int = Field(default=2, ge=1, le=64)
+    """How many sources and jobs run at once."""
+    retries: int = Field(default=2, ge=0, le=10)
+    """How many times a transient failure is retried."""
+    retry_backoff_seconds: float = Field(default=1.0, ge=0)
+
+
+class ProjectConfig(Model):
+    name: str
+    departments: list[Department] = Field(default_factory=list)
+    storage: StorageConfig = StorageConfig()
+    engine: EngineConfig = EngineConfig()
+    metadata: MetadataConfig = MetadataConfig()
+    run: RunConfig = RunConfig()
+
+    @field_validator("departments", mode="before")
+    @classmethod
+    def _one_line_each(cls, value: Any) -> Any:
+        """Accept ``- housing`` as well as ``- {id: housing, description: …}``."""
+        if isinstance(value, list):
+            return [{"id": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    @model_validator(mode="after")
+    def _required_and_unique(self) -> ProjectConfig:
+        ids = [d.id for d in self.departments]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"department listed twice: {', '.join(dupes)}")
+        missing = [d for d in REQUIRED_DEPARTMENTS if d not in ids]
+        if missing:
+            extra = [Department(id=d) for d in missing]
+            object.__setattr__(self, "departments", [*self.departments, *extra])
+        return self
+
+    def department_ids(self) -> list[str]:
+        return [d.id for d in self.departments]

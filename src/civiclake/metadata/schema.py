@@ -1,0 +1,129 @@
+"""Tables of the metadata store (catalog, runs, cursors, loaded files).
+
+Changes to these tables need an Alembic migration in ``migrations/versions``;
+``tests/metadata/test_migrations.py`` fails when the two drift apart.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("qualified_name", String(255), primary_key=True),
+    Column("department", String(100), nullable=False, index=True),
+    Column("zone", String(20), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("uri", Text, nullable=False),
+    Column("producer", String(255)),
+    Column("key", JSON, nullable=False, default=list),
+    Column("owner", String(200), nullable=False, default=""),
+    Column("description", Text, nullable=False, default=""),
+    Column("pii", JSON, nullable=False, default=list),
+    Column("columns", JSON, nullable=False, default=list),
+    Column("row_count", BigInteger),
+    Column("version", BigInteger),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+sources = Table(
+    "sources",
+    metadata,
+    Column("node", String(255), primary_key=True),
+    Column("department", String(100), nullable=False),
+    Column("type", String(50), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("outputs", JSON, nullable=False, default=list),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("node", String(255), primary_key=True),
+    Column("department", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("output", String(255), nullable=False),
+    Column("materialize", String(20), nullable=False),
+    Column("inputs", JSON, nullable=False, default=list),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("command", Text, nullable=False),
+    Column("selection", Text, nullable=False, default=""),
+    Column("status", String(20), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("pid", Integer),
+    Column("host", String(255)),
+    Column("log_path", Text),
+    Column("error", Text),
+)
+
+run_steps = Table(
+    "run_steps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False, index=True),
+    Column("node", String(255), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("started_at", DateTime(timezone=True)),
+    Column("ended_at", DateTime(timezone=True)),
+    Column("rows_in", BigInteger),
+    Column("rows_out", BigInteger),
+    Column("rows_rejected", BigInteger),
+    Column("bytes_written", BigInteger),
+    Column("peak_memory_bytes", BigInteger),
+    Column("error", Text),
+    Column("log_path", Text),
+)
+
+cursors = Table(
+    "cursors",
+    metadata,
+    Column("owner", String(255), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+loaded_files = Table(
+    "loaded_files",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(255), nullable=False),
+    Column("dataset", String(255), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("archived_path", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("import_id", String(64), nullable=False),
+    Column("rows_loaded", BigInteger, nullable=False),
+    Column("rows_rejected", BigInteger, nullable=False),
+    Column("loaded_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("source", "sha256", name="uq_loaded_files_source_sha256"),
+)

@@ -1,0 +1,357 @@
+"""The metadata store: catalog, runs, cursors and the loaded-files ledger.
+
+SQLite by default, any SQLAlchemy URL otherwise; the schema is kept current
+by Alembic migrations that run when the store opens. All methods are safe to
+call from the runner's worker threads.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from civiclake.config.secrets import REDACTOR
+from civiclake.exceptions import MetadataError
+from civiclake.metadata import schema as t
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite drops time zones; every timestamp civiclake stores is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    command: str
+    selection: str
+    status: str
+    started_at: datetime
+    ended_at: datetime | None
+    log_path: str | None
+    error: str | None
+    pid: int | None
+
+    @property
+    def seconds(self) -> float | None:
+        return (self.ended_at - self.started_at).total_seconds() if self.ended_at else None
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    id: int
+    run_id: int
+    node: str
+    kind: str
+    status: str
+    attempts: int
+    started_at: datetime | None
+    ended_at: datetime | None
+    rows_in: int | None
+    rows_out: int | None
+    rows_rejected: int | None
+    bytes_written: int | None
+    peak_memory_bytes: int | None
+    error: str | None
+    log_path: str | None
+
+    @property
+    def seconds(self) -> float | None:
+        if self.started_at and self.ended_at:
+            return (self.ended_at - self.started_at).total_seconds()
+        return None
+
+
+class MetadataStore:
+    """Typed access to the metadata database."""
+
+    def __init__(self, url: str, *, project_dir: Path | None = None) -> None:
+        self.url = _resolve_sqlite(url, project_dir)
+        kwargs: dict[str, Any] = {}
+        if self.url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        try:
+            self.engine: Engine = sa.create_engine(self.url, **kwargs)
+        except Exception as exc:
+            raise MetadataError(
+                f"cannot open the metadata store: {REDACTOR(str(exc))}; check `metadata.url` in "
+                "civiclake.yaml"
+            ) from None
+        if self.url.startswith("sqlite"):
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._lock = threading.Lock()
+        self.migrate()
+
+    # -- schema -------------------------------------------------------------
+    def migrate(self) -> None:
+        """Bring the database up to the newest migration (no-op when current)."""
+        from alembic import command
+        from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        head = ScriptDirectory.from_config(cfg).get_current_head()
+        try:
+            with self.engine.begin() as conn:
+                current = MigrationContext.configure(conn).get_current_revision()
+                if current != head:
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "head")
+        except sa.exc.OperationalError as exc:
+            raise MetadataError(
+                f"cannot reach the metadata store: {REDACTOR(str(exc.orig))}; check "
+                "`metadata.url` in civiclake.yaml"
+            ) from None
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self._lock, self.engine.begin() as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- catalog ------------------------------------------------------------
+    def upsert_dataset(self, qualified_name: str, **values: Any) -> None:
+        stamp = now()
+        with self._tx() as conn:
+            exists = conn.execute(
+                sa.select(t.datasets.c.qualified_name).where(
+                    t.datasets.c.qualified_name == qualified_name
+                )
+            ).first()
+            if exists:
+                conn.execute(
+                    t.datasets.update()
+                    .where(t.datasets.c.qualified_name == qualified_name)
+                    .values(updated_at=stamp, **values)
+                )
+            else:
+                conn.execute(
+                    t.datasets.insert().values(
+                        qualified_name=qualified_name, created_at=stamp, updated_at=stamp, **values
+                    )
+                )
+
+    def datasets(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.datasets).order_by(t.datasets.c.qualified_name))
+            return [dict(r._mapping) for r in rows]
+
+    def dataset(self, qualified_name: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.datasets).where(t.datasets.c.qualified_name == qualified_name)
+            ).first()
+            return dict(row._mapping) if row else None
+
+    def upsert_node(self, table: str, node: str, **values: Any) -> None:
+        """Record a source or job definition (``table`` is ``sources`` or ``jobs``)."""
+        tbl = {"sources": t.sources, "jobs": t.jobs}[table]
+        with self._tx() as conn:
+            conn.execute(tbl.delete().where(tbl.c.node == node))
+            conn.execute(tbl.insert().values(node=node, updated_at=now(), **values))
+
+    # -- runs ---------------------------------------------------------------
+    def start_run(self, command: str, selection: str, log_path: str, pid: int) -> int:
+        self.abandon_dead_runs()
+        with self._tx() as conn:
+            result = conn.execute(
+                t.runs.insert().values(
+                    command=command,
+                    selection=selection,
+                    status="running",
+                    started_at=now(),
+                    pid=pid,
+                    host=socket.gethostname(),
+                    log_path=log_path,
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+    def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                t.runs.update()
+                .where(t.runs.c.id == run_id)
+                .values(status=status, ended_at=now(), error=REDACTOR(error) if error else None)
+            )
+
+    def abandon_dead_runs(self) -> int:
+        """Mark runs whose process died (SIGKILL, power cut) as ``abandoned``."""
+        host = socket.gethostname()
+        with self._tx() as conn:
+            rows = conn.execute(
+                sa.select(t.runs.c.id, t.runs.c.pid).where(
+                    t.runs.c.status == "running", t.runs.c.host == host
+                )
+            ).all()
+            dead = [r.id for r in rows if r.pid is None or not _alive(r.pid)]
+            if dead:
+                conn.execute(
+                    t.runs.update()
+                    .where(t.runs.c.id.in_(dead))
+                    .values(status="abandoned", ended_at=now(), error="the process stopped")
+                )
+                conn.execute(
+                    t.run_steps.update()
+                    .where(t.run_steps.c.run_id.in_(dead), t.run_steps.c.status == "running")
+                    .values(status="abandoned", ended_at=now())
+                )
+            return len(dead)
+
+    def add_step(self, run_id: int, node: str, kind: str, status: str = "pending") -> int:
+        with self._tx() as conn:
+            result = conn.execute(
+                t.run_steps.insert().values(run_id=run_id, node=node, kind=kind, status=status)
+            )
+            return int(result.inserted_primary_key[0])
+
+    def update_step(self, step_id: int, **values: Any) -> None:
+        if values.get("error"):
+            values["error"] = REDACTOR(values["error"])
+        with self._tx() as conn:
+            conn.execute(t.run_steps.update().where(t.run_steps.c.id == step_id).values(**values))
+
+    def runs(self, limit: int = 20) -> list[RunRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.runs).order_by(t.runs.c.id.desc()).limit(limit))
+            return [_run(r._mapping) for r in rows]
+
+    def run(self, run_id: int) -> RunRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).first()
+            return _run(row._mapping) if row else None
+
+    def steps(self, run_id: int) -> list[StepRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.run_steps)
+                .where(t.run_steps.c.run_id == run_id)
+                .order_by(t.run_steps.c.id)
+            )
+            return [_step(r._mapping) for r in rows]
+
+    # -- cursors --------------------------------------------------------------
+    def get_cursor(self, owner: str, name: str) -> str | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.cursors.c.value).where(
+                    t.cursors.c.owner == owner, t.cursors.c.name == name
+                )
+            ).first()
+            return None if row is None else str(row.value)
+
+    def set_cursor(self, owner: str, name: str, value: str) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                t.cursors.delete().where(t.cursors.c.owner == owner, t.cursors.c.name == name)
+            )
+            conn.execute(
+                t.cursors.insert().values(owner=owner, name=name, value=value, updated_at=now())
+            )
+
+    # -- loaded files ---------------------------------------------------------
+    def loaded_file(self, source: str, sha256: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.loaded_files).where(
+                    t.loaded_files.c.source == source, t.loaded_files.c.sha256 == sha256
+                )
+            ).first()
+            return dict(row._mapping) if row else None
+
+    def record_loaded_file(self, **values: Any) -> None:
+        with self._tx() as conn:
+            exists = conn.execute(
+                sa.select(t.loaded_files.c.id).where(
+                    t.loaded_files.c.source == values["source"],
+                    t.loaded_files.c.sha256 == values["sha256"],
+                )
+            ).first()
+            if not exists:
+                conn.execute(t.loaded_files.insert().values(loaded_at=now(), **values))
+
+    def loaded_files(self, source: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(t.loaded_files).order_by(t.loaded_files.c.id)
+        if source:
+            query = query.where(t.loaded_files.c.source == source)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def _resolve_sqlite(url: str, project_dir: Path | None) -> str:
+    """Make ``sqlite:///relative.db`` relative to the project and create its folder."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
+        rel = url[len(prefix) :]
+        base = project_dir or Path.cwd()
+        path = (base / rel).resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return prefix + str(path)
+    if url.startswith(prefix + "/"):
+        Path(url[len(prefix) :]).parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def _run(row: Mapping[str, Any]) -> RunRecord:
+    return RunRecord(
+        id=row["id"],
+        command=row["command"],
+        selection=row["selection"],
+        status=row["status"],
+        started_at=_aware(row["started_at"]) or now(),
+        ended_at=_aware(row["ended_at"]),
+        log_path=row["log_path"],
+        error=row["error"],
+        pid=row["pid"],
+    )
+
+
+def _step(row: Mapping[str, Any]) -> StepRecord:
+    values: dict[str, Any] = dict(row)
+    values["started_at"] = _aware(values["started_at"])
+    values["ended_at"] = _aware(values["ended_at"])
+    return StepRecord(**values)
+
+
+__all__: Sequence[str] = ["MetadataStore", "RunRecord", "StepRecord"]

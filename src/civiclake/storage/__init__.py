@@ -1,0 +1,6 @@
+"""Storage: Delta tables under ``<root>/<zone>/<department>/<dataset>/`` and landing files."""
+
+from civiclake.storage.delta import ScanFiles, TableStore, WriteResult
+from civiclake.storage.layout import DatasetRef, Layout
+
+__all__ = ["DatasetRef", "Layout", "ScanFiles", "TableStore", "WriteResult"]

@@ -1,0 +1,175 @@
+"""Delta Lake tables through delta-rs.
+
+Writers here never enable deletion vectors or column mapping: DuckDB reads
+our tables from the file list in the Delta log (:meth:`TableStore.scan_files`),
+which is only correct without those features. :meth:`scan_files` checks and
+refuses a table that has them rather than return wrong rows.
+
+Idempotency: a write may carry an *application transaction* (``app_id`` and a
+version) committed atomically with the rows. Before writing again, callers ask
+:meth:`TableStore.committed_version` — so a crash between the Delta commit and
+the metadata store's bookkeeping never loads the same input twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from civiclake.storage.exceptions import (
+    CommitConflictError,
+    StorageError,
+    UnsupportedTableFeatureError,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+WriteMode = Literal["append", "overwrite"]
+_UNSUPPORTED_FEATURES = {"deletionVectors", "columnMapping"}
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    version: int
+    rows: int
+    bytes_written: int
+    files_added: int
+
+
+@dataclass(frozen=True)
+class ScanFiles:
+    """What DuckDB needs to read a table: its live files and partition columns."""
+
+    uris: list[str]
+    partition_columns: list[str]
+    schema: pa.Schema
+
+
+class TableStore:
+    """Reads and writes Delta tables at URIs under a storage root."""
+
+    def __init__(self, storage_options: Mapping[str, str] | None = None) -> None:
+        self._options = dict(storage_options or {})
+
+    @property
+    def storage_options(self) -> dict[str, str] | None:
+        return self._options or None
+
+    def exists(self, uri: str) -> bool:
+        from deltalake import DeltaTable
+
+        return bool(DeltaTable.is_deltatable(uri, storage_options=self.storage_options))
+
+    def open(self, uri: str) -> DeltaTable:
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
+        try:
+            return DeltaTable(uri, storage_options=self.storage_options)
+        except TableNotFoundError as exc:
+            raise StorageError(f"no Delta table at {uri}") from exc
+
+    def committed_version(self, uri: str, app_id: str) -> int | None:
+        """The version of application transaction ``app_id`` committed to the table, if any."""
+        if not self.exists(uri):
+            return None
+        version = self.open(uri).transaction_version(app_id)
+        return None if version is None else int(version)
+
+    def write(
+        self,
+        uri: str,
+        data: Any,
+        *,
+        mode: WriteMode,
+        partition_by: list[str] | None = None,
+        app_id: str | None = None,
+        app_version: int = 1,
+        metadata: Mapping[str, str] | None = None,
+        description: str | None = None,
+    ) -> WriteResult:
+        """Commit ``data`` (any Arrow stream or table) to the table at ``uri``.
+
+        ``append`` adds columns that are new (schema evolution); ``overwrite``
+        replaces the rows and the schema. Both are one atomic Delta commit.
+        """
+        from deltalake import CommitProperties, Transaction, write_deltalake
+        from deltalake.exceptions import CommitFailedError, DeltaError
+
+        before = self._file_sizes(uri) if self.exists(uri) else {}
+        props = CommitProperties(
+            custom_metadata=dict(metadata or {}) or None,
+            app_transactions=[Transaction(app_id, app_version)] if app_id else None,
+        )
+        try:
+            write_deltalake(
+                uri,
+                data,
+                mode=mode,
+                partition_by=partition_by,
+                schema_mode="merge" if mode == "append" else "overwrite",
+                storage_options=self.storage_options,
+                commit_properties=props,
+                description=description,
+            )
+        except CommitFailedError as exc:
+            raise CommitConflictError(f"commit to {uri} conflicted: {exc}") from exc
+        except (DeltaError, OSError) as exc:
+            raise StorageError(f"writing {uri} failed: {exc}") from exc
+        return self._result(uri, before)
+
+    def _result(self, uri: str, before: dict[str, int]) -> WriteResult:
+        dt = self.open(uri)
+        metrics = dt.history(limit=1)[0].get("operationMetrics") or {}
+        added = {p: n for p, n in self._file_sizes(uri, dt).items() if p not in before}
+        return WriteResult(
+            version=dt.version(),
+            rows=int(metrics.get("num_added_rows", 0) or 0),
+            bytes_written=sum(added.values()),
+            files_added=len(added),
+        )
+
+    def _file_sizes(self, uri: str, dt: DeltaTable | None = None) -> dict[str, int]:
+        import pyarrow as pa
+
+        actions = pa.table((dt or self.open(uri)).get_add_actions(flatten=True))
+        return dict(
+            zip(
+                actions.column("path").to_pylist(),
+                actions.column("size_bytes").to_pylist(),
+                strict=True,
+            )
+        )
+
+    def scan_files(self, uri: str) -> ScanFiles:
+        """Live data files of the current version, for engines that read Parquet directly."""
+        import pyarrow as pa
+
+        dt = self.open(uri)
+        features = set(dt.protocol().reader_features or [])
+        bad = features & _UNSUPPORTED_FEATURES
+        if bad:
+            raise UnsupportedTableFeatureError(
+                f"{uri} uses Delta features {sorted(bad)}, which civiclake's readers do not "
+                "support; rewrite the table with civiclake or disable the feature"
+            )
+        schema = pa.schema(dt.schema().to_arrow())
+        return ScanFiles(
+            uris=list(dt.file_uris()),
+            partition_columns=list(dt.metadata().partition_columns),
+            schema=schema,
+        )
+
+    def read(self, uri: str) -> pa.Table:
+        """The whole current version as an Arrow table (small tables and tests)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        files = self.scan_files(uri)
+        if not files.uris:
+            return files.schema.empty_table()
+        tables = [pq.read_table(u) for u in files.uris]
+        return pa.concat_tables(tables, promote_options="permissive")
