@@ -1,0 +1,193 @@
+"""The embedded engine: DuckDB reading Delta tables through their logs.
+
+Each dataset becomes a view ``<department>_<zone>.<dataset>`` over
+``read_parquet`` of the live files listed in the table's Delta log (not
+``to_pyarrow_dataset()``, whose ``string_view`` columns break DuckDB string
+filters after a MERGE). Files written before a column was added are read
+with ``union_by_name`` so older rows show NULL for it.
+
+Sessions are locked down once their views exist: file access is limited to
+the storage root, and DuckDB's configuration cannot be changed by SQL.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from civiclake.engines.base import Capabilities
+from civiclake.engines.exceptions import EngineError
+from civiclake.storage import DatasetRef, TableStore
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+
+def _quote(ident: str) -> str:
+    return '"' + ident.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class DuckDBEngine:
+    """Creates DuckDB sessions that see the project's datasets."""
+
+    name: ClassVar[str] = "duckdb"
+    dialect: ClassVar[str] = "duckdb"
+    capabilities: ClassVar[Capabilities] = Capabilities(embedded=True, native_frames="duckdb")
+
+    def __init__(
+        self,
+        tables: TableStore,
+        resolve: Callable[[DatasetRef], str],
+        *,
+        threads: int = 2,
+        memory_limit: str = "4GB",
+        allowed_directories: list[str] | None = None,
+    ) -> None:
+        self.tables = tables
+        self.resolve = resolve
+        self.threads = threads
+        self.memory_limit = memory_limit
+        self.allowed_directories = allowed_directories or []
+
+    def session(self) -> DuckDBSession:
+        return DuckDBSession(self)
+
+    def close(self) -> None:
+        """Sessions own their connections; nothing is shared."""
+
+
+class DuckDBSession:
+    """One in-memory DuckDB connection with views over Delta tables."""
+
+    def __init__(self, engine: DuckDBEngine) -> None:
+        import duckdb
+
+        self.engine = engine
+        self.con: duckdb.DuckDBPyConnection = duckdb.connect(
+            config={"threads": engine.threads, "memory_limit": engine.memory_limit}
+        )
+        self._registered: set[DatasetRef] = set()
+        self._locked = False
+        self._lock = threading.Lock()
+
+    # -- datasets -----------------------------------------------------------
+    def register(self, refs: Iterable[DatasetRef]) -> None:
+        for ref in sorted(set(refs)):
+            if ref in self._registered:
+                continue
+            self._create_view(ref)
+            self._registered.add(ref)
+
+    def _create_view(self, ref: DatasetRef) -> None:
+        uri = self.engine.resolve(ref)
+        schema = _quote(ref.schema)
+        view = f"{schema}.{_quote(ref.name)}"
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        if not self.engine.tables.exists(uri):
+            raise EngineError(f"{ref.qualified} has no data yet at {uri}; run its producer first")
+        files = self.engine.tables.scan_files(uri)
+        if not files.uris:
+            empty = files.schema.empty_table()
+            name = f"__empty_{ref.schema}_{ref.name}"
+            self.con.register(name, empty)
+            self.con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {_quote(name)}")
+            return
+        file_list = "[" + ", ".join(_literal(u) for u in files.uris) + "]"
+        options = "union_by_name = true"
+        if files.partition_columns:
+            types = ", ".join(
+                f"{_literal(c)}: {_literal(_duck_type(files.schema.field(c).type))}"
+                for c in files.partition_columns
+            )
+            options += f", hive_partitioning = true, hive_types = {{{types}}}"
+        columns = ", ".join(_quote(n) for n in files.schema.names)
+        self.con.execute(
+            f"CREATE OR REPLACE VIEW {view} AS "
+            f"SELECT {columns} FROM read_parquet({file_list}, {options})"
+        )
+
+    def lock_down(self) -> None:
+        """No file access outside the storage root; no configuration changes."""
+        if self._locked:
+            return
+        dirs = ", ".join(_literal(d.rstrip("/") + "/") for d in self.engine.allowed_directories)
+        self.con.execute(f"SET allowed_directories = [{dirs}]")
+        self.con.execute("SET enable_external_access = false")
+        self.con.execute("SET lock_configuration = true")
+        self._locked = True
+
+    # -- queries --------------------------------------------------------------
+    def sql(self, sql: str, *, dialect: str = "duckdb") -> pa.RecordBatchReader:
+        import duckdb
+
+        if dialect != "duckdb":
+            import sqlglot
+
+            sql = sqlglot.transpile(sql, read=dialect, write="duckdb")[0]
+        self.lock_down()
+        try:
+            return self.con.sql(sql).to_arrow_reader(batch_size=122_880)
+        except duckdb.Error as exc:
+            raise EngineError(str(exc).strip()) from None
+
+    def frame(self, ref: DatasetRef) -> duckdb.DuckDBPyRelation:
+        self.register([ref])
+        return self.con.sql(f"SELECT * FROM {_quote(ref.schema)}.{_quote(ref.name)}")
+
+    def to_arrow(self, value: Any) -> pa.RecordBatchReader:
+        """Accept an Arrow table/stream, a DuckDB relation, or a polars/pandas frame."""
+        import pyarrow as pa
+
+        if isinstance(value, pa.RecordBatchReader):
+            return value
+        if isinstance(value, pa.Table):
+            return value.to_reader()
+        module = type(value).__module__.split(".")[0]
+        if module in ("duckdb", "_duckdb"):
+            return value.to_arrow_reader(batch_size=122_880)  # type: ignore[no-any-return]
+        if module == "polars":
+            if hasattr(value, "collect"):
+                value = value.collect()
+            return value.to_arrow().to_reader()  # type: ignore[no-any-return]
+        if module == "pandas":
+            return pa.Table.from_pandas(value, preserve_index=False).to_reader()
+        if hasattr(value, "__arrow_c_stream__"):
+            return pa.RecordBatchReader.from_stream(value)
+        raise EngineError(
+            f"a Python job returned {type(value).__name__}; return a pyarrow Table, a DuckDB "
+            "relation or a polars/pandas DataFrame"
+        )
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> DuckDBSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _duck_type(arrow_type: pa.DataType) -> str:
+    import pyarrow as pa
+
+    mapping: dict[Callable[[pa.DataType], bool], str] = {
+        pa.types.is_string: "VARCHAR",
+        pa.types.is_large_string: "VARCHAR",
+        pa.types.is_int64: "BIGINT",
+        pa.types.is_int32: "INTEGER",
+        pa.types.is_date32: "DATE",
+        pa.types.is_boolean: "BOOLEAN",
+        pa.types.is_floating: "DOUBLE",
+        pa.types.is_timestamp: "TIMESTAMP",
+    }
+    for test, name in mapping.items():
+        if test(arrow_type):
+            return name
+    return "VARCHAR"

@@ -1,0 +1,15 @@
+"""Ingestion errors."""
+
+from civiclake.exceptions import CivicLakeError, TransientError
+
+
+class IngestError(CivicLakeError):
+    """A source could not load its input; the message names the file, row and column."""
+
+
+class BadFileError(IngestError):
+    """A whole file cannot be loaded (wrong encoding, not a spreadsheet, unreadable)."""
+
+
+class SourceUnavailableError(TransientError):
+    """The source system or folder could not be reached; worth retrying."""

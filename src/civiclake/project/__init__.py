@@ -1,0 +1,239 @@
+"""The project: one folder with ``civiclake.yaml``, sources, jobs, models and a playbook.
+
+:class:`Project` is the context object everything hangs off — configuration,
+storage, the metadata store and the engine — so nothing lives in module
+globals and every piece can be built for a test project in a temp folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from civiclake.config.loader import load_model
+from civiclake.config.models import ProjectConfig
+from civiclake.config.secrets import load_dotenv
+from civiclake.config.suggest import did_you_mean
+from civiclake.exceptions import ConfigError, ProjectNotFoundError
+from civiclake.naming import TABLE_ZONES, department_id
+from civiclake.storage import DatasetRef, Layout, TableStore, WriteResult
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from civiclake.engines.base import Engine
+    from civiclake.metadata import MetadataStore
+    from civiclake.runner.context import Node
+    from civiclake.storage.delta import WriteMode
+
+CONFIG_FILE = "civiclake.yaml"
+
+
+class Project:
+    """A loaded civiclake project."""
+
+    def __init__(self, directory: Path, config: ProjectConfig) -> None:
+        self.dir = directory.resolve()
+        self.config = config
+        self.config_path = self.dir / CONFIG_FILE
+        self.layout = Layout(config.storage.root, self.dir)
+        options = {k: v.reveal() for k, v in config.storage.options.items()}
+        self.tables = TableStore(options)
+
+    # -- loading --------------------------------------------------------------
+    @classmethod
+    def load(cls, start: Path | str | None = None) -> Project:
+        """Load the project in ``start`` or the nearest parent holding ``civiclake.yaml``."""
+        here = Path(start or Path.cwd()).resolve()
+        for folder in [here, *here.parents]:
+            if (folder / CONFIG_FILE).is_file():
+                load_dotenv(folder / ".env")
+                config = load_model(folder / CONFIG_FILE, ProjectConfig)
+                return cls(folder, config)
+        raise ProjectNotFoundError(
+            f"no {CONFIG_FILE} in {here} or any parent folder; create a project with "
+            "`civiclake init <dir>` or pass --project <dir>"
+        )
+
+    # -- folders --------------------------------------------------------------
+    @property
+    def state_dir(self) -> Path:
+        """Per-machine state: logs, the default SQLite metadata database."""
+        path = self.dir / ".civiclake"
+        path.mkdir(exist_ok=True)
+        return path
+
+    @property
+    def logs_dir(self) -> Path:
+        path = self.state_dir / "logs"
+        path.mkdir(exist_ok=True)
+        return path
+
+    # -- departments ----------------------------------------------------------
+    @property
+    def departments(self) -> list[str]:
+        return self.config.department_ids()
+
+    def require_department(self, name: str, *, where: str = "") -> str:
+        """The department id for ``name``; an unknown one is an error with a suggestion."""
+        ident = department_id(name)
+        if ident not in self.departments:
+            prefix = f"{where}: " if where else ""
+            raise ConfigError(
+                f"{prefix}unknown department {name!r}{did_you_mean(ident, self.departments)}. "
+                f"Known: {', '.join(self.departments)}. Add it with "
+                f"`civiclake department add {ident}`"
+            )
+        return ident
+
+    def dataset(self, department: str, zone: str, name: str) -> DatasetRef:
+        if zone not in TABLE_ZONES:
+            raise ConfigError(
+                f"unknown zone {zone!r}{did_you_mean(zone, TABLE_ZONES)}; "
+                f"allowed: {', '.join(TABLE_ZONES)}"
+            )
+        return DatasetRef(self.require_department(department), zone, name)
+
+    def parse_dataset(self, qualified: str) -> DatasetRef | None:
+        """``housing_raw.rent_accounts`` → DatasetRef (None when the schema is not ours)."""
+        return DatasetRef.parse(qualified, self.departments)
+
+    # -- services -------------------------------------------------------------
+    @cached_property
+    def store(self) -> MetadataStore:
+        from civiclake.metadata import MetadataStore
+
+        return MetadataStore(self.config.metadata.url.reveal(), project_dir=self.dir)
+
+    def engine(self) -> Engine:
+        return self._engine
+
+    @cached_property
+    def _engine(self) -> Engine:
+        import importlib
+
+        from civiclake.engines.base import ENGINES
+
+        cfg = self.config.engine
+        target = ENGINES.get(cfg.name)
+        if target is None:
+            raise ConfigError(
+                f"{self.config_path}, key `engine.name`: the {cfg.name!r} engine is not "
+                f"available yet; use one of: {', '.join(ENGINES)}"
+            )
+        module, _, cls_name = target.partition(":")
+        cls = getattr(importlib.import_module(module), cls_name)
+        allowed = [self.layout.root] if self.layout.is_local else []
+        engine: Engine = cls(
+            self.tables,
+            self.layout.table_uri,
+            threads=cfg.threads,
+            memory_limit=cfg.memory_limit,
+            allowed_directories=allowed,
+        )
+        return engine
+
+    # -- nodes ----------------------------------------------------------------
+    def sources(self) -> list[Node]:
+        from civiclake.ingest import load_sources
+
+        return list(load_sources(self))
+
+    def jobs(self) -> list[Node]:
+        from civiclake.jobs import load_jobs
+
+        return list(load_jobs(self))
+
+    def nodes(self) -> list[Node]:
+        return [*self.sources(), *self.jobs()]
+
+    # -- datasets ---------------------------------------------------------------
+    def catalog_datasets(self) -> list[DatasetRef]:
+        """Datasets the catalog knows to exist (written at least once)."""
+        refs = []
+        for row in self.store.datasets():
+            if row["department"] in self.departments:
+                refs.append(DatasetRef(row["department"], row["zone"], row["name"]))
+        return refs
+
+    def write_table(
+        self,
+        ref: DatasetRef,
+        data: Any,
+        *,
+        mode: WriteMode,
+        producer: str,
+        app_id: str | None = None,
+        key: Sequence[str] = (),
+        description: str = "",
+        owner: str = "",
+        pii: Sequence[str] = (),
+        partition_by: list[str] | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        """Write a dataset's Delta table and record it in the catalog (the one write door)."""
+        uri = self.layout.table_uri(ref)
+        result = self.tables.write(
+            uri,
+            data,
+            mode=mode,
+            partition_by=partition_by,
+            app_id=app_id,
+            metadata=metadata,
+            description=description or None,
+        )
+        self.register_dataset(
+            ref, producer=producer, key=key, description=description, owner=owner, pii=pii
+        )
+        return result
+
+    def register_dataset(
+        self,
+        ref: DatasetRef,
+        *,
+        producer: str,
+        key: Sequence[str] = (),
+        description: str = "",
+        owner: str = "",
+        pii: Sequence[str] = (),
+    ) -> None:
+        """Record (or refresh) a dataset's catalog entry from its Delta table."""
+        uri = self.layout.table_uri(ref)
+        dt = self.tables.open(uri)
+        schema: pa.Schema = _arrow_schema(dt)
+        rows = _row_count(dt)
+        self.store.upsert_dataset(
+            ref.qualified,
+            department=ref.department,
+            zone=ref.zone,
+            name=ref.name,
+            uri=uri,
+            producer=producer,
+            key=list(key),
+            description=description,
+            owner=owner,
+            pii=list(pii),
+            columns=[{"name": f.name, "type": str(f.type)} for f in schema],
+            row_count=rows,
+            version=dt.version(),
+        )
+
+
+def _arrow_schema(dt: Any) -> pa.Schema:
+    import pyarrow as pa
+
+    return pa.schema(dt.schema().to_arrow())
+
+
+def _row_count(dt: Any) -> int:
+    import pyarrow as pa
+
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    if actions.num_rows == 0:
+        return 0
+    return int(sum(n or 0 for n in actions.column("num_records").to_pylist()))
+
+
+__all__ = ["CONFIG_FILE", "Project"]
