@@ -172,7 +172,8 @@ class MetadataStore:
             conn.execute(tbl.insert().values(node=node, updated_at=now(), **values))
 
     # -- runs ---------------------------------------------------------------
-    def start_run(self, command: str, selection: str, log_path: str, pid: int) -> int:
+    def start_run(self, command: str, selection: str, log_dir: Path, pid: int) -> tuple[int, str]:
+        """Record a new run; returns its id and its log file ``<log_dir>/run-<id>.log``."""
         self.abandon_dead_runs()
         with self._tx() as conn:
             result = conn.execute(
@@ -183,10 +184,12 @@ class MetadataStore:
                     started_at=now(),
                     pid=pid,
                     host=socket.gethostname(),
-                    log_path=log_path,
                 )
             )
-            return int(result.inserted_primary_key[0])
+            run_id = int(result.inserted_primary_key[0])
+            log_path = str(log_dir / f"run-{run_id}.log")
+            conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(log_path=log_path))
+            return run_id, log_path
 
     def finish_run(self, run_id: int, status: str, error: str | None = None) -> None:
         with self._tx() as conn:

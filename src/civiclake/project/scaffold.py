@@ -81,9 +81,7 @@ def init_project(
     directory.mkdir(parents=True, exist_ok=True)
     project_name = name or department_id(directory.name)
     config.write_text(
-        _CONFIG_TEMPLATE.format(
-            name=project_name, departments="\n".join(f"  - {d}" for d in ids)
-        ),
+        _CONFIG_TEMPLATE.format(name=project_name, departments="\n".join(f"  - {d}" for d in ids)),
         encoding="utf-8",
     )
     for folder in ("sources", "models", "playbook"):

@@ -1,0 +1,157 @@
+"""Command definitions. Each command imports what it needs when it runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from civiclake.cli import commands
+
+app = typer.Typer(
+    help="civiclake: ingest council data, keep its history, transform it with SQL or Python, "
+    "and serve it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    add_completion=False,
+)
+department_app = typer.Typer(help="Add and list departments.", no_args_is_help=True)
+new_app = typer.Typer(help="Create jobs from templates.", no_args_is_help=True)
+runs_app = typer.Typer(help="Run history: `civiclake runs` lists, `runs show ID` details.")
+app.add_typer(department_app, name="department")
+app.add_typer(new_app, name="new")
+app.add_typer(runs_app, name="runs")
+
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--project",
+        "-p",
+        help="Project folder (default: this folder or the nearest parent with civiclake.yaml).",
+        envvar="CIVICLAKE_PROJECT",
+        show_default=False,
+    ),
+]
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")],
+    name: Annotated[str | None, typer.Option(help="Project name (default: folder name).")] = None,
+    department: Annotated[
+        list[str] | None, typer.Option("--department", "-d", help="Departments to add.")
+    ] = None,
+) -> None:
+    """Create a project: civiclake.yaml, sources/, jobs/<department>/, models/, playbook/."""
+    commands.init(directory, name, department or [])
+
+
+@department_app.command("add")
+def department_add(
+    name: Annotated[str, typer.Argument(help="Department name, e.g. 'Housing Repairs'.")],
+    project: ProjectOpt = None,
+) -> None:
+    """Add a department (its id is normalised: 'Housing Repairs' → housing-repairs)."""
+    commands.department_add(project, name)
+
+
+@department_app.command("list")
+def department_list(project: ProjectOpt = None) -> None:
+    """List the project's departments and their SQL schema names."""
+    commands.department_list(project)
+
+
+@new_app.command("job")
+def new_job(
+    name: Annotated[str, typer.Argument(help="<department>/<job name>, e.g. housing/arrears.")],
+    template: Annotated[
+        Literal["sql", "python"], typer.Option("--template", "-t", help="sql or python.")
+    ] = "sql",
+    zone: Annotated[
+        Literal["refined", "trusted"], typer.Option(help="Zone of the job's output.")
+    ] = "refined",
+    project: ProjectOpt = None,
+) -> None:
+    """Write a working, commented job template under jobs/<department>/."""
+    commands.new_job(project, name, template, zone)
+
+
+@app.command()
+def run(
+    select: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--select",
+            "-s",
+            help="What to run: 'planning/*', 'name', '+name' (with upstream), 'name+' "
+            "(with downstream). Repeatable. Default: everything.",
+        ),
+    ] = None,
+    threads: Annotated[int | None, typer.Option(help="Steps run at once.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    project: ProjectOpt = None,
+) -> None:
+    """Run sources and jobs in dependency order; exit 1 when a step failed."""
+    commands.run(project, select or [], threads, progress)
+
+
+@app.command("list")
+def list_nodes(project: ProjectOpt = None) -> None:
+    """List sources and jobs with what they read and write, in run order."""
+    commands.list_nodes(project)
+
+
+@runs_app.callback(invoke_without_command=True)
+def runs(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="How many runs to list.")] = 20,
+    project: ProjectOpt = None,
+) -> None:
+    """List recent runs."""
+    if ctx.invoked_subcommand is None:
+        commands.runs_list(project, limit)
+
+
+@runs_app.command("show")
+def runs_show(
+    run_id: Annotated[int, typer.Argument(help="Run id (from `civiclake runs`).")],
+    project: ProjectOpt = None,
+) -> None:
+    """Show one run's steps: status, rows, bytes, time, memory, errors and the log file."""
+    commands.runs_show(project, run_id)
+
+
+@app.command()
+def query(
+    sql: Annotated[str, typer.Argument(help="One SQL query over <department>_<zone>.<dataset>.")],
+    format: Annotated[
+        Literal["table", "csv", "json", "parquet"],
+        typer.Option("--format", "-f", help="Output format."),
+    ] = "table",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Rows shown in table format.")] = 50,
+    project: ProjectOpt = None,
+) -> None:
+    """Query the datasets with SQL (DuckDB dialect) and print or save the result."""
+    commands.query(project, sql, format, output, limit)
+
+
+@app.command()
+def datasets(project: ProjectOpt = None) -> None:
+    """List the catalog's datasets: zone, department, rows, key, producer."""
+    commands.datasets(project)
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Folder for the demo project.")] = Path(
+        "demo-council"
+    ),
+    force: Annotated[bool, typer.Option(help="Replace an existing demo project.")] = False,
+) -> None:
+    """Build the demo council project, ingest its sample data and run all its jobs."""
+    commands.demo(directory, force)

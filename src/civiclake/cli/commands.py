@@ -1,0 +1,240 @@
+"""What the commands do; kept apart from their declarations in :mod:`civiclake.cli.app`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from civiclake.cli import output as out
+
+if TYPE_CHECKING:
+    from civiclake.project import Project
+    from civiclake.runner.runner import RunSummary
+
+
+def _project(path: Path | None) -> Project:
+    from civiclake.project import Project
+
+    return Project.load(path)
+
+
+def init(directory: Path, name: str | None, departments: list[str]) -> None:
+    from civiclake.project.scaffold import init_project
+
+    path = init_project(directory, name=name, departments=departments)
+    console = out.console()
+    console.print(f"Created project in [bold]{path}[/]")
+    console.print("Next: drop files into a source's landing folder, add a job with")
+    console.print("  civiclake new job <department>/<name> --template sql")
+    console.print("and run everything with `civiclake run`.")
+
+
+def department_add(project_dir: Path | None, name: str) -> None:
+    from civiclake.naming import schema_name
+    from civiclake.project.scaffold import add_department
+
+    project = _project(project_dir)
+    ident = add_department(project.dir, name)
+    for folder in ("jobs", "sources"):
+        (project.dir / folder / ident).mkdir(parents=True, exist_ok=True)
+    out.console().print(
+        f"Added department [bold]{ident}[/] (SQL schemas {schema_name(ident, 'raw')}, "
+        f"{schema_name(ident, 'refined')}, {schema_name(ident, 'trusted')}); "
+        f"jobs go in jobs/{ident}/"
+    )
+
+
+def department_list(project_dir: Path | None) -> None:
+    from rich.table import Table
+
+    from civiclake.naming import sql_name
+
+    project = _project(project_dir)
+    table = Table("department", "SQL schema prefix", "description")
+    for dept in project.config.departments:
+        table.add_row(dept.id, f"{sql_name(dept.id)}_<zone>", dept.description)
+    out.console().print(table)
+
+
+def new_job(project_dir: Path | None, name: str, template: str, zone: str) -> None:
+    from civiclake.jobs.templates import new_job as write_template
+
+    project = _project(project_dir)
+    path = write_template(project, name, template=template, zone=zone)
+    out.console().print(
+        f"Wrote [bold]{path.relative_to(project.dir)}[/]. Edit it, then run it with "
+        f"`civiclake run --select {name}`"
+    )
+
+
+def run(project_dir: Path | None, select: list[str], threads: int | None, progress: bool) -> None:
+    from civiclake.runner.progress import NullReporter, RichReporter
+    from civiclake.runner.runner import Runner
+
+    project = _project(project_dir)
+    console = out.console()
+    reporter = RichReporter(console) if progress and console.is_terminal else NullReporter()
+    summary = Runner(project, threads=threads, reporter=reporter).run(
+        select, command="run " + " ".join(f"--select {s}" for s in select)
+    )
+    print_summary(summary, project)
+    if not summary.ok:
+        sys.exit(1)
+
+
+def print_summary(summary: RunSummary, project: Project) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = out.console()
+    table = Table(title=f"run {summary.run_id}: {summary.status}", title_justify="left")
+    for col in ("step", "status", "rows in", "rows out", "rejected", "written", "time"):
+        table.add_column(col, justify="right" if col not in ("step", "status") else "left")
+    style = {"success": "green", "failed": "red", "blocked": "yellow"}
+    for step in summary.steps:
+        r = step.result
+        table.add_row(
+            step.name,
+            f"[{style.get(step.status, 'white')}]{step.status}[/]",
+            out.count(r.rows_in),
+            out.count(r.rows_out),
+            out.count(r.rows_rejected) if r.rows_rejected else "",
+            out.size(r.bytes_written),
+            out.seconds(step.seconds),
+        )
+    console.print(table)
+    for step in summary.steps:
+        for note in step.result.notes:
+            console.print(f"  [dim]{escape(step.name)}: {escape(note)}[/]")
+    for step in summary.failed:
+        console.print(f"[red]{step.status}[/] {escape(step.name)}: {escape(step.error or '')}")
+    if summary.failed:
+        console.print(f"Log: {summary.log_path}")
+    console.print(f"{len(summary.steps)} steps in {out.seconds(summary.seconds)}")
+
+
+def list_nodes(project_dir: Path | None) -> None:
+    from rich.table import Table
+
+    from civiclake.runner.runner import Runner
+
+    project = _project(project_dir)
+    graph, names = Runner(project).plan()
+    table = Table("step", "kind", "reads", "writes")
+    for name in names:
+        node = graph.nodes[name]
+        table.add_row(
+            name,
+            node.kind,
+            "\n".join(i.qualified for i in node.inputs),
+            "\n".join(o.qualified for o in node.outputs),
+        )
+    out.console().print(table)
+
+
+def runs_list(project_dir: Path | None, limit: int) -> None:
+    from rich.table import Table
+
+    project = _project(project_dir)
+    table = Table("id", "status", "started (UTC)", "time", "command", "error")
+    for r in project.store.runs(limit):
+        table.add_row(
+            str(r.id),
+            r.status,
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            out.seconds(r.seconds),
+            r.command,
+            (r.error or "")[:80],
+        )
+    out.console().print(table)
+
+
+def runs_show(project_dir: Path | None, run_id: int) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from civiclake.exceptions import CivicLakeError
+
+    project = _project(project_dir)
+    record = project.store.run(run_id)
+    if record is None:
+        raise CivicLakeError(f"no run {run_id}; `civiclake runs` lists the recent ones")
+    console = out.console()
+    console.print(
+        f"[bold]run {record.id}[/] {record.status} · {record.command} · started "
+        f"{record.started_at:%Y-%m-%d %H:%M:%S} UTC · {out.seconds(record.seconds)}"
+    )
+    table = Table(
+        "step", "status", "tries", "rows in", "rows out", "rejected", "written", "peak mem", "time"
+    )
+    for s in project.store.steps(run_id):
+        table.add_row(
+            s.node,
+            s.status,
+            str(s.attempts),
+            out.count(s.rows_in),
+            out.count(s.rows_out),
+            out.count(s.rows_rejected),
+            out.size(s.bytes_written),
+            out.size(s.peak_memory_bytes),
+            out.seconds(s.seconds),
+        )
+    console.print(table)
+    for s in project.store.steps(run_id):
+        if s.error:
+            console.print(f"[red]{escape(s.node)}[/]: {escape(s.error)}")
+    console.print(f"Log: {record.log_path}")
+
+
+def query(project_dir: Path | None, sql: str, fmt: str, output: Path | None, limit: int) -> None:
+    from civiclake.query import run_query, write_result
+
+    project = _project(project_dir)
+    reader = run_query(project, sql)
+    if fmt == "table" and output is None:
+        table = _head(reader, limit)
+        out.console().print(out.arrow_table(table, max_rows=limit))
+        return
+    if fmt == "table":
+        fmt = "csv"
+    rows = write_result(reader, fmt, output)
+    if output is not None:
+        out.console(stderr=True).print(f"wrote {rows:,} rows to {output}")
+
+
+def _head(reader: object, limit: int) -> object:
+    import pyarrow as pa
+
+    assert isinstance(reader, pa.RecordBatchReader)
+    batches, total = [], 0
+    for batch in reader:
+        batches.append(batch)
+        total += batch.num_rows
+        if total > limit:
+            break
+    return pa.Table.from_batches(batches, schema=reader.schema)
+
+
+def datasets(project_dir: Path | None) -> None:
+    from rich.table import Table
+
+    project = _project(project_dir)
+    table = Table("dataset", "zone", "department", "rows", "key", "produced by", "description")
+    for d in project.store.datasets():
+        table.add_row(
+            d["qualified_name"],
+            d["zone"],
+            d["department"],
+            out.count(d["row_count"]),
+            ", ".join(d["key"]),
+            d["producer"] or "",
+            d["description"],
+        )
+    out.console().print(table)
+
+
+def demo(directory: Path, force: bool) -> None:
+    from civiclake.demo import build_demo
+
+    build_demo(directory, force=force, console=out.console())

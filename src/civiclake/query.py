@@ -1,0 +1,79 @@
+"""Ad-hoc queries (``civiclake query``): one read-only statement over the catalog's datasets."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from civiclake.engines.exceptions import EngineError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from civiclake.project import Project
+
+
+def check_read_only(sql: str) -> None:
+    """Accept exactly one query (SELECT, WITH, UNION…); refuse anything that changes state."""
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
+    except sqlglot.errors.ParseError as exc:
+        raise EngineError(f"the query does not parse: {exc}") from None
+    if len(statements) != 1:
+        raise EngineError(f"give exactly one query (got {len(statements)} statements)")
+    if not isinstance(statements[0], exp.Query):
+        kind = type(statements[0]).__name__.upper()
+        raise EngineError(f"only queries are allowed here (SELECT/WITH), not {kind}")
+
+
+def run_query(project: Project, sql: str) -> pa.RecordBatchReader:
+    """Run ``sql`` with every dataset of the catalog visible as ``<dept>_<zone>.<name>``."""
+    check_read_only(sql)
+    session = project.engine().session()
+    session.register(project.catalog_datasets())
+    return session.sql(sql)
+
+
+def write_result(reader: pa.RecordBatchReader, fmt: str, output: Path | None) -> int:
+    """Stream a result to a file (or stdout for csv/json); returns the row count."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    rows = 0
+    if fmt == "parquet":
+        if output is None:
+            raise EngineError("parquet output needs a file: add --output result.parquet")
+        with pq.ParquetWriter(output, reader.schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+        return rows
+    sink: Any = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
+    try:
+        if fmt == "csv":
+            with pacsv.CSVWriter(sink, reader.schema) as writer:
+                for batch in reader:
+                    writer.write_batch(batch)
+                    rows += batch.num_rows
+        else:
+            first = True
+            sink.write(b"[")
+            for batch in reader:
+                for record in batch.to_pylist():
+                    sink.write(
+                        (b"\n" if first else b",\n") + json.dumps(record, default=str).encode()
+                    )
+                    first = False
+                rows += batch.num_rows
+            sink.write(b"\n]\n")
+    finally:
+        if output:
+            sink.close()
+        else:
+            sink.flush()
+    return rows

@@ -1,0 +1,85 @@
+"""The metadata store: migrations, runs, abandoned runs, cursors and the file ledger."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from civiclake.metadata import MetadataStore
+from civiclake.metadata.schema import metadata
+
+
+def test_migrations_create_every_table_the_code_uses(tmp_path: Path) -> None:
+    store = MetadataStore(f"sqlite:///{tmp_path}/m.db")
+    tables = set(sa.inspect(store.engine).get_table_names())
+    assert set(metadata.tables) <= tables
+    assert "alembic_version" in tables
+    store.close()
+    MetadataStore(f"sqlite:///{tmp_path}/m.db").close()  # reopening is a no-op
+
+
+def test_migrations_match_the_schema_module(tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    store = MetadataStore(f"sqlite:///{tmp_path}/m.db")
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == [], "schema.py changed without a migration: add one in migrations/versions"
+    store.close()
+
+
+def test_relative_sqlite_url_is_relative_to_the_project(tmp_path: Path) -> None:
+    store = MetadataStore("sqlite:///.civiclake/metadata.db", project_dir=tmp_path)
+    assert (tmp_path / ".civiclake" / "metadata.db").exists()
+    store.close()
+
+
+def test_runs_and_steps_round_trip(tmp_path: Path) -> None:
+    store = MetadataStore(f"sqlite:///{tmp_path}/m.db")
+    run_id, log = store.start_run("run", "housing/*", tmp_path, pid=__import__("os").getpid())
+    assert log == f"{tmp_path}/run-{run_id}.log"
+    step = store.add_step(run_id, "housing/rent", "source")
+    store.update_step(step, status="success", rows_out=10, bytes_written=2048)
+    store.finish_run(run_id, "success")
+    [record] = store.runs()
+    assert (record.id, record.status, record.selection) == (run_id, "success", "housing/*")
+    [s] = store.steps(run_id)
+    assert (s.node, s.status, s.rows_out, s.bytes_written) == ("housing/rent", "success", 10, 2048)
+    store.close()
+
+
+def test_runs_of_dead_processes_are_marked_abandoned(tmp_path: Path) -> None:
+    store = MetadataStore(f"sqlite:///{tmp_path}/m.db")
+    dead_pid = 2**22 + 12345  # above pid_max defaults: never a live process
+    run_id, _ = store.start_run("run", "", tmp_path, pid=dead_pid)
+    store.add_step(run_id, "a/b", "job", status="running")
+    assert store.abandon_dead_runs() == 1
+    assert store.run(run_id).status == "abandoned"  # type: ignore[union-attr]
+    assert store.steps(run_id)[0].status == "abandoned"
+    store.close()
+
+
+def test_cursors_and_loaded_files(tmp_path: Path) -> None:
+    store = MetadataStore(f"sqlite:///{tmp_path}/m.db")
+    assert store.get_cursor("planning/api", "applications") is None
+    store.set_cursor("planning/api", "applications", "2026-11-26")
+    store.set_cursor("planning/api", "applications", "2026-11-27")
+    assert store.get_cursor("planning/api", "applications") == "2026-11-27"
+    values = dict(
+        source="housing/rent",
+        dataset="housing_raw.rent",
+        path="a.csv",
+        archived_path="landing/a.csv",
+        sha256="f" * 64,
+        size_bytes=10,
+        import_id="x",
+        rows_loaded=1,
+        rows_rejected=0,
+    )
+    store.record_loaded_file(**values)
+    store.record_loaded_file(**values)  # idempotent
+    assert len(store.loaded_files("housing/rent")) == 1
+    assert store.loaded_file("housing/rent", "f" * 64) is not None
+    store.close()

@@ -1,0 +1,71 @@
+"""Delta tables: atomic writes, schema evolution, idempotency markers, readable file lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable
+
+from civiclake.storage import DatasetRef, Layout, TableStore
+from civiclake.storage.exceptions import StorageError, UnsupportedTableFeatureError
+
+
+@pytest.fixture
+def store() -> TableStore:
+    return TableStore()
+
+
+def test_layout_puts_tables_under_zone_department_dataset(tmp_path: Path) -> None:
+    layout = Layout("data", tmp_path)
+    ref = DatasetRef("housing-repairs", "raw", "work_orders")
+    assert layout.table_uri(ref) == f"{tmp_path.resolve()}/data/raw/housing-repairs/work_orders"
+    assert layout.landing_archive("housing", "rent", "2026-11-27").endswith(
+        "/data/landing/housing/rent/2026-11-27"
+    )
+    s3 = Layout("s3://council-lake/prod/")
+    assert not s3.is_local
+    assert s3.table_uri(ref) == "s3://council-lake/prod/raw/housing-repairs/work_orders"
+
+
+def test_append_evolves_schema_and_reports_what_it_wrote(tmp_path: Path, store: TableStore) -> None:
+    uri = str(tmp_path / "t")
+    first = store.write(uri, pa.table({"id": [1, 2], "name": ["a", "b"]}), mode="overwrite")
+    assert (first.version, first.rows, first.files_added) == (0, 2, 1)
+    assert first.bytes_written > 0
+    second = store.write(uri, pa.table({"id": [3], "extra": [1.5]}), mode="append")
+    assert second.rows == 1
+    table = store.read(uri).sort_by("id")
+    assert table.column_names == ["id", "name", "extra"]
+    assert table.column("extra").to_pylist() == [None, None, 1.5]
+
+
+def test_application_transaction_marks_a_write_as_done(tmp_path: Path, store: TableStore) -> None:
+    uri = str(tmp_path / "t")
+    assert store.committed_version(uri, "file:abc") is None
+    store.write(uri, pa.table({"id": [1]}), mode="append", app_id="file:abc")
+    assert store.committed_version(uri, "file:abc") == 1
+    assert store.committed_version(uri, "file:other") is None
+
+
+def test_scan_files_lists_only_live_files(tmp_path: Path, store: TableStore) -> None:
+    uri = str(tmp_path / "t")
+    store.write(uri, pa.table({"id": [1]}), mode="overwrite")
+    store.write(uri, pa.table({"id": [2]}), mode="overwrite")
+    files = store.scan_files(uri)
+    assert len(files.uris) == 1
+    assert store.read(uri).column("id").to_pylist() == [2]
+
+
+def test_tables_with_deletion_vectors_are_refused(tmp_path: Path, store: TableStore) -> None:
+    uri = str(tmp_path / "dv")
+    store.write(uri, pa.table({"id": [1]}), mode="overwrite")
+    DeltaTable(uri).alter.set_table_properties({"delta.enableDeletionVectors": "true"})
+    with pytest.raises(UnsupportedTableFeatureError, match="deletionVectors"):
+        store.scan_files(uri)
+
+
+def test_opening_a_missing_table_is_a_clear_error(tmp_path: Path, store: TableStore) -> None:
+    with pytest.raises(StorageError, match="no Delta table at"):
+        store.open(str(tmp_path / "missing"))
