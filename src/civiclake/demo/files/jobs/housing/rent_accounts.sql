@@ -1,0 +1,38 @@
+-- zone: refined
+-- key: tenancy_ref
+-- materialize: table
+-- description: One row per tenancy: the latest monthly export's values, typed and cleaned. is_current is false for tenancies missing from the newest export (ended).
+-- pii: tenant_name
+
+WITH latest AS (
+    -- every monthly export is kept in raw; file names sort by month
+    -- (rent_accounts_2026-10.csv), so the newest row per tenancy comes first
+    SELECT *
+    FROM housing_raw.rent_accounts
+    QUALIFY ROW_NUMBER() OVER (
+        PARTITION BY UPPER(TRIM(tenancy_ref))
+        ORDER BY _source_file DESC, _source_row DESC
+    ) = 1
+),
+
+newest_export AS (
+    SELECT MAX(_source_file) AS source_file
+    FROM housing_raw.rent_accounts
+)
+
+SELECT
+    UPPER(TRIM(latest.tenancy_ref)) AS tenancy_ref,
+    TRIM(latest.tenant_name) AS tenant_name,
+    TRIM(latest.property_address) AS property_address,
+    -- codes are keyed by hand upstream: " rv03" and "RV03" are the same ward
+    UPPER(TRIM(latest.ward_code)) AS ward_code,
+    CAST(latest.weekly_rent AS DECIMAL(10, 2)) AS weekly_rent,
+    -- positive balance = rent owed, negative = in credit
+    CAST(latest.balance AS DECIMAL(12, 2)) AS balance,
+    CAST(latest.last_payment_date AS DATE) AS last_payment_date,
+    LOWER(TRIM(latest.tenure_type)) AS tenure_type,
+    UPPER(TRIM(latest.arrears_flag)) = 'Y' AS in_arrears,
+    CAST(latest.date_de_debut AS DATE) AS tenancy_start_date,
+    latest._source_file = newest_export.source_file AS is_current
+FROM latest
+CROSS JOIN newest_export
