@@ -28,7 +28,5 @@ def test_help_answers_in_under_half_a_second() -> None:
 
 def _timed_help() -> float:
     start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "civiclake", "--help"], capture_output=True, check=True
-    )
+    subprocess.run([sys.executable, "-m", "civiclake", "--help"], capture_output=True, check=True)
     return time.perf_counter() - start

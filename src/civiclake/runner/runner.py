@@ -221,13 +221,14 @@ class Runner:
         started = time.monotonic()
         store.update_step(step_id, status="running", started_at=now())
         self.reporter.node_started(node.name)
-        log.info("started")
+        import_id = new_import_id()  # one per step: a retry is the same import
+        log.info("started (import %s)", import_id)
 
         def attempt(number: int) -> StepResult:
             ctx = RunContext(
                 project=self.project,
                 run_id=run_id,
-                import_id=new_import_id(),
+                import_id=import_id,
                 log=log,
                 progress=lambda done, total: self.reporter.node_progress(node.name, done, total),
             )

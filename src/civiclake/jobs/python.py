@@ -1,0 +1,204 @@
+"""Python jobs: one ``@job``-decorated function per ``jobs/<department>/<name>.py``.
+
+::
+
+    from civiclake import job
+
+    @job(inputs=["parking_refined.permits", "unrestricted_raw.wards"], zone="trusted")
+    def permits_by_ward(permits, wards):
+        return permits.join(wards, "ward_code").aggregate("ward_code, count(*) AS permits")
+
+The function receives its inputs as the engine's native frames (DuckDB
+relations on one machine), in the order of ``inputs``, and returns a pyarrow
+Table, a DuckDB relation or a polars/pandas frame. The decorator only records
+a :class:`JobSpec`; the file is imported when jobs are discovered, so every
+error shows up before anything runs. This module imports nothing heavy: it is
+imported by ``import civiclake`` (and so by ``civiclake --help``).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from civiclake.exceptions import TransientError
+from civiclake.jobs.base import Job
+from civiclake.jobs.exceptions import JobDefinitionError, JobError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from civiclake.project import Project
+    from civiclake.runner.context import RunContext
+
+F = TypeVar("F", bound=Callable[..., Any])
+_SPEC_ATTR = "__civiclake_job__"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What ``@job(...)`` recorded about a function; validated when the file is loaded."""
+
+    function: Callable[..., Any]
+    inputs: tuple[str, ...]
+    options: dict[str, Any] = field(default_factory=dict)
+    output: str | None = None
+
+
+def job(
+    _function: Callable[..., Any] | None = None,
+    /,
+    *,
+    inputs: Sequence[str] = (),
+    output: str | None = None,
+    zone: str = "refined",
+    key: Sequence[str] | str = (),
+    materialize: str = "table",
+    description: str = "",
+    owner: str = "",
+    pii: Sequence[str] | str = (),
+) -> Callable[[F], F]:
+    """Declare a function as this file's job (see the module docstring).
+
+    ``output`` defaults to the file's name; ``description`` to the first line of
+    the function's docstring. Options mean what they mean in a SQL job's header.
+    """
+    if _function is not None:
+        raise JobDefinitionError(
+            "@job needs its arguments: write @job(inputs=['housing_raw.rent_accounts']) "
+            "above the function, not a bare @job"
+        )
+    if isinstance(inputs, str):
+        inputs = [inputs]
+
+    def decorate(function: F) -> F:
+        import inspect
+
+        doc = inspect.getdoc(function) or ""
+        options: dict[str, Any] = {
+            "zone": zone,
+            "key": key,
+            "materialize": materialize,
+            "description": description or doc.split("\n\n")[0].replace("\n", " "),
+            "owner": owner,
+            "pii": pii,
+        }
+        spec = JobSpec(function, tuple(inputs), options, output)
+        setattr(function, _SPEC_ATTR, spec)
+        return function
+
+    return decorate
+
+
+class PythonJob(Job):
+    """A job defined by one decorated Python function."""
+
+    language: ClassVar[str] = "python"
+
+    def __init__(self, *args: Any, function: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.function = function
+
+    @classmethod
+    def load(cls, project: Project, department: str, path: Path) -> PythonJob:
+        """Import ``path`` and validate its one ``@job`` function."""
+        from civiclake.jobs.options import parse_options
+        from civiclake.jobs.references import output_ref, resolve_input
+
+        where = path.resolve().relative_to(project.dir).as_posix()
+        spec = _find_spec(path, where)
+        line = spec.function.__code__.co_firstlineno
+        at = f"{where}, line {line}"
+        options = parse_options(spec.options, where=at)
+        inputs = [resolve_input(project, name, where=at) for name in spec.inputs]
+        if len(set(inputs)) != len(inputs):
+            raise JobDefinitionError(f"{at}: inputs={list(spec.inputs)} names a dataset twice")
+        _check_arity(spec, len(inputs), at)
+        output = output_ref(project, department, options.zone, spec.output or path.stem, where=at)
+        return cls(project, department, path, options, inputs, output, function=spec.function)
+
+    def compute(self, ctx: RunContext) -> pa.RecordBatchReader:
+        frames = [ctx.session.frame(ref) for ref in self.inputs]
+        try:
+            value = self.function(*frames)
+        except (TransientError, JobError):
+            raise
+        except Exception as exc:
+            raise JobError(
+                f"{self.location}: {self.function.__name__}() raised {type(exc).__name__}: {exc}"
+            ) from exc
+        if value is None:
+            raise JobError(
+                f"{self.location}: {self.function.__name__}() returned None; return the "
+                "result (a pyarrow Table, DuckDB relation or polars frame)"
+            )
+        return ctx.session.to_arrow(value)
+
+
+def _find_spec(path: Path, where: str) -> JobSpec:
+    """Import the file under a unique module name and find its one ``@job`` function."""
+    import hashlib
+    import importlib.util
+
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
+    module_name = f"civiclake_job_{path.stem}_{digest}"
+    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise JobDefinitionError(f"{where}: cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_name] = module  # dataclasses and pickling look modules up here
+    try:
+        module_spec.loader.exec_module(module)
+    except JobDefinitionError as exc:
+        raise JobDefinitionError(f"{where}: {exc}") from None
+    except SyntaxError as exc:
+        raise JobDefinitionError(
+            f"{where}, line {exc.lineno}: Python syntax error: {exc.msg}"
+        ) from None
+    except Exception as exc:
+        tb = exc.__traceback__
+        line = None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename == str(path):
+                line = tb.tb_lineno
+            tb = tb.tb_next
+        at = f"{where}, line {line}" if line else where
+        raise JobDefinitionError(
+            f"{at}: importing the job failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    specs = [
+        spec
+        for value in vars(module).values()
+        if (spec := getattr(value, _SPEC_ATTR, None)) is not None
+        and getattr(value, "__module__", None) == module_name
+    ]
+    if not specs:
+        raise JobDefinitionError(
+            f"{where}: no @job function found; decorate one function with "
+            "@job(inputs=[...]) (from civiclake import job)"
+        )
+    if len(specs) > 1:
+        names = ", ".join(s.function.__name__ for s in specs)
+        raise JobDefinitionError(
+            f"{where}: {len(specs)} @job functions ({names}); a file holds exactly one job, "
+            "so move the others into their own files"
+        )
+    return specs[0]
+
+
+def _check_arity(spec: JobSpec, count: int, at: str) -> None:
+    """The function must take one positional argument per input, in order."""
+    import inspect
+
+    signature = inspect.signature(spec.function)
+    try:
+        signature.bind(*range(count))
+    except TypeError:
+        params = ", ".join(signature.parameters)
+        raise JobDefinitionError(
+            f"{at}: {spec.function.__name__}({params}) must take {count} argument(s), one per "
+            f"input in the order of inputs={list(spec.inputs)}"
+        ) from None
