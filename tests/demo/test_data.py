@@ -41,7 +41,7 @@ def _csv_rows(path: Path) -> list[list[str]]:
 
 
 def _wards(landing: Path) -> set[str]:
-    return {row[0] for row in _csv_rows(landing / "unrestricted/wards/wards.csv")[1:]}
+    return {row[0] for row in _csv_rows(landing / "unrestricted/ward_register/wards.csv")[1:]}
 
 
 def _jobs(suffix: str) -> list[Traversable]:
@@ -64,23 +64,23 @@ def test_other_seed_writes_other_data(tmp_path: Path) -> None:
     a, b = _files(tmp_path / "a"), _files(tmp_path / "b")
     assert a.keys() == b.keys()
     changed = {name for name in a if a[name] != b[name]}
-    assert changed == set(a) - {"unrestricted/bank_holidays/bank_holidays.csv"}
+    assert changed == set(a) - {"unrestricted/bank_holiday_calendar/bank_holidays.csv"}
 
 
 def test_expected_files_per_month(landing: Path, tmp_path: Path) -> None:
     written = generate(tmp_path, months=2)
     assert {k: [p.name for p in v] for k, v in written.items()} == {
-        "unrestricted/wards": ["wards.csv"],
-        "unrestricted/bank_holidays": ["bank_holidays.csv"],
-        "housing/rent_accounts": ["rent_accounts_2026-09.csv", "rent_accounts_2026-10.csv"],
-        "parking/permits": ["permits_2026-09.xlsx", "permits_2026-10.xlsx"],
+        "unrestricted/ward_register": ["wards.csv"],
+        "unrestricted/bank_holiday_calendar": ["bank_holidays.csv"],
+        "housing/rent_exports": ["rent_accounts_2026-09.csv", "rent_accounts_2026-10.csv"],
+        "parking/permit_exports": ["permits_2026-09.xlsx", "permits_2026-10.xlsx"],
     }
     assert sorted(_files(landing)) == sorted(
         [
-            "unrestricted/wards/wards.csv",
-            "unrestricted/bank_holidays/bank_holidays.csv",
-            *(f"housing/rent_accounts/rent_accounts_{m}.csv" for m in MONTHS),
-            *(f"parking/permits/permits_{m}.xlsx" for m in MONTHS),
+            "unrestricted/ward_register/wards.csv",
+            "unrestricted/bank_holiday_calendar/bank_holidays.csv",
+            *(f"housing/rent_exports/rent_accounts_{m}.csv" for m in MONTHS),
+            *(f"parking/permit_exports/permits_{m}.xlsx" for m in MONTHS),
         ]
     )
 
@@ -92,13 +92,13 @@ def test_months_must_be_positive(tmp_path: Path) -> None:
 
 def test_bank_holidays_are_the_shipped_reference(landing: Path) -> None:
     shipped = resources.files("civiclake.demo").joinpath("reference", "bank_holidays.csv")
-    written = landing / "unrestricted/bank_holidays/bank_holidays.csv"
+    written = landing / "unrestricted/bank_holiday_calendar/bank_holidays.csv"
     assert written.read_bytes() == shipped.read_bytes()
     assert written.read_text(encoding="utf-8").startswith("date,title\n")
 
 
 def test_wards(landing: Path) -> None:
-    rows = _csv_rows(landing / "unrestricted/wards/wards.csv")
+    rows = _csv_rows(landing / "unrestricted/ward_register/wards.csv")
     assert rows[0] == ["Ward Code", "Ward Name", "Population", "Area (hectares)"]
     assert len(rows) - 1 == 20
     assert len(_wards(landing)) == 20
@@ -107,7 +107,7 @@ def test_wards(landing: Path) -> None:
 
 @pytest.mark.parametrize("month", MONTHS)
 def test_only_the_last_rent_file_has_the_two_bad_rows(landing: Path, month: str) -> None:
-    rows = _csv_rows(landing / f"housing/rent_accounts/rent_accounts_{month}.csv")
+    rows = _csv_rows(landing / f"housing/rent_exports/rent_accounts_{month}.csv")
     assert rows[0] == list(RENT_HEADER)
     assert 3800 <= len(rows) - 1 <= 4200
     balance = RENT_HEADER.index("Balance (£)")
@@ -122,7 +122,7 @@ def test_only_the_last_rent_file_has_the_two_bad_rows(landing: Path, month: str)
 
 def test_rent_balances_change_and_tenancies_come_and_go(landing: Path) -> None:
     first, last = (
-        {r[0]: r for r in _csv_rows(landing / f"housing/rent_accounts/rent_accounts_{m}.csv")[1:]}
+        {r[0]: r for r in _csv_rows(landing / f"housing/rent_exports/rent_accounts_{m}.csv")[1:]}
         for m in (MONTHS[0], MONTHS[-1])
     )
     assert first.keys() - last.keys(), "no tenancy ended"
@@ -133,7 +133,7 @@ def test_rent_balances_change_and_tenancies_come_and_go(landing: Path) -> None:
 
 @pytest.mark.parametrize("month", MONTHS)
 def test_permit_workbooks_open_with_fastexcel(landing: Path, month: str) -> None:
-    reader = fastexcel.read_excel(landing / f"parking/permits/permits_{month}.xlsx")
+    reader = fastexcel.read_excel(landing / f"parking/permit_exports/permits_{month}.xlsx")
     assert reader.sheet_names == [PERMITS_SHEET]
     sheet = reader.load_sheet(PERMITS_SHEET)
     assert [c.name for c in sheet.available_columns()] == list(PERMIT_HEADER)
@@ -156,15 +156,15 @@ def test_ward_codes_match_the_wards_file(landing: Path) -> None:
     wards = _wards(landing)
     used: set[str] = set()
     for month in MONTHS:
-        rows = _csv_rows(landing / f"housing/rent_accounts/rent_accounts_{month}.csv")
+        rows = _csv_rows(landing / f"housing/rent_exports/rent_accounts_{month}.csv")
         used |= {r[3].strip().upper() for r in rows[1:] if len(r) == len(RENT_HEADER)}
-        sheet = fastexcel.read_excel(landing / f"parking/permits/permits_{month}.xlsx")
+        sheet = fastexcel.read_excel(landing / f"parking/permit_exports/permits_{month}.xlsx")
         used |= set(sheet.load_sheet(PERMITS_SHEET).to_arrow().column("Ward Code").to_pylist())
     assert used == wards
 
 
 def test_names_have_accents(landing: Path) -> None:
-    text = (landing / f"housing/rent_accounts/rent_accounts_{MONTHS[-1]}.csv").read_text("utf-8")
+    text = (landing / f"housing/rent_exports/rent_accounts_{MONTHS[-1]}.csv").read_text("utf-8")
     assert any(name in text for name in ("Zoë", "José", "Siobhán"))
 
 
@@ -174,10 +174,10 @@ def test_package_ships_sources_and_jobs() -> None:
         f"{d.name}/{f.name}" for d in FILES.joinpath("sources").iterdir() for f in d.iterdir()
     }
     assert sources == {
-        "housing/rent_accounts.yaml",
-        "parking/permits.yaml",
-        "unrestricted/wards.yaml",
-        "unrestricted/bank_holidays.yaml",
+        "housing/rent_exports.yaml",
+        "parking/permit_exports.yaml",
+        "unrestricted/ward_register.yaml",
+        "unrestricted/bank_holiday_calendar.yaml",
     }
     assert len(_jobs(".sql")) + len(_jobs(".py")) >= 5
 
@@ -242,20 +242,20 @@ def test_jobs_run_on_the_generated_data(landing: Path, monkeypatch: pytest.Monke
     for dept in ("housing", "parking", "unrestricted"):
         for zone in ("raw", "refined", "trusted"):
             con.sql(f"CREATE SCHEMA {dept}_{zone}")
-    for dept, source in [
-        ("unrestricted", "wards"),
-        ("unrestricted", "bank_holidays"),
-        ("housing", "rent_accounts"),
+    for dept, folder, source in [
+        ("unrestricted", "ward_register", "wards"),
+        ("unrestricted", "bank_holiday_calendar", "bank_holidays"),
+        ("housing", "rent_exports", "rent_accounts"),
     ]:
         parts = []
-        for path in sorted((landing / dept / source).glob("*.csv")):
+        for path in sorted((landing / dept / folder).glob("*.csv")):
             names = column_names(_csv_rows(path)[0])
             types = {"balance": "DOUBLE"} if "balance" in names else None
             rel = con.read_csv(str(path), header=True, names=names, dtype=types, store_rejects=True)
             parts.append(_with_lineage(rel.arrow().read_all(), path))
         _register(con, f"{dept}_raw.{source}", pa.concat_tables(parts))
     parts = []
-    for path in sorted((landing / "parking/permits").glob("*.xlsx")):
+    for path in sorted((landing / "parking/permit_exports").glob("*.xlsx")):
         batch = fastexcel.read_excel(path).load_sheet(PERMITS_SHEET).to_arrow()
         table = pa.Table.from_batches([batch])
         parts.append(_with_lineage(table.rename_columns(column_names(table.column_names)), path))

@@ -229,9 +229,14 @@ def datasets(project_dir: Path | None) -> None:
             out.count(d["row_count"]),
             ", ".join(d["key"]),
             d["producer"] or "",
-            d["description"],
+            _first_sentence(d["description"]),
         )
     out.console().print(table)
+
+
+def _first_sentence(text: str, limit: int = 60) -> str:
+    sentence = text.split(". ")[0].strip()
+    return sentence if len(sentence) <= limit else sentence[: limit - 1] + "…"
 
 
 def demo(directory: Path, force: bool) -> None:

@@ -50,7 +50,12 @@ def arrow_table(table: pa.Table, *, title: str | None = None, max_rows: int = 50
 
     out = Table(title=title, show_lines=False)
     for field in table.schema:
-        out.add_column(f"{field.name}\n[dim]{field.type}[/]", overflow="fold")
+        out.add_column(
+            f"{field.name}\n[dim]{short_type(field.type)}[/]",
+            overflow="ellipsis",
+            no_wrap=True,
+            min_width=min(len(field.name), 12),
+        )
     for row in table.slice(0, max_rows).to_pylist():
         out.add_row(*("[dim]NULL[/]" if v is None else str(v) for v in row.values()))
     if table.num_rows > max_rows:
@@ -58,3 +63,13 @@ def arrow_table(table: pa.Table, *, title: str | None = None, max_rows: int = 50
     else:
         out.caption = f"{table.num_rows:,} rows"
     return out
+
+
+def short_type(arrow_type: object) -> str:
+    """``decimal128(12, 2)`` → ``decimal(12,2)``, ``timestamp[us, tz=UTC]`` → ``timestamp``."""
+    text = str(arrow_type)
+    if text.startswith("decimal"):
+        return "decimal" + text[text.index("(") :].replace(" ", "")
+    if text.startswith("timestamp"):
+        return "timestamptz" if "tz=" in text else "timestamp"
+    return {"large_string": "string", "date32[day]": "date"}.get(text, text)

@@ -49,7 +49,8 @@ def build_demo(
         init_project(directory, name="riverside-council", departments=DEPARTMENTS)
         _copy_files(directory)
         project = Project.load(directory)
-        generate(Path(project.layout.join("landing")), seed=seed)
+        written = generate(Path(project.layout.join("landing")), seed=seed)
+        _age(written)
         _say(console, f"Created the demo council project in {directory}")
     project = Project.load(directory)
     reporter = RichReporter(console) if console is not None and console.is_terminal else None
@@ -71,6 +72,17 @@ def build_demo(
         console.print("  civiclake new job housing/my_first_job --template sql")
     project.store.close()
     return summary
+
+
+def _age(written: dict[str, list[Path]]) -> None:
+    """Date the sample files an hour back: they were dropped earlier, not still being written."""
+    import os
+    import time
+
+    past = time.time() - 3600
+    for paths in written.values():
+        for path in paths:
+            os.utime(path, (past, past))
 
 
 def _copy_files(directory: Path) -> None:

@@ -167,14 +167,18 @@ def generate(landing: Path, *, seed: int = 2026, months: int = 3) -> dict[str, l
     periods = _months(months)
     wards = _wards(rng)
     return {
-        "unrestricted/wards": [_write_wards(landing / "unrestricted" / "wards", wards)],
-        "unrestricted/bank_holidays": [
-            _write_bank_holidays(landing / "unrestricted" / "bank_holidays")
+        "unrestricted/ward_register": [
+            _write_wards(landing / "unrestricted" / "ward_register", wards)
         ],
-        "housing/rent_accounts": _write_rent_accounts(
-            landing / "housing" / "rent_accounts", rng, wards, periods
+        "unrestricted/bank_holiday_calendar": [
+            _write_bank_holidays(landing / "unrestricted" / "bank_holiday_calendar")
+        ],
+        "housing/rent_exports": _write_rent_accounts(
+            landing / "housing" / "rent_exports", rng, wards, periods
         ),
-        "parking/permits": _write_permits(landing / "parking" / "permits", rng, wards, periods),
+        "parking/permit_exports": _write_permits(
+            landing / "parking" / "permit_exports", rng, wards, periods
+        ),
     }
 
 

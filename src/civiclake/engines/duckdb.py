@@ -150,11 +150,11 @@ class DuckDBSession:
             return value.to_reader()
         module = type(value).__module__.split(".")[0]
         if module in ("duckdb", "_duckdb"):
-            return value.to_arrow_reader(batch_size=122_880)  # type: ignore[no-any-return]
+            return value.to_arrow_reader(batch_size=122_880)
         if module == "polars":
             if hasattr(value, "collect"):
                 value = value.collect()
-            return value.to_arrow().to_reader()  # type: ignore[no-any-return]
+            return value.to_arrow().to_reader()
         if module == "pandas":
             return pa.Table.from_pandas(value, preserve_index=False).to_reader()
         if hasattr(value, "__arrow_c_stream__"):

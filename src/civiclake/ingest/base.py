@@ -11,6 +11,7 @@ whose ``type`` key picks the connector.
 
 from __future__ import annotations
 
+import builtins
 import importlib
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -39,7 +40,7 @@ class Source(ABC, Generic[C]):
 
     kind: ClassVar[NodeKind] = "source"
     type: ClassVar[str]
-    config_model: ClassVar[type[SourceConfig]]
+    config_model: ClassVar[builtins.type[SourceConfig]]
 
     def __init__(
         self, project: Project, department: str, source_name: str, config: C, path: Path
@@ -83,7 +84,8 @@ def source_class(type_name: str, path: Path) -> type[Source[SourceConfig]]:
             f"{did_you_mean(type_name, SOURCE_TYPES)}. Allowed: {', '.join(sorted(SOURCE_TYPES))}"
         )
     module, _, cls = target.partition(":")
-    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+    found: type[Source[SourceConfig]] = getattr(importlib.import_module(module), cls)
+    return found
 
 
 def load_sources(project: Project) -> list[Source[SourceConfig]]:
@@ -98,7 +100,7 @@ def load_sources(project: Project) -> list[Source[SourceConfig]]:
         if not isinstance(data, dict) or "type" not in data:
             raise ConfigError(f"{path}: a source file needs a `type` key (e.g. `type: files`)")
         cls = source_class(str(data["type"]), path)
-        config = validate(data, cls.config_model, path=path, node=node)
+        config: SourceConfig = validate(data, cls.config_model, path=path, node=node)
         found.append(cls(project, department, path.stem, config, path))
     for path in sorted(root.glob("*.y*ml")):
         raise ConfigError(

@@ -186,7 +186,7 @@ class MetadataStore:
                     host=socket.gethostname(),
                 )
             )
-            run_id = int(result.inserted_primary_key[0])
+            run_id = _new_id(result)
             log_path = str(log_dir / f"run-{run_id}.log")
             conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(log_path=log_path))
             return run_id, log_path
@@ -227,7 +227,7 @@ class MetadataStore:
             result = conn.execute(
                 t.run_steps.insert().values(run_id=run_id, node=node, kind=kind, status=status)
             )
-            return int(result.inserted_primary_key[0])
+            return _new_id(result)
 
     def update_step(self, step_id: int, **values: Any) -> None:
         if values.get("error"):
@@ -238,12 +238,12 @@ class MetadataStore:
     def runs(self, limit: int = 20) -> list[RunRecord]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(t.runs).order_by(t.runs.c.id.desc()).limit(limit))
-            return [_run(r._mapping) for r in rows]
+            return [_run(dict(r._mapping)) for r in rows]
 
     def run(self, run_id: int) -> RunRecord | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id)).first()
-            return _run(row._mapping) if row else None
+            return _run(dict(row._mapping)) if row else None
 
     def steps(self, run_id: int) -> list[StepRecord]:
         with self.engine.connect() as conn:
@@ -252,7 +252,7 @@ class MetadataStore:
                 .where(t.run_steps.c.run_id == run_id)
                 .order_by(t.run_steps.c.id)
             )
-            return [_step(r._mapping) for r in rows]
+            return [_step(dict(r._mapping)) for r in rows]
 
     # -- cursors --------------------------------------------------------------
     def get_cursor(self, owner: str, name: str) -> str | None:
@@ -300,6 +300,12 @@ class MetadataStore:
             query = query.where(t.loaded_files.c.source == source)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def _new_id(result: sa.CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    assert key is not None, "insert returned no primary key"
+    return int(key[0])
 
 
 def _alive(pid: int) -> bool:

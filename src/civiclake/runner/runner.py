@@ -184,9 +184,11 @@ class Runner:
         with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="civiclake") as pool:
             while pending or running:
                 for name in list(pending):
-                    if any(outcomes.get(d) and outcomes[d].status != "success" for d in deps[name]):
+                    bad = sorted(
+                        d for d in deps[name] if d in outcomes and outcomes[d].status != "success"
+                    )
+                    if bad:
                         pending.remove(name)
-                        bad = sorted(d for d in deps[name] if outcomes[d].status != "success")
                         outcome = StepOutcome(
                             name,
                             graph.nodes[name].kind,

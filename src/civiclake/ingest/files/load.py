@@ -1,0 +1,273 @@
+"""Loading one received file: parse in DuckDB, stream to Delta, write its rejects.
+
+Each file gets a fresh DuckDB connection (its ``reject_errors`` and staging
+tables are per-file, and nothing leaks between files). Good rows stream from
+DuckDB to delta-rs as Arrow record batches, so memory stays bounded however
+large the file. Both writes carry an application id derived from the file's
+hash, checked before writing: a rerun after a crash never appends twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from civiclake import lineage
+from civiclake.ingest.exceptions import BadFileError
+from civiclake.ingest.files import conform, delimited, structured
+from civiclake.ingest.files.readers import (
+    DELTA_TYPES,
+    Parsed,
+    ReadRequest,
+    detect_format,
+    literal,
+    quote,
+)
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+    from civiclake.ingest.files.landing import Received
+    from civiclake.ingest.files.source import FilesSource
+    from civiclake.runner.context import RunContext
+
+SINGLE_PASS_MIN_BYTES = 8 << 20
+"""CSV files this large are streamed in one pass, assuming no bad rows (checked at the
+end; if any, the write is abandoned and the file read again in two passes). Smaller
+files always take two passes: it costs little and never abandons a write."""
+BATCH_ROWS = 122_880
+"""Rows per Arrow batch streamed to Delta: DuckDB's row-group size, bounded memory."""
+_SHOWN_REJECTS = 5
+
+
+@dataclass
+class Loaded:
+    rows: int
+    rejected: int
+    written: int = 0
+    bytes_written: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def load_file(
+    source: FilesSource, ctx: RunContext, received: Received, kept: Path, source_file: str
+) -> Loaded:
+    project = source.project
+    req = ReadRequest(kept, received.path.name, source.config, source.config_file)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    consts = (
+        f"{literal(ctx.import_id)} AS {lineage.IMPORT_ID}, "
+        f"TIMESTAMPTZ {literal(stamp + '+00')} AS {lineage.IMPORTED_AT}, "
+        f"{literal(source_file)} AS {lineage.SOURCE_FILE}"
+    )
+    uri = project.layout.table_uri(source.dataset)
+    committed = project.tables.committed_version(uri, f"file:{received.sha256}") is not None
+    single_pass = not committed and received.size >= SINGLE_PASS_MIN_BYTES
+    if single_pass:
+        with _connection(source) as con:
+            parsed = _parse(con, req, optimistic=True)
+            if parsed.verify is not None:
+                loaded = Loaded(0, 0)
+                if _write_good(source, con, req, received, consts, loaded, parsed):
+                    return loaded
+            else:
+                return _load(source, ctx, con, req, received, consts, parsed, committed)
+    # Read it again, finding rejected rows first (small files, or bad rows found).
+    with _connection(source) as con:
+        parsed = _parse(con, req, optimistic=False)
+        return _load(source, ctx, con, req, received, consts, parsed, committed)
+
+
+@contextmanager
+def _connection(source: FilesSource) -> Iterator[duckdb.DuckDBPyConnection]:
+    import duckdb
+
+    engine = source.project.config.engine
+    con = duckdb.connect(config={"threads": engine.threads, "memory_limit": engine.memory_limit})
+    try:
+        con.execute("SET TimeZone = 'UTC'").fetchall()
+        yield con
+    finally:
+        con.close()
+
+
+def _load(
+    source: FilesSource,
+    ctx: RunContext,
+    con: duckdb.DuckDBPyConnection,
+    req: ReadRequest,
+    received: Received,
+    consts: str,
+    parsed: Parsed,
+    committed: bool,
+) -> Loaded:
+    loaded = Loaded(parsed.rows, parsed.rejected)
+    if committed:
+        loaded.notes.append(f"{req.name}: rows were committed by an interrupted run, not rewritten")
+    elif parsed.rows:
+        _write_good(source, con, req, received, consts, loaded, parsed)
+    if parsed.rejected:
+        _write_rejects(source, ctx, con, req, received, consts, loaded)
+    return loaded
+
+
+def _parse(con: duckdb.DuckDBPyConnection, req: ReadRequest, *, optimistic: bool) -> Parsed:
+    fmt = detect_format(req)
+    if fmt == "csv":
+        return delimited.read_csv(con, req, optimistic=optimistic)
+    if fmt == "excel":
+        return structured.read_excel(con, req)
+    return structured.read_json(con, req, lines=fmt == "ndjson")
+
+
+class _Abort(Exception):
+    """Raised inside the Arrow stream so delta-rs abandons the write (nothing is committed)."""
+
+
+def _write_good(
+    source: FilesSource,
+    con: duckdb.DuckDBPyConnection,
+    req: ReadRequest,
+    received: Received,
+    consts: str,
+    loaded: Loaded,
+    parsed: Parsed,
+) -> bool:
+    """Stream ``good`` into the raw table; False when ``verify`` failed and nothing committed."""
+    import duckdb
+
+    project, ref = source.project, source.dataset
+    uri = project.layout.table_uri(ref)
+    verify = parsed.verify
+    if verify is None:
+        query = f"SELECT * EXCLUDE (_source_row), {consts}, _source_row FROM good"
+    else:  # numbered in the stream (a window function would serialise DuckDB's scan)
+        query = f"SELECT *, {consts} FROM good"
+    bound = con.sql(query)  # binding only: nothing is read yet
+    types = dict(zip(bound.columns, (str(t) for t in bound.types), strict=True))
+    stored = {n: DELTA_TYPES.get(t.upper(), t) for n, t in types.items()}
+    casts = {n: t for n, t in stored.items() if t != types[n]}
+    where = {"file": req.name, "dataset": ref.qualified, "config_file": req.config_file}
+    casts |= conform.conform(stored, _table_schema(source, uri), **where)
+    if casts:
+        conform.check_text_casts(con, query, stored, casts, **where)
+        cast_list = ", ".join(f"CAST({quote(n)} AS {t}) AS {quote(n)}" for n, t in casts.items())
+        bound = con.sql(f"SELECT * REPLACE ({cast_list}) FROM ({query})")
+    aborted: list[bool] = []
+    try:
+        reader = bound.to_arrow_reader(BATCH_ROWS)
+        if verify is not None:
+            reader = _verified(reader, verify, parsed.first_row, aborted)
+        result = project.write_table(
+            ref,
+            reader,
+            mode="append",
+            producer=source.name,
+            app_id=f"file:{received.sha256}",
+            key=source.config.key,
+            description=source.config.description,
+            owner=source.config.owner,
+            pii=source.config.pii,
+        )
+    except duckdb.Error as exc:
+        raise BadFileError(
+            f"{req.name}: {str(exc).splitlines()[0]}. Nothing was loaded from this file; set a "
+            f"type for the column under `columns:` in {req.config_file}"
+        ) from None
+    except Exception:
+        if aborted:
+            return False
+        raise
+    loaded.written = result.rows
+    loaded.bytes_written += result.bytes_written
+    if verify is not None:
+        loaded.rows = result.rows
+    return True
+
+
+def _verified(
+    reader: pa.RecordBatchReader, verify: Callable[[], bool], first_row: int, aborted: list[bool]
+) -> pa.RecordBatchReader:
+    """Number the rows as they pass; at the end, abort the write unless ``verify()`` holds.
+
+    DuckDB streams a CSV scan in file order, so the n-th row is line ``first_row + n``
+    when nothing was rejected (which ``verify`` confirms).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    schema = reader.schema.append(pa.field(lineage.SOURCE_ROW, pa.int64()))
+    one = pa.scalar(1, pa.int64())
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        rows = 0
+        for batch in reader:
+            n = batch.num_rows
+            numbers = pc.cumulative_sum(pa.repeat(one, n), start=first_row - 1 + rows)
+            rows += n
+            yield pa.RecordBatch.from_arrays([*batch.columns, numbers], schema=schema)
+        if rows == 0 or not verify():
+            aborted.append(True)
+            raise _Abort("rows were rejected: reading the file again to find them")
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _write_rejects(
+    source: FilesSource,
+    ctx: RunContext,
+    con: duckdb.DuckDBPyConnection,
+    req: ReadRequest,
+    received: Received,
+    consts: str,
+    loaded: Loaded,
+) -> None:
+    project = source.project
+    ref = source.dataset.sibling(f"{source.dataset.name}__rejected")
+    rows = con.sql(
+        f"SELECT {consts}, _source_row, column_name, error_type, reason, raw_line FROM rejects "
+        "ORDER BY _source_row"
+    ).to_arrow_table()
+    for row in rows.slice(0, _SHOWN_REJECTS).to_pylist():
+        ctx.log.warning(
+            "%s, row %s, column %s: %s",
+            req.name,
+            row[lineage.SOURCE_ROW],
+            row["column_name"] or "-",
+            row["reason"],
+        )
+    if loaded.rejected > _SHOWN_REJECTS:
+        ctx.log.warning(
+            "%s: … %d more rejected rows in %s",
+            req.name,
+            loaded.rejected - _SHOWN_REJECTS,
+            ref.qualified,
+        )
+    loaded.notes.append(f"{req.name}: {loaded.rejected} row(s) rejected, see {ref.qualified}")
+    app_id = f"rejected:{received.sha256}"
+    if project.tables.committed_version(project.layout.table_uri(ref), app_id) is not None:
+        return
+    result = project.write_table(
+        ref,
+        rows,
+        mode="append",
+        producer=source.name,
+        app_id=app_id,
+        description=f"Rows of {source.dataset.qualified} that could not be loaded, and why",
+        owner=source.config.owner,
+    )
+    loaded.bytes_written += result.bytes_written
+
+
+def _table_schema(source: FilesSource, uri: str) -> pa.Schema | None:
+    import pyarrow as pa
+
+    tables = source.project.tables
+    if not tables.exists(uri):
+        return None
+    return pa.schema(tables.open(uri).schema().to_arrow())

@@ -1,0 +1,190 @@
+"""The ``files`` source: dropped CSV, Excel and JSON files into one raw dataset.
+
+One run, per matching file (oldest first):
+
+1. skip it if empty or still being written (too recent, or changed while hashed);
+2. hash it; a hash the ledger holds was loaded already (perhaps under another name);
+3. keep it unmodified in the dated landing archive, and parse that copy;
+4. append good rows to ``<dataset>`` and bad ones to ``<dataset>__rejected``,
+   each write tagged with a Delta application id derived from the hash;
+5. record it in the ledger, then remove the inbox original.
+
+A crash between any two steps is safe: the hash finds the file again, and the
+application id tells a committed write from one that never happened, so a
+rerun completes the work without loading anything twice. One bad file does
+not stop the others; the run fails at the end, naming every bad file.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from civiclake.ingest.base import Source
+from civiclake.ingest.exceptions import IngestError
+from civiclake.ingest.files import landing
+from civiclake.ingest.files.config import FilesSourceConfig
+from civiclake.ingest.files.load import load_file
+from civiclake.naming import snake_case
+from civiclake.storage import DatasetRef
+
+if TYPE_CHECKING:
+    from civiclake.runner.context import RunContext, StepResult
+
+_SHOWN_FAILURES = 10
+
+
+@dataclass
+class Tally:
+    """What happened to the files of one run, for the step's notes."""
+
+    counts: Counter[str]
+    notes: list[str]
+
+
+class FilesSource(Source[FilesSourceConfig]):
+    """CSV, Excel (.xlsx) and JSON/NDJSON files matched by glob patterns in a folder."""
+
+    type = "files"
+    config_model = FilesSourceConfig
+
+    @property
+    def dataset(self) -> DatasetRef:
+        return DatasetRef(
+            self.department, "raw", self.config.dataset or snake_case(self.source_name)
+        )
+
+    @property
+    def outputs(self) -> list[DatasetRef]:
+        return [self.dataset]
+
+    @property
+    def config_file(self) -> str:
+        try:
+            return self.path.resolve().relative_to(self.project.dir).as_posix()
+        except ValueError:
+            return str(self.path)
+
+    def folder(self) -> tuple[Path, bool]:
+        """The folder to scan, and whether it is the landing inbox (files move out of it)."""
+        if self.config.folder is not None:
+            folder = Path(self.config.folder).expanduser()
+            return (folder if folder.is_absolute() else self.project.dir / folder), False
+        inbox = self.project.layout.landing_inbox(self.department, self.source_name)
+        return Path(inbox), True
+
+    def run(self, ctx: RunContext) -> StepResult:
+        from civiclake.runner.context import StepResult
+
+        layout = self.project.layout
+        if not layout.is_local:
+            raise IngestError(
+                f"{self.name}: storage.root is {layout.root}; loading files into object-store "
+                "landing comes in a later release. Use a local storage.root (or a mounted "
+                "folder) for files sources for now"
+            )
+        folder, from_inbox = self.folder()
+        found = landing.scan(folder, self.config.patterns)
+        today = datetime.now(UTC).strftime("%Y-%m-%d")
+        archive = landing.LocalLanding(
+            Path(layout.landing_archive(self.department, self.source_name, today))
+        )
+        result = StepResult()
+        tally = Tally(Counter(), result.notes)
+        failures: list[str] = []
+        ctx.log.info(
+            "%s: %d file(s) in %s match %s", self.name, len(found), folder, self.config.patterns
+        )
+        for done, candidate in enumerate(found, start=1):
+            try:
+                self._one(ctx, candidate, archive, from_inbox, result, tally)
+            except IngestError as exc:  # one bad file must not stop the good ones
+                text = str(exc)
+                name = candidate.path.name
+                failures.append(text if text.startswith(name) else f"{name}: {text}")
+                ctx.log.error("%s", failures[-1])
+            ctx.progress(done, len(found))
+        _summarise(tally)
+        if failures:
+            listed = "\n  - ".join(failures[:_SHOWN_FAILURES])
+            more = len(failures) - _SHOWN_FAILURES
+            raise IngestError(
+                f"{self.name}: {len(failures)} of {len(found)} file(s) could not be loaded "
+                f"(the other files were loaded):\n  - {listed}"
+                + (f"\n  … and {more} more (see the run log)" if more > 0 else "")
+            )
+        return result
+
+    def _one(
+        self,
+        ctx: RunContext,
+        candidate: landing.Candidate,
+        archive: landing.LocalLanding,
+        from_inbox: bool,
+        result: StepResult,
+        tally: Tally,
+    ) -> None:
+        name = candidate.path.name
+        if candidate.size == 0:
+            ctx.log.warning("%s: empty file, will be loaded when it has content", name)
+            tally.notes.append(f"{name}: empty file, will be loaded when it has content")
+            return
+        if landing.age_seconds(candidate) < self.config.min_file_age_seconds:
+            ctx.log.info("%s: still being written (modified just now), skipped this run", name)
+            tally.counts["still being written, will be loaded next run"] += 1
+            return
+        received = landing.receive(candidate)
+        if received is None:
+            ctx.log.info("%s: changed while being read (still being written), skipped", name)
+            tally.counts["still being written, will be loaded next run"] += 1
+            return
+        store = self.project.store
+        known = store.loaded_file(self.name, received.sha256)
+        if known is not None:
+            ctx.log.info(
+                "%s: same content as %s, loaded %s; skipped",
+                name,
+                known["path"],
+                known["loaded_at"],
+            )
+            if Path(known["path"]).name != name:
+                tally.notes.append(f"{name}: same content as {Path(known['path']).name}, skipped")
+            tally.counts["already loaded, skipped"] += 1
+            if from_inbox:
+                archive.keep(received, move=True)
+                archive.remove_original(candidate.path)
+            return
+        kept = archive.keep(received, move=from_inbox)
+        source_file = landing.relative_to_root(kept, self.project.layout.root)
+        loaded = load_file(self, ctx, received, kept, source_file)
+        store.record_loaded_file(
+            source=self.name,
+            dataset=self.dataset.qualified,
+            path=str(candidate.path),
+            archived_path=source_file,
+            sha256=received.sha256,
+            size_bytes=received.size,
+            import_id=ctx.import_id,
+            rows_loaded=loaded.rows,
+            rows_rejected=loaded.rejected,
+        )
+        if from_inbox:
+            archive.remove_original(candidate.path)
+        result.rows_in += loaded.rows + loaded.rejected
+        result.rows_out += loaded.written
+        result.rows_rejected += loaded.rejected
+        result.bytes_written += loaded.bytes_written
+        tally.counts["loaded"] += 1
+        tally.notes.extend(loaded.notes)
+        ctx.log.info("%s: %d row(s) loaded, %d rejected", name, loaded.rows, loaded.rejected)
+
+
+def _summarise(tally: Tally) -> None:
+    for what, n in sorted(tally.counts.items()):
+        tally.notes.append(f"{n} file{'s' if n != 1 else ''} {what}")
+
+
+__all__ = ["FilesSource"]
