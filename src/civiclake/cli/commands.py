@@ -194,7 +194,7 @@ def query(project_dir: Path | None, sql: str, fmt: str, output: Path | None, lim
     reader = run_query(project, sql)
     if fmt == "table" and output is None:
         table = _head(reader, limit)
-        out.console().print(out.arrow_table(table, max_rows=limit))
+        out.console(wide_when_piped=True).print(out.arrow_table(table, max_rows=limit))
         return
     if fmt == "table":
         fmt = "csv"

@@ -11,10 +11,14 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-def console(stderr: bool = False) -> Console:
+def console(stderr: bool = False, *, wide_when_piped: bool = False) -> Console:
+    """A Rich console; piped output of tables can be as wide as the table needs."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    con = Console(stderr=stderr, highlight=False, soft_wrap=False)
+    if wide_when_piped and not con.is_terminal:
+        con = Console(stderr=stderr, highlight=False, soft_wrap=False, width=10_000)
+    return con
 
 
 def print_error(exc: BaseException) -> None:
@@ -50,12 +54,7 @@ def arrow_table(table: pa.Table, *, title: str | None = None, max_rows: int = 50
 
     out = Table(title=title, show_lines=False)
     for field in table.schema:
-        out.add_column(
-            f"{field.name}\n[dim]{short_type(field.type)}[/]",
-            overflow="ellipsis",
-            no_wrap=True,
-            min_width=min(len(field.name), 12),
-        )
+        out.add_column(f"{field.name}\n[dim]{short_type(field.type)}[/]", overflow="fold")
     for row in table.slice(0, max_rows).to_pylist():
         out.add_row(*("[dim]NULL[/]" if v is None else str(v) for v in row.values()))
     if table.num_rows > max_rows:
