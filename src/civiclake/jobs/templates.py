@@ -32,7 +32,8 @@ _SQL = """\
 -- (named after the file). The `-- key: value` lines at the very top set its options:
 --   zone         refined | trusted
 --   key          columns identifying one row, comma-separated (e.g. account_ref)
---   materialize  table (replace each run) | append (add each run's rows)
+--   materialize  table (replace each run) | append (add the result once per new
+--                state of the inputs)
 --                | incremental (upsert by key; needs key)
 --   description, owner, pii (comma-separated columns holding personal data)
 -- Inputs are the tables the query names, as <department>_<zone>.<table>;
