@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= demo-council
 
-.PHONY: help env demo test lint typecheck bench clean
+.PHONY: help env demo test lint typecheck bench docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ typecheck: env  ## mypy on the package
 
 bench: env  ## run the benchmarks (results go to bench/RESULTS.md by hand)
 	$(BIN)/python bench/load_csv.py
+
+docs: env  ## regenerate docs/cli.md from the commands
+	$(BIN)/python -m typer civiclake.cli.app utils docs --name civiclake --output docs/cli.md
 
 clean:  ## remove the environment and the demo project
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -139,8 +139,10 @@ def build_graph(nodes: Sequence[Node], known: Iterable[DatasetRef] = ()) -> Grap
     for node in nodes:
         if node.name in by_name:
             raise JobDefinitionError(
-                f"two nodes are named {node.name} ({_where(by_name[node.name])} and "
-                f"{_where(node)}); rename one"
+                f"two steps are named {node.name} ({_where(by_name[node.name])} and "
+                f"{_where(node)}); sources and jobs share one namespace per department: "
+                "name the source after the feed (e.g. sources/<department>/<name>_exports.yaml, "
+                "keeping `dataset:`) and the job after the dataset it builds"
             )
         by_name[node.name] = node
         for ref in node.outputs:
