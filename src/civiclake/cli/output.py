@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from civiclake.config.secrets import REDACTOR
-
 if TYPE_CHECKING:
     import pyarrow as pa
     from rich.console import Console
@@ -23,6 +21,8 @@ def console(stderr: bool = False, *, wide_when_piped: bool = False) -> Console:
 
 def print_error(exc: BaseException) -> None:
     from rich.markup import escape
+
+    from civiclake.config.secrets import REDACTOR
 
     console(stderr=True).print(f"[bold red]error:[/] {escape(REDACTOR(str(exc)))}")
 

@@ -90,7 +90,10 @@ class DuckDBSession:
         view = f"{schema}.{_quote(ref.name)}"
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         if not self.engine.tables.exists(uri):
-            raise EngineError(f"{ref.qualified} has no data yet at {uri}; run its producer first")
+            raise EngineError(
+                f"{ref.qualified} has no data yet: nothing has written it (for a files source, "
+                "drop a file in its landing folder; for a job, run it first)"
+            )
         files = self.engine.tables.scan_files(uri)
         if not files.uris:
             empty = files.schema.empty_table()
