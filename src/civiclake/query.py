@@ -13,10 +13,14 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from civiclake.project import Project
+    from civiclake.storage import DatasetRef
 
 
-def check_read_only(sql: str) -> None:
-    """Accept exactly one query (SELECT, WITH, UNION…); refuse anything that changes state."""
+def check_read_only(sql: str) -> Any:
+    """Accept exactly one query (SELECT, WITH, UNION…); refuse anything that changes state.
+
+    Returns the parsed query.
+    """
     import sqlglot
     from sqlglot import exp
 
@@ -29,13 +33,37 @@ def check_read_only(sql: str) -> None:
     if not isinstance(statements[0], exp.Query):
         kind = type(statements[0]).__name__.upper()
         raise EngineError(f"only queries are allowed here (SELECT/WITH), not {kind}")
+    return statements[0]
+
+
+def check_tables(query: Any, known: list[DatasetRef]) -> None:
+    """Every ``schema.table`` the query names must be a known dataset (with a suggestion)."""
+    from sqlglot import exp
+
+    from civiclake.config.suggest import did_you_mean
+
+    names = {ref.qualified for ref in known}
+    ctes = {cte.alias_or_name for cte in query.find_all(exp.CTE)}
+    for table in query.find_all(exp.Table):
+        if not table.db or table.name in ctes:
+            continue
+        qualified = f"{table.db}.{table.name}".lower()
+        if qualified not in names:
+            listed = ", ".join(sorted(names)[:12]) or "none yet (run `civiclake run`)"
+            raise EngineError(
+                f"unknown table {qualified}{did_you_mean(qualified, names)}. "
+                f"Datasets: {listed}{' …' if len(names) > 12 else ''} "
+                "(`civiclake datasets` lists them all)"
+            )
 
 
 def run_query(project: Project, sql: str) -> pa.RecordBatchReader:
     """Run ``sql`` with every dataset of the catalog visible as ``<dept>_<zone>.<name>``."""
-    check_read_only(sql)
+    query = check_read_only(sql)
+    known = project.catalog_datasets()
+    check_tables(query, known)
     session = project.engine().session()
-    session.register(project.catalog_datasets())
+    session.register(known)
     return session.sql(sql)
 
 

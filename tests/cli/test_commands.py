@@ -148,3 +148,21 @@ def test_new_job_template_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert code == 0
     code, out, err = cli(capsys, "run", "-p", str(root))
     assert code == 0, out + err
+
+
+def test_query_names_an_unknown_table_and_the_closest_dataset(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = _project_with_data(tmp_path, capsys)
+    cli(capsys, "run", "-p", str(root))
+    code, _, err = cli(capsys, "query", "select * from housing_raw.rent", "-p", str(root))
+    assert code == 1
+    assert "unknown table housing_raw.rent" in err and "`housing_raw.rents`" in err
+
+
+def test_an_empty_project_says_what_to_add(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli(capsys, "init", str(tmp_path / "empty"))
+    code, out, _ = cli(capsys, "run", "-p", str(tmp_path / "empty"))
+    assert code == 0 and "Nothing to run" in out

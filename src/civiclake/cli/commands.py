@@ -88,6 +88,12 @@ def print_summary(summary: RunSummary, project: Project) -> None:
     from rich.table import Table
 
     console = out.console()
+    if not summary.steps:
+        console.print(
+            "Nothing to run: declare sources in sources/<department>/*.yaml and jobs in "
+            "jobs/<department>/ (`civiclake new job <department>/<name>`)"
+        )
+        return
     table = Table(title=f"run {summary.run_id}: {summary.status}", title_justify="left")
     for col in ("step", "status", "rows in", "rows out", "rejected", "written", "time"):
         table.add_column(col, justify="right" if col not in ("step", "status") else "left")
@@ -111,7 +117,7 @@ def print_summary(summary: RunSummary, project: Project) -> None:
         console.print(f"[red]{step.status}[/] {escape(step.name)}: {escape(step.error or '')}")
     if summary.failed:
         console.print(f"Log: {summary.log_path}")
-    console.print(f"{len(summary.steps)} steps in {out.seconds(summary.seconds)}")
+    console.print(f"{out.plural(len(summary.steps), 'step')} in {out.seconds(summary.seconds)}")
 
 
 def list_nodes(project_dir: Path | None) -> None:

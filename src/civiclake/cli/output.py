@@ -60,7 +60,7 @@ def arrow_table(table: pa.Table, *, title: str | None = None, max_rows: int = 50
     if table.num_rows > max_rows:
         out.caption = f"{max_rows} of {table.num_rows:,} rows shown"
     else:
-        out.caption = f"{table.num_rows:,} rows"
+        out.caption = plural(table.num_rows, "row")
     return out
 
 
@@ -72,3 +72,7 @@ def short_type(arrow_type: object) -> str:
     if text.startswith("timestamp"):
         return "timestamptz" if "tz=" in text else "timestamp"
     return {"large_string": "string", "date32[day]": "date"}.get(text, text)
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
