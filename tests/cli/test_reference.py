@@ -12,8 +12,18 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 def test_cli_reference_matches_the_commands(tmp_path: Path) -> None:
     fresh = tmp_path / "cli.md"
     subprocess.run(
-        [sys.executable, "-m", "typer", "civiclake.cli.app", "utils", "docs"]
-        + ["--name", "civiclake", "--output", str(fresh)],
+        [
+            sys.executable,
+            "-m",
+            "typer",
+            "civiclake.cli.app",
+            "utils",
+            "docs",
+            "--name",
+            "civiclake",
+            "--output",
+            str(fresh),
+        ],
         check=True,
         capture_output=True,
     )

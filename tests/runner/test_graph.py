@@ -133,7 +133,7 @@ def test_two_producers_of_one_dataset_are_refused():
 
 def test_two_nodes_with_one_name_are_refused():
     with pytest.raises(
-        JobDefinitionError, match="two steps are named housing/a.*share one namespace"
+        JobDefinitionError, match=r"two steps are named housing/a.*share one namespace"
     ):
         build_graph([FakeNode("housing/a", [], ["housing_raw.a"]), FakeNode("housing/a")])
 

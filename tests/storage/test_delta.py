@@ -69,3 +69,49 @@ def test_tables_with_deletion_vectors_are_refused(tmp_path: Path, store: TableSt
 def test_opening_a_missing_table_is_a_clear_error(tmp_path: Path, store: TableStore) -> None:
     with pytest.raises(StorageError, match="no Delta table at"):
         store.open(str(tmp_path / "missing"))
+
+
+def test_data_files_are_compressed_in_duckdb_sized_row_groups(
+    tmp_path: Path, store: TableStore
+) -> None:
+    import pyarrow.parquet as pq
+
+    from civiclake.storage.delta import ROW_GROUP_ROWS
+
+    uri = str(tmp_path / "t")
+    store.write(uri, pa.table({"id": list(range(ROW_GROUP_ROWS + 10))}), mode="overwrite")
+    [path] = store.scan_files(uri).uris
+    meta = pq.ParquetFile(path).metadata
+    assert meta.num_row_groups == 2
+    assert meta.row_group(0).column(0).compression == "SNAPPY"
+
+
+def test_overwrite_replaces_rows_and_schema(tmp_path: Path, store: TableStore) -> None:
+    uri = str(tmp_path / "t")
+    store.write(uri, pa.table({"id": [1, 2]}), mode="overwrite")
+    store.write(uri, pa.table({"code": ["a"]}), mode="overwrite")
+    assert store.read(uri).to_pylist() == [{"code": "a"}]
+
+
+def test_types_delta_cannot_store_as_is_still_write(tmp_path: Path, store: TableStore) -> None:
+    uri = str(tmp_path / "t")
+    table = pa.table({"small": pa.array([1, 2], pa.uint8()), "ns": pa.array([0, 1], pa.int64())})
+    result = store.write(uri, table, mode="overwrite")
+    assert result.rows == 2
+    assert store.read(uri).column("small").to_pylist() == [1, 2]
+
+
+def test_a_stream_that_fails_leaves_nothing_behind(tmp_path: Path, store: TableStore) -> None:
+    uri = tmp_path / "t"
+    store.write(str(uri), pa.table({"id": [1]}), mode="overwrite")
+    files_before = sorted(p.name for p in uri.glob("*.parquet"))
+    schema = pa.schema([("id", pa.int64())])
+
+    def batches():  # type: ignore[no-untyped-def]
+        yield pa.record_batch([pa.array([2])], schema=schema)
+        raise RuntimeError("the source went away")
+
+    with pytest.raises(Exception, match="the source went away"):
+        store.write(str(uri), pa.RecordBatchReader.from_batches(schema, batches()), mode="append")
+    assert sorted(p.name for p in uri.glob("*.parquet")) == files_before
+    assert store.read(str(uri)).column("id").to_pylist() == [1]

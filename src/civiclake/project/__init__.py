@@ -40,7 +40,7 @@ class Project:
         self.config_path = self.dir / CONFIG_FILE
         self.layout = Layout(config.storage.root, self.dir)
         options = {k: v.reveal() for k, v in config.storage.options.items()}
-        self.tables = TableStore(options)
+        self.tables = TableStore(options, threads=config.engine.threads)
 
     # -- loading --------------------------------------------------------------
     @classmethod

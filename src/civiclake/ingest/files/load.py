@@ -175,6 +175,8 @@ def _write_good(
             pii=source.config.pii,
         )
     except duckdb.Error as exc:
+        if aborted:  # our own abort, surfacing through DuckDB's read of the stream
+            return False
         raise BadFileError(
             f"{req.name}: {str(exc).splitlines()[0]}. Nothing was loaded from this file; set a "
             f"type for the column under `columns:` in {req.config_file}"

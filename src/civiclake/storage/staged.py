@@ -1,0 +1,136 @@
+"""The fast local write path: DuckDB encodes the Parquet, delta-rs commits it.
+
+Streaming Arrow into delta-rs's writer costs ~1.4× DuckDB's own ``COPY … TO
+parquet`` on two cores (Parquet encoding); DuckDB encodes with all threads.
+So for a local table we let DuckDB write one data file into the table folder
+and then commit it with delta-rs as an ``add`` action (with the row count as
+its statistics) in one Delta commit, application transaction included.
+
+A staged file that is never committed is invisible to readers (they follow
+the Delta log) and is removed here; a crash leaves it to ``vacuum``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+ROW_GROUP_ROWS = 122_880
+"""Rows per Parquet row group: DuckDB's own row-group size."""
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A data file written into a table's folder but not yet committed."""
+
+    path: Path
+    name: str
+    """Relative to the table root: what the Delta log records."""
+    rows: int
+    size: int
+    schema: pa.Schema
+
+    def add_action(self) -> Any:
+        from deltalake.transaction import AddAction
+
+        stats = json.dumps({"numRecords": self.rows})
+        return AddAction(self.name, self.size, {}, int(time.time() * 1000), True, stats)
+
+    def reader(self) -> pa.RecordBatchReader:
+        """The staged rows again, for the slower path when they cannot be committed as is."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        file = pq.ParquetFile(self.path)
+        return pa.RecordBatchReader.from_batches(
+            file.schema_arrow, file.iter_batches(ROW_GROUP_ROWS)
+        )
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def stage(table_dir: Path, data: Any, *, threads: int | None = None) -> StagedFile:
+    """Write ``data`` (an Arrow table or stream) as one Parquet file inside ``table_dir``."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table_dir.mkdir(parents=True, exist_ok=True)
+    name = f"part-00000-{uuid.uuid4()}-c000.snappy.parquet"
+    path = table_dir / name
+    config: dict[str, Any] = {"threads": threads} if threads else {}
+    con = duckdb.connect(config=config)
+    try:
+        con.register("incoming", _arrow(data))
+        con.execute(
+            f"COPY (SELECT * FROM incoming) TO '{_escape(str(path))}' "
+            f"(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
+        )
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    finally:
+        con.close()
+    meta = pq.read_metadata(path)
+    schema = pa.schema([f.with_nullable(True) for f in meta.schema.to_arrow_schema()])
+    return StagedFile(path, name, meta.num_rows, os.path.getsize(path), schema)
+
+
+def delta_compatible(schema: pa.Schema) -> bool:
+    """True when every column has a type Delta stores as is (no unsigned ints, no ns…)."""
+    return all(_compatible(f.type) for f in schema)
+
+
+def _compatible(t: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    types = pa.types
+    if types.is_struct(t):
+        return all(_compatible(t.field(i).type) for i in range(t.num_fields))
+    if types.is_list(t) or types.is_large_list(t):
+        return _compatible(t.value_type)
+    if types.is_map(t):
+        return _compatible(t.key_type) and _compatible(t.item_type)
+    if types.is_timestamp(t):
+        return t.unit == "us" and t.tz in (None, "UTC", "+00:00")
+    return bool(
+        types.is_boolean(t)
+        or types.is_signed_integer(t)
+        or types.is_floating(t)
+        or types.is_decimal128(t)
+        or types.is_string(t)
+        or types.is_binary(t)
+        or types.is_date32(t)
+    )
+
+
+def same_columns(a: pa.Schema, b: pa.Schema) -> bool:
+    """Same names and types in the same order, nullability aside."""
+    return len(a) == len(b) and all(
+        x.name == y.name and x.type.equals(y.type) for x, y in zip(a, b, strict=True)
+    )
+
+
+def _arrow(data: Any) -> Any:
+    import pyarrow as pa
+
+    if isinstance(data, pa.Table | pa.RecordBatchReader):
+        return data
+    if isinstance(data, pa.RecordBatch):
+        return pa.Table.from_batches([data])
+    if isinstance(data, list):
+        return pa.Table.from_batches(data)
+    return pa.RecordBatchReader.from_stream(data)
+
+
+def _escape(text: str) -> str:
+    return text.replace("'", "''")
