@@ -61,17 +61,30 @@ def build_demo(
         print_summary(summary, project)
         console.print("\n[bold]What was built[/]")
         datasets(directory)
+        cli = _command()
         console.print("\n[bold]Try it[/]")
-        console.print(f"  cd {directory}")
-        for sql in EXAMPLE_QUERIES:
-            console.print(f'  civiclake query "{sql}"')
-        console.print("  civiclake runs            # run history")
-        console.print(
-            "  civiclake list            # sources and jobs, with what they read and write"
-        )
-        console.print("  civiclake new job housing/my_first_job --template sql")
+        lines = [f"cd {directory}"]
+        lines += [f'{cli} query "{sql}"' for sql in EXAMPLE_QUERIES]
+        lines += [
+            f"{cli} runs            # run history",
+            f"{cli} list            # sources and jobs, with what they read and write",
+            f"{cli} new job housing/my_first_job --template sql",
+        ]
+        for line in lines:
+            console.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
     project.store.close()
     return summary
+
+
+def _command() -> str:
+    """How to call civiclake from a shell: by name when it is on PATH, else by full path."""
+    import shutil
+    import sys
+
+    if shutil.which("civiclake"):
+        return "civiclake"
+    beside = Path(sys.executable).parent / "civiclake"
+    return str(beside) if beside.exists() else f"{sys.executable} -m civiclake"
 
 
 def _age(written: dict[str, list[Path]]) -> None:
