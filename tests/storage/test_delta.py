@@ -115,3 +115,28 @@ def test_a_stream_that_fails_leaves_nothing_behind(tmp_path: Path, store: TableS
         store.write(str(uri), pa.RecordBatchReader.from_batches(schema, batches()), mode="append")
     assert sorted(p.name for p in uri.glob("*.parquet")) == files_before
     assert store.read(str(uri)).column("id").to_pylist() == [1]
+
+
+def test_constants_become_trailing_columns_on_both_write_paths(
+    tmp_path: Path, store: TableStore
+) -> None:
+    from datetime import UTC, datetime
+
+    when = datetime(2026, 11, 27, 9, 30, tzinfo=UTC)
+    constants = {"_import_id": "imp-1", "_imported_at": when}
+    local = str(tmp_path / "local")
+    store.write(local, pa.table({"id": [1, 2]}), mode="overwrite", constants=constants)
+    partitioned = str(tmp_path / "partitioned")
+    store.write(
+        partitioned,
+        pa.table({"id": [1, 2], "p": ["a", "b"]}),
+        mode="overwrite",
+        partition_by=["p"],
+        constants=constants,
+    )
+    for uri in (local, partitioned):
+        table = store.read(uri)
+        assert table.column("_import_id").to_pylist() == ["imp-1", "imp-1"]
+        assert table.column("_imported_at").to_pylist() == [when, when]
+        assert table.schema.field("_imported_at").type == pa.timestamp("us", tz="UTC")
+    assert store.read(local).column_names == ["id", "_import_id", "_imported_at"]

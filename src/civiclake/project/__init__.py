@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from civiclake.metadata import MetadataStore
     from civiclake.runner.context import Node
     from civiclake.storage.delta import WriteMode
+    from civiclake.storage.staged import Constant
 
 CONFIG_FILE = "civiclake.yaml"
 
@@ -172,8 +173,12 @@ class Project:
         pii: Sequence[str] = (),
         partition_by: list[str] | None = None,
         metadata: Mapping[str, str] | None = None,
+        constants: Mapping[str, Constant] | None = None,
     ) -> WriteResult:
-        """Write a dataset's Delta table and record it in the catalog (the one write door)."""
+        """Write a dataset's Delta table and record it in the catalog (the one write door).
+
+        ``constants`` are trailing columns with one value on every row (lineage).
+        """
         uri = self.layout.table_uri(ref)
         result = self.tables.write(
             uri,
@@ -183,6 +188,7 @@ class Project:
             app_id=app_id,
             metadata=metadata,
             description=description or None,
+            constants=constants,
         )
         self.register_dataset(
             ref, producer=producer, key=key, description=description, owner=owner, pii=pii

@@ -23,7 +23,14 @@ from civiclake.storage.exceptions import (
     StorageError,
     UnsupportedTableFeatureError,
 )
-from civiclake.storage.staged import ROW_GROUP_ROWS, StagedFile, delta_compatible, same_columns
+from civiclake.storage.staged import (
+    ROW_GROUP_ROWS,
+    Constant,
+    StagedFile,
+    delta_compatible,
+    same_columns,
+    with_constants,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -95,8 +102,12 @@ class TableStore:
         app_version: int = 1,
         metadata: Mapping[str, str] | None = None,
         description: str | None = None,
+        constants: Mapping[str, Constant] | None = None,
     ) -> WriteResult:
         """Commit ``data`` (any Arrow stream or table) to the table at ``uri``.
+
+        ``constants`` are extra trailing columns holding one value on every row
+        (lineage), added as the rows are written rather than carried in ``data``.
 
         ``append`` adds columns that are new (schema evolution); ``overwrite``
         replaces the rows and the schema. Both are one atomic Delta commit.
@@ -110,10 +121,11 @@ class TableStore:
             app_transactions=[Transaction(app_id, app_version)] if app_id else None,
         )
         if partition_by or "://" in uri:
-            return self._write_arrow(uri, data, mode, partition_by, props, description)
+            rows = with_constants(_reader(data), constants or {})
+            return self._write_arrow(uri, rows, mode, partition_by, props, description)
         from civiclake.storage import staged
 
-        staged_file = staged.stage(Path(uri), data, threads=self._threads)
+        staged_file = staged.stage(Path(uri), data, threads=self._threads, constants=constants)
         try:
             result = self._commit(uri, staged_file, mode, props, description)
             if result is None:  # the rows need delta-rs's schema handling
@@ -264,3 +276,13 @@ def _arrow_schema(dt: DeltaTable) -> pa.Schema:
     import pyarrow as pa
 
     return pa.schema(dt.schema().to_arrow())
+
+
+def _reader(data: Any) -> pa.RecordBatchReader:
+    import pyarrow as pa
+
+    if isinstance(data, pa.RecordBatchReader):
+        return data
+    if isinstance(data, pa.Table):
+        return data.to_reader()
+    return pa.RecordBatchReader.from_stream(data)

@@ -16,7 +16,9 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +27,9 @@ if TYPE_CHECKING:
 
 ROW_GROUP_ROWS = 122_880
 """Rows per Parquet row group: DuckDB's own row-group size."""
+
+Constant = str | int | float | datetime
+"""A value written on every row of a write (lineage: import id, time, source file)."""
 
 
 @dataclass(frozen=True)
@@ -58,8 +63,18 @@ class StagedFile:
         self.path.unlink(missing_ok=True)
 
 
-def stage(table_dir: Path, data: Any, *, threads: int | None = None) -> StagedFile:
-    """Write ``data`` (an Arrow table or stream) as one Parquet file inside ``table_dir``."""
+def stage(
+    table_dir: Path,
+    data: Any,
+    *,
+    threads: int | None = None,
+    constants: Mapping[str, Constant] | None = None,
+) -> StagedFile:
+    """Write ``data`` (an Arrow table or stream) as one Parquet file inside ``table_dir``.
+
+    ``constants`` become trailing columns with one value on every row, added by
+    DuckDB as it writes (cheaper than carrying them through the Arrow stream).
+    """
     import duckdb
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -71,8 +86,11 @@ def stage(table_dir: Path, data: Any, *, threads: int | None = None) -> StagedFi
     con = duckdb.connect(config=config)
     try:
         con.register("incoming", _arrow(data))
+        extra = "".join(
+            f', {sql_literal(value)} AS "{name}"' for name, value in (constants or {}).items()
+        )
         con.execute(
-            f"COPY (SELECT * FROM incoming) TO '{_escape(str(path))}' "
+            f"COPY (SELECT *{extra} FROM incoming) TO '{_escape(str(path))}' "
             f"(FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
         )
     except BaseException:
@@ -134,3 +152,47 @@ def _arrow(data: Any) -> Any:
 
 def _escape(text: str) -> str:
     return text.replace("'", "''")
+
+
+def sql_literal(value: Constant) -> str:
+    """A DuckDB literal of the type the value has in Arrow (timestamps keep their zone)."""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, datetime):
+        kind = "TIMESTAMPTZ" if value.tzinfo else "TIMESTAMP"
+        return f"{kind} '{value.isoformat(sep=' ')}'"
+    if isinstance(value, int):
+        return f"CAST({value} AS BIGINT)"
+    if isinstance(value, float):
+        return f"CAST({value!r} AS DOUBLE)"
+    return "'" + _escape(str(value)) + "'"
+
+
+def with_constants(reader: pa.RecordBatchReader, constants: Mapping[str, Constant]) -> Any:
+    """``reader`` with each constant appended as a column (for delta-rs's writer)."""
+    import pyarrow as pa
+
+    if not constants:
+        return reader
+    scalars = {name: _scalar(value) for name, value in constants.items()}
+    schema = reader.schema
+    for name, scalar in scalars.items():
+        schema = schema.append(pa.field(name, scalar.type))
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            extra = [pa.repeat(s, batch.num_rows) for s in scalars.values()]
+            yield pa.RecordBatch.from_arrays([*batch.columns, *extra], schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+def _scalar(value: Constant) -> pa.Scalar:
+    import pyarrow as pa
+
+    if isinstance(value, datetime):
+        tz = "UTC" if value.tzinfo else None
+        return pa.scalar(value, type=pa.timestamp("us", tz=tz))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return pa.scalar(value, type=pa.int64())
+    return pa.scalar(value)

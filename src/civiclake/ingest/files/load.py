@@ -24,9 +24,9 @@ from civiclake.ingest.files.readers import (
     Parsed,
     ReadRequest,
     detect_format,
-    literal,
     quote,
 )
+from civiclake.storage.staged import Constant, sql_literal
 
 if TYPE_CHECKING:
     import duckdb
@@ -45,6 +45,18 @@ BATCH_ROWS = 122_880
 _SHOWN_REJECTS = 5
 
 
+@dataclass(frozen=True)
+class Stamp:
+    """The lineage values every row of one file gets."""
+
+    values: dict[str, Constant]
+
+    @property
+    def sql(self) -> str:
+        """``<value> AS <column>, …`` for a SELECT list."""
+        return ", ".join(f"{sql_literal(v)} AS {quote(k)}" for k, v in self.values.items())
+
+
 @dataclass
 class Loaded:
     rows: int
@@ -59,11 +71,12 @@ def load_file(
 ) -> Loaded:
     project = source.project
     req = ReadRequest(kept, received.path.name, source.config, source.config_file)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    consts = (
-        f"{literal(ctx.import_id)} AS {lineage.IMPORT_ID}, "
-        f"TIMESTAMPTZ {literal(stamp + '+00')} AS {lineage.IMPORTED_AT}, "
-        f"{literal(source_file)} AS {lineage.SOURCE_FILE}"
+    consts = Stamp(
+        {
+            lineage.IMPORT_ID: ctx.import_id,
+            lineage.IMPORTED_AT: datetime.now(UTC),
+            lineage.SOURCE_FILE: source_file,
+        }
     )
     uri = project.layout.table_uri(source.dataset)
     committed = project.tables.committed_version(uri, f"file:{received.sha256}") is not None
@@ -102,7 +115,7 @@ def _load(
     con: duckdb.DuckDBPyConnection,
     req: ReadRequest,
     received: Received,
-    consts: str,
+    consts: Stamp,
     parsed: Parsed,
     committed: bool,
 ) -> Loaded:
@@ -134,7 +147,7 @@ def _write_good(
     con: duckdb.DuckDBPyConnection,
     req: ReadRequest,
     received: Received,
-    consts: str,
+    consts: Stamp,
     loaded: Loaded,
     parsed: Parsed,
 ) -> bool:
@@ -144,10 +157,14 @@ def _write_good(
     project, ref = source.project, source.dataset
     uri = project.layout.table_uri(ref)
     verify = parsed.verify
-    if verify is None:
-        query = f"SELECT * EXCLUDE (_source_row), {consts}, _source_row FROM good"
-    else:  # numbered in the stream (a window function would serialise DuckDB's scan)
-        query = f"SELECT *, {consts} FROM good"
+    # Lineage constants are added by the writer (cheaper than in the Arrow stream),
+    # after _source_row, which the stream numbers when ``verify`` is set (a window
+    # function would serialise DuckDB's scan).
+    query = (
+        "SELECT * EXCLUDE (_source_row), _source_row FROM good"
+        if verify is None
+        else ("SELECT * FROM good")
+    )
     bound = con.sql(query)  # binding only: nothing is read yet
     types = dict(zip(bound.columns, (str(t) for t in bound.types), strict=True))
     stored = {n: DELTA_TYPES.get(t.upper(), t) for n, t in types.items()}
@@ -173,6 +190,7 @@ def _write_good(
             description=source.config.description,
             owner=source.config.owner,
             pii=source.config.pii,
+            constants=consts.values,
         )
     except duckdb.Error as exc:
         if aborted:  # our own abort, surfacing through DuckDB's read of the stream
@@ -226,13 +244,13 @@ def _write_rejects(
     con: duckdb.DuckDBPyConnection,
     req: ReadRequest,
     received: Received,
-    consts: str,
+    consts: Stamp,
     loaded: Loaded,
 ) -> None:
     project = source.project
     ref = source.dataset.sibling(f"{source.dataset.name}__rejected")
     rows = con.sql(
-        f"SELECT {consts}, _source_row, column_name, error_type, reason, raw_line FROM rejects "
+        f"SELECT {consts.sql}, _source_row, column_name, error_type, reason, raw_line FROM rejects "
         "ORDER BY _source_row"
     ).to_arrow_table()
     for row in rows.slice(0, _SHOWN_REJECTS).to_pylist():
