@@ -47,33 +47,30 @@ CASE error_type
 END"""
 
 
-def read_csv(con: duckdb.DuckDBPyConnection, req: ReadRequest, *, optimistic: bool) -> Parsed:
+Sniffed = tuple[Any, ...]
+"""The dialect and column types DuckDB's ``sniff_csv`` found."""
+
+
+def read_csv(
+    con: duckdb.DuckDBPyConnection,
+    req: ReadRequest,
+    *,
+    optimistic: bool,
+    sniffed: Sniffed | None = None,
+) -> Parsed:
     """Leave ``good`` and ``rejects`` in ``con`` for one CSV file.
 
     ``optimistic`` skips the first pass: rows are numbered as if none were
     rejected, and :attr:`Parsed.verify` must confirm that after the stream
     (the caller aborts the write and reads again in two passes if not).
+    ``sniffed`` is :func:`sniff`'s result when the caller sniffed already.
     """
     import duckdb
 
     opts = req.config.csv
-    args = [f"header={str(opts.header).lower()}", f"skip={opts.skip_rows}"]
-    args.append(f"encoding={literal(opts.encoding)}")
-    if opts.delimiter != "auto":
-        args.append(f"delim={literal(opts.delimiter)}")
     path = literal(str(req.path))
-    try:
-        # ignore_errors as in the reads (store_rejects implies it): without it a
-        # ragged file sniffs as one column
-        sniffed = first_row(
-            con,
-            "SELECT Delimiter, Quote, Escape, NewLineDelimiter, Comment, HasHeader, Columns, "
-            f"DateFormat, TimestampFormat FROM sniff_csv({path}, {', '.join(args)}, "
-            "ignore_errors=true)",
-        )
-    except duckdb.Error as exc:
-        raise _bad_file(req, exc) from None
-    assert sniffed is not None
+    if sniffed is None:
+        sniffed = sniff(con, req)
     source = _explicit(con, req, path, sniffed)
     offset = opts.skip_rows + (1 if opts.header else 0)
     if optimistic:
@@ -87,6 +84,41 @@ def read_csv(con: duckdb.DuckDBPyConnection, req: ReadRequest, *, optimistic: bo
     _collect_rejects(con, req)
     _good_view(con, source, offset)
     return Parsed(con, rows, scalar(con, "SELECT count(*) FROM rejects"))
+
+
+def sniff(con: duckdb.DuckDBPyConnection, req: ReadRequest) -> Sniffed:
+    """The file's dialect and column types (DuckDB samples the start of the file)."""
+    import duckdb
+
+    opts = req.config.csv
+    args = [f"header={str(opts.header).lower()}", f"skip={opts.skip_rows}"]
+    args.append(f"encoding={literal(opts.encoding)}")
+    if opts.delimiter != "auto":
+        args.append(f"delim={literal(opts.delimiter)}")
+    try:
+        # ignore_errors as in the reads (store_rejects implies it): without it a
+        # ragged file sniffs as one column
+        sniffed = first_row(
+            con,
+            "SELECT Delimiter, Quote, Escape, NewLineDelimiter, Comment, HasHeader, Columns, "
+            f"DateFormat, TimestampFormat FROM sniff_csv({literal(str(req.path))}, "
+            f"{', '.join(args)}, ignore_errors=true)",
+        )
+    except duckdb.Error as exc:
+        raise _bad_file(req, exc) from None
+    assert sniffed is not None
+    return sniffed
+
+
+def sniff_file(req: ReadRequest, *, threads: int) -> Sniffed:
+    """:func:`sniff` on a connection of its own, so it can run beside the file's hashing."""
+    import duckdb
+
+    con = duckdb.connect(config={"threads": threads})
+    try:
+        return sniff(con, req)
+    finally:
+        con.close()
 
 
 def _explicit(

@@ -10,6 +10,7 @@ hash, checked before writing: a rerun after a crash never appends twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -67,8 +68,16 @@ class Loaded:
 
 
 def load_file(
-    source: FilesSource, ctx: RunContext, received: Received, kept: Path, source_file: str
+    source: FilesSource,
+    ctx: RunContext,
+    received: Received,
+    kept: Path,
+    source_file: str,
+    *,
+    sniffed: delimited.Sniffed | None = None,
 ) -> Loaded:
+    """Parse one kept file and write its good and rejected rows (``sniffed``: CSV dialect
+    found beforehand, see :func:`sniff_ahead`)."""
     project = source.project
     req = ReadRequest(kept, received.path.name, source.config, source.config_file)
     consts = Stamp(
@@ -83,7 +92,7 @@ def load_file(
     single_pass = not committed and received.size >= SINGLE_PASS_MIN_BYTES
     if single_pass:
         with _connection(source) as con:
-            parsed = _parse(con, req, optimistic=True)
+            parsed = _parse(con, req, optimistic=True, sniffed=sniffed)
             if parsed.verify is not None:
                 loaded = Loaded(0, 0)
                 if _write_good(source, con, req, received, consts, loaded, parsed):
@@ -92,7 +101,7 @@ def load_file(
                 return _load(source, ctx, con, req, received, consts, parsed, committed)
     # Read it again, finding rejected rows first (small files, or bad rows found).
     with _connection(source) as con:
-        parsed = _parse(con, req, optimistic=False)
+        parsed = _parse(con, req, optimistic=False, sniffed=sniffed)
         return _load(source, ctx, con, req, received, consts, parsed, committed)
 
 
@@ -129,10 +138,27 @@ def _load(
     return loaded
 
 
-def _parse(con: duckdb.DuckDBPyConnection, req: ReadRequest, *, optimistic: bool) -> Parsed:
+def sniff_ahead(source: FilesSource, path: Path) -> Future[delimited.Sniffed] | None:
+    """Start sniffing a CSV's dialect in a thread (it overlaps hashing the file)."""
+    req = ReadRequest(path, path.name, source.config, source.config_file)
+    if detect_format(req) != "csv":
+        return None
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="civiclake-sniff")
+    future = pool.submit(delimited.sniff_file, req, threads=source.project.config.engine.threads)
+    pool.shutdown(wait=False)
+    return future
+
+
+def _parse(
+    con: duckdb.DuckDBPyConnection,
+    req: ReadRequest,
+    *,
+    optimistic: bool,
+    sniffed: delimited.Sniffed | None = None,
+) -> Parsed:
     fmt = detect_format(req)
     if fmt == "csv":
-        return delimited.read_csv(con, req, optimistic=optimistic)
+        return delimited.read_csv(con, req, optimistic=optimistic, sniffed=sniffed)
     if fmt == "excel":
         return structured.read_excel(con, req)
     return structured.read_json(con, req, lines=fmt == "ndjson")

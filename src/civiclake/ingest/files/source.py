@@ -18,16 +18,17 @@ not stop the others; the run fails at the end, naming every bad file.
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from civiclake.ingest.base import Source
 from civiclake.ingest.exceptions import IngestError
 from civiclake.ingest.files import landing
 from civiclake.ingest.files.config import FilesSourceConfig
-from civiclake.ingest.files.load import load_file
+from civiclake.ingest.files.load import load_file, sniff_ahead
 from civiclake.naming import snake_case
 from civiclake.storage import DatasetRef
 
@@ -136,6 +137,7 @@ class FilesSource(Source[FilesSourceConfig]):
             ctx.log.info("%s: still being written (modified just now), skipped this run", name)
             tally.counts["still being written, will be loaded next run"] += 1
             return
+        sniffing = sniff_ahead(self, candidate.path)  # runs while the file is hashed
         received = landing.receive(candidate)
         if received is None:
             ctx.log.info("%s: changed while being read (still being written), skipped", name)
@@ -159,7 +161,7 @@ class FilesSource(Source[FilesSourceConfig]):
             return
         kept = archive.keep(received, move=from_inbox)
         source_file = landing.relative_to_root(kept, self.project.layout.root)
-        loaded = load_file(self, ctx, received, kept, source_file)
+        loaded = load_file(self, ctx, received, kept, source_file, sniffed=_result(sniffing))
         store.record_loaded_file(
             source=self.name,
             dataset=self.dataset.qualified,
@@ -180,6 +182,17 @@ class FilesSource(Source[FilesSourceConfig]):
         tally.counts["loaded"] += 1
         tally.notes.extend(loaded.notes)
         ctx.log.info("%s: %d row(s) loaded, %d rejected", name, loaded.rows, loaded.rejected)
+
+
+def _result(sniffing: Future[Any] | None) -> Any:
+    """The sniffed dialect; a file that could not be sniffed is sniffed again by the load,
+    which raises the same error where the file's errors are handled."""
+    if sniffing is None:
+        return None
+    try:
+        return sniffing.result()
+    except IngestError:
+        return None
 
 
 def _summarise(tally: Tally) -> None:
