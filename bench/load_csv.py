@@ -151,7 +151,12 @@ def main() -> None:
         for which in runs:
             runs[which].append(measure(which, csv))
     floor_run, ours = (_median(runs[w]) for w in ("floor", "civiclake"))
-    ratio = ours["seconds"] / floor_run["seconds"]
+    # each civiclake run against the floor run just before it, so drift in the
+    # machine's speed during the benchmark cancels out; the median of those ratios
+    pairs = sorted(
+        c["seconds"] / f["seconds"] for f, c in zip(runs["floor"], runs["civiclake"], strict=True)
+    )
+    ratio = pairs[len(pairs) // 2]
     print(
         f"Loading {args.rows:,} rows × 20 columns ({size_mb:.0f} MB CSV), 2 DuckDB threads, "
         f"median of {args.repeat} interleaved runs\n"
@@ -165,7 +170,11 @@ def main() -> None:
         rate = m["rows"] / m["seconds"]
         print(f"| {name} | {m['seconds']:.2f} | {rate:,.0f} | {m['peak_mb']:.0f} |")
     verdict = "meets" if ratio <= 1.5 and ours["peak_mb"] < 1024 else "misses"
-    print(f"\nratio civiclake / floor: {ratio:.2f}× ({verdict} the goal of ≤ 1.5× and < 1 GB)")
+    print(
+        f"\nratio civiclake / floor (median of paired runs: "
+        f"{', '.join(f'{p:.2f}' for p in pairs)}): {ratio:.2f}× "
+        f"({verdict} the goal of ≤ 1.5× and < 1 GB)"
+    )
 
 
 if __name__ == "__main__":
