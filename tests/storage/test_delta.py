@@ -140,3 +140,28 @@ def test_constants_become_trailing_columns_on_both_write_paths(
         assert table.column("_imported_at").to_pylist() == [when, when]
         assert table.schema.field("_imported_at").type == pa.timestamp("us", tz="UTC")
     assert store.read(local).column_names == ["id", "_import_id", "_imported_at"]
+
+
+def test_describe_reads_version_schema_and_rows_from_the_log(
+    tmp_path: Path, store: TableStore
+) -> None:
+    uri = str(tmp_path / "t")
+    store.write(uri, pa.table({"id": [1, 2]}), mode="overwrite")
+    store.write(uri, pa.table({"id": [3]}), mode="append")
+    info = store.describe(uri)
+    assert (info.version, info.rows, info.schema.names) == (1, 3, ["id"])
+    assert store.schema(str(tmp_path / "missing")) is None
+
+
+def test_merge_upserts_by_key_and_counts_what_it_did(tmp_path: Path, store: TableStore) -> None:
+    uri = str(tmp_path / "t")
+    store.write(uri, pa.table({"id": [1, 2], "v": ["a", "b"]}), mode="overwrite")
+    result = store.merge(uri, pa.table({"id": [2, 3], "v": ["B", "c"], "new": [1, 2]}), ["id"])
+    assert (result.inserted, result.updated, result.rows) == (1, 1, 2)
+    assert result.bytes_written > 0
+    rows = sorted(store.read(uri).to_pylist(), key=lambda r: r["id"])
+    assert rows == [
+        {"id": 1, "v": "a", "new": None},
+        {"id": 2, "v": "B", "new": 1},
+        {"id": 3, "v": "c", "new": 2},
+    ]

@@ -121,49 +121,19 @@ def write(ctx: RunContext, job: Job, data: pa.RecordBatchReader) -> StepResult:
 
 
 def _upsert(ctx: RunContext, job: Job, table: pa.Table, catalog: dict[str, Any]) -> StepResult:
-    from deltalake.exceptions import CommitFailedError, DeltaError
-
     from civiclake.runner.context import StepResult
-    from civiclake.storage.exceptions import CommitConflictError, StorageError
 
     key = job.options.key
     check_keys(table, key, where=job.location)
     project = ctx.project
-    uri = project.layout.table_uri(job.output)
-    if not project.tables.exists(uri):
+    if not project.tables.exists(project.layout.table_uri(job.output)):
         result = project.write_table(job.output, table, mode="overwrite", **catalog)
         return StepResult(rows_out=result.rows, bytes_written=result.bytes_written)
-    dt = project.tables.open(uri)
-    before = _file_sizes(dt)
-    predicate = " AND ".join(f't."{k}" = s."{k}"' for k in key)
-    try:
-        metrics = (
-            dt.merge(
-                table,
-                predicate=predicate,
-                source_alias="s",
-                target_alias="t",
-                merge_schema=True,
-                streamed_exec=False,
-            )
-            .when_matched_update_all()
-            .when_not_matched_insert_all()
-            .execute()
-        )
-    except CommitFailedError as exc:
-        raise CommitConflictError(f"merge into {uri} conflicted: {exc}") from exc
-    except (DeltaError, OSError) as exc:
-        raise StorageError(f"merging into {uri} failed: {exc}") from exc
-    project.register_dataset(job.output, **catalog)
-    added = _file_sizes(project.tables.open(uri))
+    merged = project.merge_table(job.output, table, **catalog)
     return StepResult(
-        rows_out=int(metrics.get("num_target_rows_inserted", 0))
-        + int(metrics.get("num_target_rows_updated", 0)),
-        bytes_written=sum(size for path, size in added.items() if path not in before),
-        notes=[
-            f"{metrics.get('num_target_rows_inserted', 0)} inserted, "
-            f"{metrics.get('num_target_rows_updated', 0)} updated"
-        ],
+        rows_out=merged.rows,
+        bytes_written=merged.bytes_written,
+        notes=[f"{merged.inserted} inserted, {merged.updated} updated"],
     )
 
 
@@ -198,21 +168,4 @@ def check_keys(table: pa.Table, key: Sequence[str], *, where: str) -> None:
 
 def count_rows(project: Project, refs: Sequence[DatasetRef]) -> int:
     """Rows in the current versions of ``refs``, read from their Delta logs (no data)."""
-    import pyarrow as pa
-
-    total = 0
-    for ref in refs:
-        actions = pa.table(
-            project.tables.open(project.layout.table_uri(ref)).get_add_actions(flatten=True)
-        )
-        if actions.num_rows:
-            total += sum(n or 0 for n in actions.column("num_records").to_pylist())
-    return total
-
-
-def _file_sizes(dt: Any) -> dict[str, int]:
-    import pyarrow as pa
-
-    actions = pa.table(dt.get_add_actions(flatten=True))
-    paths = actions.column("path").to_pylist()
-    return dict(zip(paths, actions.column("size_bytes").to_pylist(), strict=True))
+    return sum(project.tables.describe(project.layout.table_uri(ref)).rows for ref in refs)

@@ -18,7 +18,7 @@ from civiclake.config.secrets import load_dotenv
 from civiclake.config.suggest import did_you_mean
 from civiclake.exceptions import ConfigError, ProjectNotFoundError
 from civiclake.naming import TABLE_ZONES, department_id
-from civiclake.storage import DatasetRef, Layout, TableStore, WriteResult
+from civiclake.storage import DatasetRef, Layout, MergeResult, TableStore, WriteResult
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -195,6 +195,24 @@ class Project:
         )
         return result
 
+    def merge_table(
+        self,
+        ref: DatasetRef,
+        data: pa.Table,
+        *,
+        key: Sequence[str],
+        producer: str,
+        description: str = "",
+        owner: str = "",
+        pii: Sequence[str] = (),
+    ) -> MergeResult:
+        """Upsert ``data`` into a dataset by ``key`` and refresh its catalog entry."""
+        result = self.tables.merge(self.layout.table_uri(ref), data, key)
+        self.register_dataset(
+            ref, producer=producer, key=key, description=description, owner=owner, pii=pii
+        )
+        return result
+
     def register_dataset(
         self,
         ref: DatasetRef,
@@ -207,9 +225,7 @@ class Project:
     ) -> None:
         """Record (or refresh) a dataset's catalog entry from its Delta table."""
         uri = self.layout.table_uri(ref)
-        dt = self.tables.open(uri)
-        schema: pa.Schema = _arrow_schema(dt)
-        rows = _row_count(dt)
+        info = self.tables.describe(uri)
         self.store.upsert_dataset(
             ref.qualified,
             department=ref.department,
@@ -221,25 +237,10 @@ class Project:
             description=description,
             owner=owner,
             pii=list(pii),
-            columns=[{"name": f.name, "type": str(f.type)} for f in schema],
-            row_count=rows,
-            version=dt.version(),
+            columns=[{"name": f.name, "type": str(f.type)} for f in info.schema],
+            row_count=info.rows,
+            version=info.version,
         )
-
-
-def _arrow_schema(dt: Any) -> pa.Schema:
-    import pyarrow as pa
-
-    return pa.schema(dt.schema().to_arrow())
-
-
-def _row_count(dt: Any) -> int:
-    import pyarrow as pa
-
-    actions = pa.table(dt.get_add_actions(flatten=True))
-    if actions.num_rows == 0:
-        return 0
-    return int(sum(n or 0 for n in actions.column("num_records").to_pylist()))
 
 
 __all__ = ["CONFIG_FILE", "Project"]

@@ -161,7 +161,7 @@ class Runner:
                     "jobs",
                     name,
                     department=node.department,
-                    kind=path.rsplit(".", 1)[-1] if path else "",
+                    kind=str(getattr(node, "language", "")),
                     path=path,
                     output=outputs[0] if outputs else "",
                     materialize=str(getattr(node, "materialize", "table")),

@@ -13,7 +13,7 @@ the metadata store's bookkeeping never loads the same input twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -27,6 +27,7 @@ from civiclake.storage.staged import (
     ROW_GROUP_ROWS,
     Constant,
     StagedFile,
+    as_reader,
     delta_compatible,
     same_columns,
     with_constants,
@@ -46,6 +47,21 @@ class WriteResult:
     rows: int
     bytes_written: int
     files_added: int
+
+
+@dataclass(frozen=True)
+class MergeResult(WriteResult):
+    inserted: int
+    updated: int
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """A table's current version, schema and row count (from its log, no data read)."""
+
+    version: int
+    schema: pa.Schema
+    rows: int
 
 
 @dataclass(frozen=True)
@@ -121,7 +137,7 @@ class TableStore:
             app_transactions=[Transaction(app_id, app_version)] if app_id else None,
         )
         if partition_by or "://" in uri:
-            rows = with_constants(_reader(data), constants or {})
+            rows = with_constants(as_reader(data), constants or {})
             return self._write_arrow(uri, rows, mode, partition_by, props, description)
         from civiclake.storage import staged
 
@@ -242,6 +258,66 @@ class TableStore:
             )
         )
 
+    def describe(self, uri: str) -> TableInfo:
+        """Version, schema and row count of the current version, from the Delta log."""
+        import pyarrow as pa
+
+        dt = self.open(uri)
+        actions = pa.table(dt.get_add_actions(flatten=True))
+        rows = (
+            sum(n or 0 for n in actions.column("num_records").to_pylist())
+            if actions.num_rows
+            else 0
+        )
+        return TableInfo(version=dt.version(), schema=_arrow_schema(dt), rows=int(rows))
+
+    def schema(self, uri: str) -> pa.Schema | None:
+        """The table's schema, or None when there is no table yet."""
+        return _arrow_schema(self.open(uri)) if self.exists(uri) else None
+
+    def merge(self, uri: str, data: pa.Table, key: Sequence[str]) -> MergeResult:
+        """Upsert ``data`` by ``key`` (a delta-rs MERGE; new columns are added).
+
+        ``streamed_exec=False`` lets the source's statistics prune target files.
+        Keys must be unique and non-NULL in ``data``: MERGE would insert a
+        repeated new key twice without complaint.
+        """
+        from deltalake.exceptions import CommitFailedError, DeltaError
+
+        dt = self.open(uri)
+        before = self._file_sizes(uri, dt)
+        predicate = " AND ".join(f't."{k}" = s."{k}"' for k in key)
+        try:
+            metrics = (
+                dt.merge(
+                    data,
+                    predicate=predicate,
+                    source_alias="s",
+                    target_alias="t",
+                    merge_schema=True,
+                    streamed_exec=False,
+                )
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute()
+            )
+        except CommitFailedError as exc:
+            raise CommitConflictError(f"merge into {uri} conflicted: {exc}") from exc
+        except (DeltaError, OSError) as exc:
+            raise StorageError(f"merging into {uri} failed: {exc}") from exc
+        after = self.open(uri)
+        added = {p: n for p, n in self._file_sizes(uri, after).items() if p not in before}
+        inserted = int(metrics.get("num_target_rows_inserted", 0))
+        updated = int(metrics.get("num_target_rows_updated", 0))
+        return MergeResult(
+            version=after.version(),
+            rows=inserted + updated,
+            bytes_written=sum(added.values()),
+            files_added=len(added),
+            inserted=inserted,
+            updated=updated,
+        )
+
     def scan_files(self, uri: str) -> ScanFiles:
         """Live data files of the current version, for engines that read Parquet directly."""
 
@@ -276,13 +352,3 @@ def _arrow_schema(dt: DeltaTable) -> pa.Schema:
     import pyarrow as pa
 
     return pa.schema(dt.schema().to_arrow())
-
-
-def _reader(data: Any) -> pa.RecordBatchReader:
-    import pyarrow as pa
-
-    if isinstance(data, pa.RecordBatchReader):
-        return data
-    if isinstance(data, pa.Table):
-        return data.to_reader()
-    return pa.RecordBatchReader.from_stream(data)

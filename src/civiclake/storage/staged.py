@@ -85,7 +85,7 @@ def stage(
     config: dict[str, Any] = {"threads": threads} if threads else {}
     con = duckdb.connect(config=config)
     try:
-        con.register("incoming", _arrow(data))
+        con.register("incoming", as_reader(data))
         extra = "".join(
             f', {sql_literal(value)} AS "{name}"' for name, value in (constants or {}).items()
         )
@@ -138,15 +138,18 @@ def same_columns(a: pa.Schema, b: pa.Schema) -> bool:
     )
 
 
-def _arrow(data: Any) -> Any:
+def as_reader(data: Any) -> pa.RecordBatchReader:
+    """Any Arrow table, batch, list of batches or C stream as a record batch reader."""
     import pyarrow as pa
 
-    if isinstance(data, pa.Table | pa.RecordBatchReader):
+    if isinstance(data, pa.RecordBatchReader):
         return data
+    if isinstance(data, pa.Table):
+        return data.to_reader()
     if isinstance(data, pa.RecordBatch):
-        return pa.Table.from_batches([data])
+        return pa.Table.from_batches([data]).to_reader()
     if isinstance(data, list):
-        return pa.Table.from_batches(data)
+        return pa.Table.from_batches(data).to_reader()
     return pa.RecordBatchReader.from_stream(data)
 
 

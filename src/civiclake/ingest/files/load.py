@@ -196,7 +196,7 @@ def _write_good(
     stored = {n: DELTA_TYPES.get(t.upper(), t) for n, t in types.items()}
     casts = {n: t for n, t in stored.items() if t != types[n]}
     where = {"file": req.name, "dataset": ref.qualified, "config_file": req.config_file}
-    casts |= conform.conform(stored, _table_schema(source, uri), **where)
+    casts |= conform.conform(stored, project.tables.schema(uri), **where)
     if casts:
         conform.check_text_casts(con, query, stored, casts, **where)
         cast_list = ", ".join(f"CAST({quote(n)} AS {t}) AS {quote(n)}" for n, t in casts.items())
@@ -308,12 +308,3 @@ def _write_rejects(
         owner=source.config.owner,
     )
     loaded.bytes_written += result.bytes_written
-
-
-def _table_schema(source: FilesSource, uri: str) -> pa.Schema | None:
-    import pyarrow as pa
-
-    tables = source.project.tables
-    if not tables.exists(uri):
-        return None
-    return pa.schema(tables.open(uri).schema().to_arrow())
