@@ -58,6 +58,17 @@ class Stamp:
         return ", ".join(f"{sql_literal(v)} AS {quote(k)}" for k, v in self.values.items())
 
 
+@dataclass(frozen=True)
+class _File:
+    """One file being loaded: by which source and run step, what it is, its lineage."""
+
+    source: FilesSource
+    ctx: RunContext
+    req: ReadRequest
+    received: Received
+    stamp: Stamp
+
+
 @dataclass
 class Loaded:
     rows: int
@@ -80,13 +91,14 @@ def load_file(
     found beforehand, see :func:`sniff_ahead`)."""
     project = source.project
     req = ReadRequest(kept, received.path.name, source.config, source.config_file)
-    consts = Stamp(
+    stamp = Stamp(
         {
             lineage.IMPORT_ID: ctx.import_id,
             lineage.IMPORTED_AT: datetime.now(UTC),
             lineage.SOURCE_FILE: source_file,
         }
     )
+    file = _File(source, ctx, req, received, stamp)
     uri = project.layout.table_uri(source.dataset)
     committed = project.tables.committed_version(uri, f"file:{received.sha256}") is not None
     single_pass = not committed and received.size >= SINGLE_PASS_MIN_BYTES
@@ -95,14 +107,14 @@ def load_file(
             parsed = _parse(con, req, optimistic=True, sniffed=sniffed)
             if parsed.verify is not None:
                 loaded = Loaded(0, 0)
-                if _write_good(source, con, req, received, consts, loaded, parsed):
+                if _write_good(file, con, loaded, parsed):
                     return loaded
             else:
-                return _load(source, ctx, con, req, received, consts, parsed, committed)
+                return _load(file, con, parsed, committed)
     # Read it again, finding rejected rows first (small files, or bad rows found).
     with _connection(source) as con:
         parsed = _parse(con, req, optimistic=False, sniffed=sniffed)
-        return _load(source, ctx, con, req, received, consts, parsed, committed)
+        return _load(file, con, parsed, committed)
 
 
 @contextmanager
@@ -118,23 +130,16 @@ def _connection(source: FilesSource) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
-def _load(
-    source: FilesSource,
-    ctx: RunContext,
-    con: duckdb.DuckDBPyConnection,
-    req: ReadRequest,
-    received: Received,
-    consts: Stamp,
-    parsed: Parsed,
-    committed: bool,
-) -> Loaded:
+def _load(file: _File, con: duckdb.DuckDBPyConnection, parsed: Parsed, committed: bool) -> Loaded:
     loaded = Loaded(parsed.rows, parsed.rejected)
     if committed:
-        loaded.notes.append(f"{req.name}: rows were committed by an interrupted run, not rewritten")
+        loaded.notes.append(
+            f"{file.req.name}: rows were committed by an interrupted run, not rewritten"
+        )
     elif parsed.rows:
-        _write_good(source, con, req, received, consts, loaded, parsed)
+        _write_good(file, con, loaded, parsed)
     if parsed.rejected:
-        _write_rejects(source, ctx, con, req, received, consts, loaded)
+        _write_rejects(file, con, loaded)
     return loaded
 
 
@@ -169,28 +174,22 @@ class _Abort(Exception):
 
 
 def _write_good(
-    source: FilesSource,
-    con: duckdb.DuckDBPyConnection,
-    req: ReadRequest,
-    received: Received,
-    consts: Stamp,
-    loaded: Loaded,
-    parsed: Parsed,
+    file: _File, con: duckdb.DuckDBPyConnection, loaded: Loaded, parsed: Parsed
 ) -> bool:
     """Stream ``good`` into the raw table; False when ``verify`` failed and nothing committed."""
     import duckdb
 
+    source, req = file.source, file.req
     project, ref = source.project, source.dataset
     uri = project.layout.table_uri(ref)
     verify = parsed.verify
     # Lineage constants are added by the writer (cheaper than in the Arrow stream),
     # after _source_row, which the stream numbers when ``verify`` is set (a window
     # function would serialise DuckDB's scan).
-    query = (
-        "SELECT * EXCLUDE (_source_row), _source_row FROM good"
-        if verify is None
-        else ("SELECT * FROM good")
-    )
+    if verify is None:
+        query = "SELECT * EXCLUDE (_source_row), _source_row FROM good"
+    else:
+        query = "SELECT * FROM good"
     bound = con.sql(query)  # binding only: nothing is read yet
     types = dict(zip(bound.columns, (str(t) for t in bound.types), strict=True))
     stored = {n: DELTA_TYPES.get(t.upper(), t) for n, t in types.items()}
@@ -211,12 +210,12 @@ def _write_good(
             reader,
             mode="append",
             producer=source.name,
-            app_id=f"file:{received.sha256}",
+            app_id=f"file:{file.received.sha256}",
             key=source.config.key,
             description=source.config.description,
             owner=source.config.owner,
             pii=source.config.pii,
-            constants=consts.values,
+            constants=file.stamp.values,
         )
     except duckdb.Error as exc:
         if aborted:  # our own abort, surfacing through DuckDB's read of the stream
@@ -264,20 +263,13 @@ def _verified(
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 
-def _write_rejects(
-    source: FilesSource,
-    ctx: RunContext,
-    con: duckdb.DuckDBPyConnection,
-    req: ReadRequest,
-    received: Received,
-    consts: Stamp,
-    loaded: Loaded,
-) -> None:
+def _write_rejects(file: _File, con: duckdb.DuckDBPyConnection, loaded: Loaded) -> None:
+    source, ctx, req = file.source, file.ctx, file.req
     project = source.project
     ref = source.dataset.sibling(f"{source.dataset.name}__rejected")
     rows = con.sql(
-        f"SELECT {consts.sql}, _source_row, column_name, error_type, reason, raw_line FROM rejects "
-        "ORDER BY _source_row"
+        f"SELECT {file.stamp.sql}, _source_row, column_name, error_type, reason, raw_line "
+        "FROM rejects ORDER BY _source_row"
     ).to_arrow_table()
     for row in rows.slice(0, _SHOWN_REJECTS).to_pylist():
         ctx.log.warning(
@@ -295,7 +287,7 @@ def _write_rejects(
             ref.qualified,
         )
     loaded.notes.append(f"{req.name}: {loaded.rejected} row(s) rejected, see {ref.qualified}")
-    app_id = f"rejected:{received.sha256}"
+    app_id = f"rejected:{file.received.sha256}"
     if project.tables.committed_version(project.layout.table_uri(ref), app_id) is not None:
         return
     result = project.write_table(
