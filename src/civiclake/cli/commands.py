@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 from civiclake.cli import output as out
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from civiclake.project import Project
     from civiclake.runner.runner import RunSummary
 
@@ -209,10 +211,10 @@ def query(project_dir: Path | None, sql: str, fmt: str, output: Path | None, lim
         out.console(stderr=True).print(f"wrote {rows:,} rows to {output}")
 
 
-def _head(reader: object, limit: int) -> object:
+def _head(reader: pa.RecordBatchReader, limit: int) -> pa.Table:
+    """The first batches of a result, enough for ``limit`` rows (the rest is not read)."""
     import pyarrow as pa
 
-    assert isinstance(reader, pa.RecordBatchReader)
     batches, total = [], 0
     for batch in reader:
         batches.append(batch)

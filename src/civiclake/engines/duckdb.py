@@ -12,7 +12,6 @@ the storage root, and DuckDB's configuration cannot be changed by SQL.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -74,7 +73,6 @@ class DuckDBSession:
         )
         self._registered: set[DatasetRef] = set()
         self._locked = False
-        self._lock = threading.Lock()
 
     # -- datasets -----------------------------------------------------------
     def register(self, refs: Iterable[DatasetRef]) -> None:
