@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -91,10 +92,18 @@ def run(
     ] = None,
     threads: Annotated[int | None, typer.Option(help="Steps run at once.")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    today: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="Run as if today were this date (YYYY-MM-DD): daily sources pull the days "
+            "before it. Default: today.",
+        ),
+    ] = None,
     project: ProjectOpt = None,
 ) -> None:
     """Run sources and jobs in dependency order; exit 1 when a step failed."""
-    commands.run(project, select or [], threads, progress)
+    commands.run(project, select or [], threads, progress, today.date() if today else None)
 
 
 @app.command("list")

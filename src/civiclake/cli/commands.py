@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,14 +71,20 @@ def new_job(project_dir: Path | None, name: str, template: str, zone: str) -> No
     )
 
 
-def run(project_dir: Path | None, select: list[str], threads: int | None, progress: bool) -> None:
+def run(
+    project_dir: Path | None,
+    select: list[str],
+    threads: int | None,
+    progress: bool,
+    today: date | None = None,
+) -> None:
     from civiclake.runner.progress import NullReporter, RichReporter
     from civiclake.runner.runner import Runner
 
     project = _project(project_dir)
     console = out.console()
     reporter = RichReporter(console) if progress and console.is_terminal else NullReporter()
-    summary = Runner(project, threads=threads, reporter=reporter).run(
+    summary = Runner(project, threads=threads, reporter=reporter, today=today).run(
         select, command="run " + " ".join(f"--select {s}" for s in select)
     )
     print_summary(summary, project)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, ClassVar, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ class RunContext:
     import_id: str
     """Unique per node per run; stamped on every row written as ``_import_id``."""
     log: logging.Logger
+    today: date = field(default_factory=date.today)
+    """The run's business date: a daily source pulls every complete day before it."""
     progress: ProgressCallback = lambda done, total: None
     _session: Session | None = None
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -85,6 +86,7 @@ class Runner:
         backoff_seconds: float | None = None,
         reporter: Reporter | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        today: date | None = None,
     ) -> None:
         cfg = project.config.run
         self.project = project
@@ -93,6 +95,8 @@ class Runner:
         self.backoff = cfg.retry_backoff_seconds if backoff_seconds is None else backoff_seconds
         self.reporter = reporter or NullReporter()
         self._sleep = sleep
+        self.today = today
+        """The run's business date (sources pull up to the day before); None = today."""
 
     # -- planning -------------------------------------------------------------
     def plan(self, select: list[str] | None = None) -> tuple[Graph, list[str]]:
@@ -232,6 +236,7 @@ class Runner:
                 run_id=run_id,
                 import_id=import_id,
                 log=log,
+                today=self.today or date.today(),
                 progress=lambda done, total: self.reporter.node_progress(node.name, done, total),
             )
             store.update_step(step_id, attempts=number)
