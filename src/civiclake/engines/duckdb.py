@@ -87,6 +87,8 @@ class DuckDBSession:
         schema = _quote(ref.schema)
         view = f"{schema}.{_quote(ref.name)}"
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        if self._create_history_views(ref):
+            return
         if not self.engine.tables.exists(uri):
             raise EngineError(
                 f"{ref.qualified} has no data yet: nothing has written it (for a files source, "
@@ -112,6 +114,37 @@ class DuckDBSession:
             f"CREATE OR REPLACE VIEW {view} AS "
             f"SELECT {columns} FROM read_parquet({file_list}, {options})"
         )
+
+    def _create_history_views(self, ref: DatasetRef) -> bool:
+        """Views of a keyed dataset's history table: ``x``, ``x__history``, ``x_as_of(d)``."""
+        from civiclake.history.engine import (
+            AS_OF_SUFFIX,
+            HISTORY_SUFFIX,
+            as_of_sql,
+            history_sql,
+            latest_sql,
+            open_history,
+        )
+
+        name = ref.name.removesuffix(HISTORY_SUFFIX)
+        base = ref.sibling(name)
+        table = open_history(self.engine.tables, self.engine.resolve(base))
+        if table is None:
+            return False
+        schema = _quote(ref.schema)
+        prefix = f"{ref.schema}_{name}"
+        latest = latest_sql(self.con, table, prefix)
+        history = history_sql(self.con, table, prefix)
+        as_of = as_of_sql(self.con, table, prefix)
+        self.con.execute(f"CREATE OR REPLACE VIEW {schema}.{_quote(name)} AS {latest}")
+        self.con.execute(
+            f"CREATE OR REPLACE VIEW {schema}.{_quote(name + HISTORY_SUFFIX)} AS {history}"
+        )
+        self.con.execute(
+            f"CREATE OR REPLACE MACRO {schema}.{_quote(name + AS_OF_SUFFIX)}(d) AS TABLE {as_of}"
+        )
+        self._registered.update({base, base.sibling(name + HISTORY_SUFFIX)})
+        return True
 
     def lock_down(self) -> None:
         """No file access outside the storage root; no configuration changes."""

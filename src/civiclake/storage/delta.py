@@ -65,6 +65,17 @@ class TableInfo:
 
 
 @dataclass(frozen=True)
+class DataFile:
+    """One live file of a table, with what its log entry says about it."""
+
+    uri: str
+    rows: int
+    partition: dict[str, str | None]
+    min: dict[str, Any]
+    max: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class ScanFiles:
     """What DuckDB needs to read a table: its live files and partition columns."""
 
@@ -335,6 +346,77 @@ class TableStore:
             partition_columns=list(dt.metadata().partition_columns),
             schema=schema,
         )
+
+    def files(self, uri: str) -> tuple[int, pa.Schema, list[DataFile]]:
+        """The current version, schema and live files with their statistics."""
+        import pyarrow as pa
+
+        dt = self.open(uri)
+        features = set(dt.protocol().reader_features or [])
+        if features & _UNSUPPORTED_FEATURES:
+            self.scan_files(uri)  # raises the explanatory error
+        actions = pa.table(dt.get_add_actions(flatten=True)).to_pylist()
+        root = uri.rstrip("/")
+        found = []
+        for action in actions:
+            parts = {k[10:]: v for k, v in action.items() if k.startswith("partition.")}
+            found.append(
+                DataFile(
+                    uri=f"{root}/{action['path']}",
+                    rows=int(action.get("num_records") or 0),
+                    partition=parts,
+                    min={k[4:]: v for k, v in action.items() if k.startswith("min.")},
+                    max={k[4:]: v for k, v in action.items() if k.startswith("max.")},
+                )
+            )
+        return dt.version(), _arrow_schema(dt), found
+
+    def replace_partitions(
+        self,
+        uri: str,
+        data: pa.RecordBatchReader,
+        *,
+        partition_by: list[str],
+        predicate: str | None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> WriteResult:
+        """Replace every file matching ``predicate`` (on partition columns) by ``data``.
+
+        One Delta commit removes the old files and adds the new ones, so
+        readers see either the old state or the new, never a mix. Without a
+        predicate everything is replaced and the schema may change (e.g. a
+        column widened from BIGINT to DOUBLE).
+        """
+        from deltalake import CommitProperties, WriterProperties, write_deltalake
+        from deltalake.exceptions import CommitFailedError, DeltaError
+
+        before = self._file_sizes(uri)
+        try:
+            write_deltalake(
+                uri,
+                data,
+                mode="overwrite",
+                predicate=predicate,
+                partition_by=partition_by,
+                schema_mode="merge" if predicate else "overwrite",
+                storage_options=self.storage_options,
+                commit_properties=CommitProperties(custom_metadata=dict(metadata or {}) or None),
+                writer_properties=WriterProperties(
+                    max_row_group_size=ROW_GROUP_ROWS, compression="SNAPPY"
+                ),
+            )
+        except CommitFailedError as exc:
+            raise CommitConflictError(f"commit to {uri} conflicted: {exc}") from exc
+        except (DeltaError, OSError) as exc:
+            raise StorageError(f"rewriting {uri} failed: {exc}") from exc
+        return self._result(uri, before)
+
+    def vacuum(self, uri: str) -> int:
+        """Delete files no longer in the current version; returns how many."""
+        removed = self.open(uri).vacuum(
+            retention_hours=0, enforce_retention_duration=False, dry_run=False
+        )
+        return len(removed)
 
     def read(self, uri: str) -> pa.Table:
         """The whole current version as an Arrow table (small tables and tests)."""

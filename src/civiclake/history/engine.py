@@ -1,0 +1,743 @@
+"""The history engine: apply a day's increment at a cost that follows the increment.
+
+The reference platform rebuilt a full snapshot every day (left-anti join,
+union, rewrite of the whole table). Here a keyed dataset is one Delta table
+in three tiers (see :mod:`civiclake.history.sql`): ``base`` (latest as of the
+last compaction), ``recent`` (versions since) and ``archive-<n>`` (versions
+retired by compaction ``n``). Each version lives in exactly one tier.
+
+Applying an increment (:func:`apply_increment`):
+
+1. stage it in DuckDB with its order (``_ord``), ``valid_from`` (the version
+   column as a timestamp) and ``_deleted`` (the spec's delete rule);
+2. rows without a key or version go to ``<dataset>__rejected`` with the reason;
+3. drop re-deliveries: a row equal (key, ``valid_from`` and every data
+   column) to an earlier row of the increment, or to a version already
+   stored — only files whose ``valid_from`` range overlaps the increment's
+   are read for that, so the check costs what the increment costs;
+4. number the rows ``_seq`` = table version × 2³² + position, so ties on
+   ``valid_from`` go to the later import, deterministically;
+5. append them to ``recent`` in one Delta commit carrying the batch's
+   application id — a re-run of the same batch is a no-op;
+6. compact when ``recent`` holds more than ``compact_ratio`` of ``base``'s
+   rows: one commit replaces ``base`` and ``recent`` by the new ``base`` and
+   an ``archive`` partition of the versions it retired, then old files are
+   vacuumed. Its cost is one rewrite of the table, amortised over the days
+   between compactions.
+
+A crash at any point leaves the last commit readable; the re-run applies the
+batch exactly once (its application id) and finishes a compaction left undone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from civiclake.exceptions import CivicLakeError
+from civiclake.history import sql
+from civiclake.history.sql import ARCHIVE, BASE, DELETED, PART, RECENT, SEQ, VALID_FROM, q
+from civiclake.lineage import IMPORT_ID, IMPORTED_AT
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+    from civiclake.project import Project
+    from civiclake.storage import DatasetRef, TableStore
+    from civiclake.storage.delta import DataFile
+
+SPEC_METADATA = b"civiclake.history"
+"""Field metadata on ``_seq`` holding the spec, so any reader can rebuild the views."""
+HISTORY_SUFFIX = "__history"
+AS_OF_SUFFIX = "_as_of"
+REJECTED_SUFFIX = "__rejected"
+_SEQ_SHIFT = 1 << 32
+_MAX_RECENT_FILES = 60
+_WIDENINGS = {
+    ("int32", "int64"),
+    ("int64", "double"),
+    ("int32", "double"),
+    ("float", "double"),
+    ("date32[day]", "timestamp[us]"),
+}
+
+
+class HistoryError(CivicLakeError):
+    """A history table cannot take an increment as given."""
+
+
+@dataclass(frozen=True)
+class HistorySpec:
+    """How a keyed dataset's versions are identified, ordered and deleted."""
+
+    key: tuple[str, ...]
+    version: str
+    """Column ordering the versions of one key (e.g. ``last_updated``); becomes ``valid_from``."""
+    deleted: str | None = None
+    """DuckDB SQL boolean over a record's columns marking it a delete (e.g. ``ceased``)."""
+    compact_ratio: float = 0.25
+    """Compact when ``recent`` holds more rows than this share of ``base``."""
+
+    def to_json(self) -> str:
+        """What readers need (the compaction ratio is the writer's business)."""
+        return json.dumps({"key": list(self.key), "version": self.version, "deleted": self.deleted})
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> HistorySpec:
+        data = json.loads(text)
+        return cls(
+            key=tuple(data["key"]),
+            version=data["version"],
+            deleted=data.get("deleted"),
+        )
+
+
+@dataclass(frozen=True)
+class HistoryResult:
+    versions: int
+    """Versions added to history (after dropping re-deliveries)."""
+    duplicates: int
+    """Rows dropped as re-deliveries of a version already held."""
+    deletes: int
+    """Versions that delete their key."""
+    bytes_written: int
+    compacted: bool
+    already_applied: bool
+    rejected: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HistoryTable:
+    """A history table's current state, from its Delta log (no data read)."""
+
+    uri: str
+    version: int
+    schema: pa.Schema
+    """Columns in table order, ``_part`` left out."""
+    spec: HistorySpec
+    base: list[DataFile]
+    recent: list[DataFile]
+    archive: list[DataFile]
+
+    @property
+    def base_rows(self) -> int:
+        return sum(f.rows for f in self.base)
+
+    @property
+    def recent_rows(self) -> int:
+        return sum(f.rows for f in self.recent)
+
+    @property
+    def everything(self) -> list[DataFile]:
+        return [*self.base, *self.recent, *self.archive]
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.schema.names)
+
+    def recent_is_newer(self) -> bool:
+        """True when every recent version is at least as new as every base version."""
+        newest_base = [f.max.get(VALID_FROM) for f in self.base if f.rows]
+        oldest_recent = [f.min.get(VALID_FROM) for f in self.recent if f.rows]
+        if not newest_base or not oldest_recent:
+            return True
+        if None in newest_base or None in oldest_recent:
+            return False
+        return bool(min(oldest_recent) >= max(newest_base))  # type: ignore[type-var,operator]
+
+    def needs_compaction(self, ratio: float) -> bool:
+        if not self.recent:
+            return False
+        too_many = self.recent_rows > ratio * max(self.base_rows, 1)
+        return too_many or len(self.recent) > _MAX_RECENT_FILES
+
+
+def open_history(tables: TableStore, uri: str) -> HistoryTable | None:
+    """The history table at ``uri``; None when there is no table or it is a plain one."""
+    import pyarrow as pa
+
+    if not tables.exists(uri):
+        return None
+    version, schema, files = tables.files(uri)
+    if SEQ not in schema.names or PART not in schema.names:
+        return None
+    spec = spec_of(tables, uri)
+    if spec is None:
+        return None
+    tiers: dict[str, list[DataFile]] = {BASE: [], RECENT: [], ARCHIVE: []}
+    for f in files:
+        part = f.partition.get(PART) or ""
+        tiers[part if part in (BASE, RECENT) else ARCHIVE].append(f)
+    shown = pa.schema([f for f in schema if f.name != PART])
+    return HistoryTable(uri, version, shown, spec, tiers[BASE], tiers[RECENT], tiers[ARCHIVE])
+
+
+def spec_of(tables: TableStore, uri: str) -> HistorySpec | None:
+    """The spec stored on the table's ``_seq`` column (Delta field metadata)."""
+    dt = tables.open(uri)
+    for f in dt.schema().fields:
+        if f.name == SEQ:
+            raw = (f.metadata or {}).get(SPEC_METADATA.decode())
+            if raw is None:
+                return None
+            text = raw if isinstance(raw, str) else json.dumps(raw)
+            return HistorySpec.from_json(json.loads(text) if text.startswith('"') else text)
+    return None
+
+
+# -- DuckDB relations ------------------------------------------------------------
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def parquet_relation(files: Sequence[DataFile]) -> str:
+    listed = ", ".join(_literal(f.uri) for f in files)
+    return f"read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
+
+
+def relations(
+    con: duckdb.DuckDBPyConnection, table: HistoryTable, prefix: str
+) -> tuple[str, str | None, str]:
+    """(base, recent or None, everything) as SQL relations on ``con``.
+
+    An empty tier becomes an empty Arrow table registered on ``con`` with the
+    table's schema, since ``read_parquet([])`` is an error.
+    """
+    empty = f"__empty_{prefix}"
+    con.register(empty, table.schema.empty_table())
+    base = parquet_relation(table.base) if table.base else q(empty)
+    recent = parquet_relation(table.recent) if table.recent else None
+    everything = parquet_relation(table.everything) if table.everything else q(empty)
+    return base, recent, everything
+
+
+def latest_sql(con: duckdb.DuckDBPyConnection, table: HistoryTable, prefix: str) -> str:
+    base, recent, _ = relations(con, table, prefix)
+    inner = sql.latest(base, recent, table.spec.key, recent_is_newer=table.recent_is_newer())
+    return f"SELECT * EXCLUDE ({q(DELETED)}) FROM ({inner})"
+
+
+def history_sql(con: duckdb.DuckDBPyConnection, table: HistoryTable, prefix: str) -> str:
+    _, _, everything = relations(con, table, prefix)
+    return sql.history(everything, table.spec.key, table.columns)
+
+
+def as_of_sql(
+    con: duckdb.DuckDBPyConnection, table: HistoryTable, prefix: str, day: str = "d"
+) -> str:
+    _, _, everything = relations(con, table, prefix)
+    return sql.as_of(everything, table.spec.key, day)
+
+
+# -- applying increments ---------------------------------------------------------
+def apply_increment(
+    project: Project,
+    ref: DatasetRef,
+    data: Any,
+    spec: HistorySpec,
+    *,
+    app_id: str,
+    import_id: str,
+    producer: str,
+    description: str = "",
+    owner: str = "",
+    pii: Sequence[str] = (),
+) -> HistoryResult:
+    """Add an increment's versions to ``ref``'s history; latest and as-of follow.
+
+    ``data`` is any Arrow table or stream of records in import order (ties on
+    the version column go to the later row). Columns starting with ``_`` are
+    lineage and are kept but not compared when spotting re-deliveries.
+    """
+    uri = project.layout.table_uri(ref)
+    result = _apply(project, uri, data, spec, app_id=app_id, import_id=import_id, ref=ref)
+    register(project, ref, producer=producer, description=description, owner=owner, pii=pii)
+    return result
+
+
+def _apply(
+    project: Project,
+    uri: str,
+    data: Any,
+    spec: HistorySpec,
+    *,
+    app_id: str,
+    import_id: str,
+    ref: DatasetRef,
+    compact_after: bool = True,
+) -> HistoryResult:
+    tables = project.tables
+    if tables.committed_version(uri, app_id) is not None:
+        compacted = (
+            _maybe_compact(project, uri, ratio=spec.compact_ratio) if compact_after else False
+        )
+        return HistoryResult(0, 0, 0, 0, compacted, already_applied=True)
+    current = open_history(tables, uri)
+    if current is None and tables.exists(uri):
+        raise HistoryError(
+            f"{ref.qualified} already exists as a plain table, not a history table; "
+            "drop it or give the source another dataset name"
+        )
+    if current is not None and current.spec.key != spec.key:
+        raise HistoryError(
+            f"{ref.qualified} is keyed by {', '.join(current.spec.key)}, not "
+            f"{', '.join(spec.key)}; a new key needs `civiclake history rebuild`"
+        )
+    stored = current.spec if current is not None else spec
+    con = _connect(project)
+    try:
+        notes: list[str] = []
+        staged = _stage(con, data, spec, import_id)
+        rejected = _reject_unusable(project, con, ref, spec, app_id)
+        if current is not None:
+            notes += _reconcile_types(project, con, current)
+            current = open_history(tables, uri)
+        assert current is None or isinstance(current, HistoryTable)
+        duplicates = _drop_redeliveries(con, spec, current)
+        version = current.version + 1 if current is not None else 0
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE fresh AS SELECT * EXCLUDE (_ord), "
+            f"CAST({version} AS BIGINT) * {_SEQ_SHIFT} + _ord AS {q(SEQ)} FROM kept ORDER BY _ord"
+        )
+        counts = con.sql(f"SELECT count(*), count(*) FILTER ({q(DELETED)}) FROM fresh").fetchall()
+        versions, deletes = int(counts[0][0]), int(counts[0][1])
+        columns = _ordered_columns(con, "fresh", current)
+        meta = {"civiclake.operation": "history-append", "civiclake.app_id": app_id}
+        if current is None:
+            reader = _reader(
+                con,
+                f"SELECT {columns}, {q(PART)} FROM ("
+                + sql.compaction(
+                    "(SELECT * FROM fresh WHERE false)", "fresh", spec.key, "archive-0"
+                )
+                + ")",
+                stored,
+            )
+            written = tables.write(
+                uri, reader, mode="append", partition_by=[PART], app_id=app_id, metadata=meta
+            )
+        else:  # an empty append still records the batch as applied
+            reader = _reader(con, f"SELECT {columns}, '{RECENT}' AS {q(PART)} FROM fresh", stored)
+            written = tables.write(
+                uri, reader, mode="append", partition_by=[PART], app_id=app_id, metadata=meta
+            )
+        if staged and rejected:
+            notes.append(f"{rejected} rows without a key or version rejected")
+    finally:
+        con.close()
+    compacted = _maybe_compact(project, uri, ratio=spec.compact_ratio) if compact_after else False
+    return HistoryResult(
+        versions=versions,
+        duplicates=duplicates,
+        deletes=deletes,
+        bytes_written=written.bytes_written,
+        compacted=compacted,
+        already_applied=False,
+        rejected=rejected,
+        notes=notes,
+    )
+
+
+def _connect(project: Project) -> duckdb.DuckDBPyConnection:
+    import duckdb
+
+    cfg = project.config.engine
+    tmp = project.state_dir / "tmp"
+    tmp.mkdir(exist_ok=True)
+    return duckdb.connect(
+        config={
+            "threads": cfg.threads,
+            "memory_limit": cfg.memory_limit,
+            "temp_directory": str(tmp),
+        }
+    )
+
+
+def _with_ordinal(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    start = 0
+    for batch in reader:
+        ones = pc.fill_null(pa.nulls(batch.num_rows, pa.int64()), 1)
+        ordinal = pc.add(pc.cumulative_sum(ones), start - 1)
+        start += batch.num_rows
+        yield pa.RecordBatch.from_arrays(
+            [*batch.columns, ordinal], names=[*batch.schema.names, "_ord"]
+        )
+
+
+def _stage(con: duckdb.DuckDBPyConnection, data: Any, spec: HistorySpec, import_id: str) -> int:
+    """Temp table ``staged``: the increment with ``_ord``, ``valid_from``, ``_deleted``."""
+    import pyarrow as pa
+
+    from civiclake.storage.staged import as_reader, sql_literal
+
+    reader = as_reader(data)
+    names = reader.schema.names
+    for column in (*spec.key, spec.version):
+        if column not in names:
+            raise HistoryError(
+                f"the increment has no column {column!r} (needed as "
+                f"{'key' if column in spec.key else 'version'}); columns: {', '.join(names)}"
+            )
+    for reserved in (VALID_FROM, DELETED, SEQ, PART, IMPORT_ID, IMPORTED_AT):
+        if reserved in names:
+            raise HistoryError(f"the increment has a column named {reserved!r}, which is reserved")
+    schema = pa.schema([*reader.schema, pa.field("_ord", pa.int64())])
+    ordered = pa.RecordBatchReader.from_batches(schema, _with_ordinal(reader))
+    con.register("increment", ordered)
+    deleted = f"coalesce(({spec.deleted}), false)" if spec.deleted else "false"
+    lineage = [n for n in names if n.startswith("_")]
+    data_cols = [n for n in names if not n.startswith("_")]
+    now = sql_literal(datetime.now(UTC))
+    select = ", ".join(q(n) for n in data_cols)
+    extra = ", ".join(q(n) for n in lineage)
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE staged AS SELECT {select}, "
+            f"CAST({q(spec.version)} AS TIMESTAMP) AS {q(VALID_FROM)}, "
+            f"CAST({deleted} AS BOOLEAN) AS {q(DELETED)}, "
+            f"{_literal(import_id)} AS {q(IMPORT_ID)}, {now} AS {q(IMPORTED_AT)}"
+            f"{', ' + extra if extra else ''}, _ord FROM increment"
+        )
+    except Exception as exc:  # DuckDB binder/conversion errors
+        raise HistoryError(
+            f"cannot read the increment as versions (version column {spec.version!r}, "
+            f"delete rule {spec.deleted!r}): {str(exc).strip()}"
+        ) from None
+    con.unregister("increment")
+    return int(con.sql("SELECT count(*) FROM staged").fetchall()[0][0])
+
+
+def _reject_unusable(
+    project: Project,
+    con: duckdb.DuckDBPyConnection,
+    ref: DatasetRef,
+    spec: HistorySpec,
+    app_id: str,
+) -> int:
+    """Rows with a NULL key or version cannot be placed in history: to ``__rejected``."""
+    missing = " OR ".join(f"{q(c)} IS NULL" for c in (*spec.key, VALID_FROM))
+    reason = " || ".join(
+        f"CASE WHEN {q(c)} IS NULL THEN '{c} is missing; ' ELSE '' END"
+        for c in (*spec.key, spec.version)
+    )
+    bad = con.sql(f"SELECT count(*) FROM staged WHERE {missing}").fetchall()[0][0]
+    con.execute(f"CREATE TEMP TABLE usable AS SELECT * FROM staged WHERE NOT ({missing})")
+    if bad:
+        rejected = con.sql(
+            f"SELECT * EXCLUDE (_ord, {q(VALID_FROM)}, {q(DELETED)}), "
+            f"'{ref.qualified}: ' || rtrim({reason}, '; ') "
+            f"|| ' (every version needs its key and version)' AS _reject_reason "
+            f"FROM staged WHERE {missing} ORDER BY _ord"
+        ).to_arrow_table()
+        project.write_table(
+            ref.sibling(ref.name + REJECTED_SUFFIX),
+            rejected,
+            mode="append",
+            producer=f"history:{ref.qualified}",
+            app_id="rejected:" + app_id,
+        )
+    return int(bad)
+
+
+def _data_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    names = [r[0] for r in con.sql(f"DESCRIBE {table}").fetchall()]
+    return [n for n in names if not n.startswith("_")]
+
+
+def _drop_redeliveries(
+    con: duckdb.DuckDBPyConnection, spec: HistorySpec, current: HistoryTable | None
+) -> int:
+    """Temp table ``kept``: ``usable`` without versions seen before (here or in history)."""
+    cols = _data_columns(con, "usable")
+    keys = ", ".join(q(k) for k in spec.key)
+    all_hash = "hash(" + ", ".join(q(c) for c in cols) + ")"
+    con.execute(
+        f"CREATE TEMP TABLE once AS SELECT * FROM usable QUALIFY row_number() OVER "
+        f"(PARTITION BY {keys}, {all_hash} ORDER BY _ord) = 1"
+    )
+    source = "once"
+    if current is not None and current.everything:
+        low, high = con.sql(
+            f"SELECT min({q(VALID_FROM)}), max({q(VALID_FROM)}) FROM once"
+        ).fetchall()[0]
+        candidates = [
+            f
+            for f in current.everything
+            if f.rows
+            and low is not None
+            and (f.max.get(VALID_FROM) is None or f.max[VALID_FROM] >= low)
+            and (f.min.get(VALID_FROM) is None or f.min[VALID_FROM] <= high)
+        ]
+        common = [c for c in cols if c in current.schema.names]
+        if candidates and common:
+            common_hash = "hash(" + ", ".join(q(c) for c in common) + ")"
+            held = (
+                f"SELECT {keys}, {q(VALID_FROM)}, {common_hash} AS __h "
+                f"FROM {parquet_relation(candidates)} "
+                f"WHERE {q(VALID_FROM)} BETWEEN TIMESTAMP '{low}' AND TIMESTAMP '{high}'"
+            )
+            on = " AND ".join([*(f"o.{q(k)} = h.{q(k)}" for k in spec.key)])
+            con.execute(
+                f"CREATE TEMP TABLE deduped AS SELECT o.* FROM once AS o ANTI JOIN ({held}) AS h "
+                f"ON {on} AND o.{q(VALID_FROM)} = h.{q(VALID_FROM)} AND "
+                f"hash({', '.join('o.' + q(c) for c in common)}) = h.__h"
+            )
+            source = "deduped"
+    con.execute(f"CREATE TEMP TABLE kept AS SELECT * FROM {source}")
+    before = con.sql("SELECT count(*) FROM usable").fetchall()[0][0]
+    after = con.sql("SELECT count(*) FROM kept").fetchall()[0][0]
+    return int(before - after)
+
+
+def _reconcile_types(
+    project: Project, con: duckdb.DuckDBPyConnection, current: HistoryTable
+) -> list[str]:
+    """Widen table columns the increment widened (a rewrite); cast the rest to the table's."""
+    import pyarrow as pa
+
+    staged = con.sql("SELECT * FROM usable LIMIT 0").to_arrow_table().schema
+    notes, widen, casts = [], {}, {}
+    for f in staged:
+        if f.name not in current.schema.names or f.name.startswith("_"):
+            continue
+        have = current.schema.field(f.name).type
+        if have == f.type or pa.types.is_null(f.type):
+            continue
+        if (str(have), str(f.type)) in _WIDENINGS:
+            widen[f.name] = f.type
+            notes.append(f"column {f.name} widened from {have} to {f.type}")
+        else:
+            casts[f.name] = have
+    if casts:
+        replace = ", ".join(
+            f"CAST({q(n)} AS {_duck_type(con, t)}) AS {q(n)}" for n, t in casts.items()
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE usable AS SELECT * REPLACE ({replace}) FROM usable"
+        )
+    if widen:
+        _rewrite_widened(project, con, current, widen)
+    return notes
+
+
+def _duck_type(con: duckdb.DuckDBPyConnection, arrow_type: pa.DataType) -> str:
+    """DuckDB's name for an Arrow type (e.g. for a CAST)."""
+    import pyarrow as pa
+
+    con.register("__typeprobe", pa.schema([pa.field("x", arrow_type)]).empty_table())
+    try:
+        return str(con.sql("DESCRIBE __typeprobe").fetchall()[0][1])
+    finally:
+        con.unregister("__typeprobe")
+
+
+def _rewrite_widened(
+    project: Project,
+    con: duckdb.DuckDBPyConnection,
+    current: HistoryTable,
+    widen: dict[str, pa.DataType],
+) -> None:
+    """Rewrite the whole table with wider column types (rare: a source changed a type)."""
+    replace = ", ".join(f"CAST({q(n)} AS {_duck_type(con, t)}) AS {q(n)}" for n, t in widen.items())
+    parts = []
+    for tier, files in ((BASE, current.base), (RECENT, current.recent), (ARCHIVE, current.archive)):
+        for f in files:
+            parts.append((f, f.partition.get(PART) or tier))
+    if not parts:
+        return
+    selects = " UNION ALL BY NAME ".join(
+        f"SELECT *, {_literal(part)} AS {q(PART)} FROM read_parquet([{_literal(f.uri)}])"
+        for f, part in parts
+    )
+    columns = ", ".join(q(c) for c in current.columns)
+    reader = _reader(
+        con,
+        f"SELECT * REPLACE ({replace}) FROM (SELECT {columns}, {q(PART)} FROM ({selects}))",
+        current.spec,
+    )
+    project.tables.replace_partitions(
+        current.uri,
+        reader,
+        partition_by=[PART],
+        predicate=None,
+        metadata={"civiclake.operation": "history-widen"},
+    )
+
+
+def _ordered_columns(
+    con: duckdb.DuckDBPyConnection, table: str, current: HistoryTable | None
+) -> str:
+    """The table's columns in its order, new ones after; the increment's lineage last."""
+    names = [r[0] for r in con.sql(f"DESCRIBE {table}").fetchall()]
+    if current is None:
+        data = [n for n in names if not n.startswith("_") and n != VALID_FROM]
+        fixed = [VALID_FROM, DELETED, SEQ, IMPORT_ID, IMPORTED_AT]
+        rest = [n for n in names if n.startswith("_") and n not in fixed]
+        order = [*data, *fixed, *rest]
+    else:
+        order = [n for n in current.columns if n in names]
+        order += [n for n in names if n not in order]
+    return ", ".join(q(n) for n in order)
+
+
+def _reader(con: duckdb.DuckDBPyConnection, query: str, spec: HistorySpec) -> pa.RecordBatchReader:
+    """Run ``query`` as an Arrow stream whose ``_seq`` field carries the spec."""
+    import pyarrow as pa
+
+    from civiclake.storage.staged import ROW_GROUP_ROWS
+
+    reader = con.sql(query).to_arrow_reader(batch_size=ROW_GROUP_ROWS)
+    fields = [
+        f.with_metadata({SPEC_METADATA: spec.to_json().encode()}) if f.name == SEQ else f
+        for f in reader.schema
+    ]
+    schema = pa.schema(fields)
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
+# -- compaction -----------------------------------------------------------------
+def _maybe_compact(project: Project, uri: str, *, ratio: float = 0.25, force: bool = False) -> bool:
+    table = open_history(project.tables, uri)
+    if table is None or not table.recent:
+        return False
+    if not force and not table.needs_compaction(ratio):
+        return False
+    con = _connect(project)
+    try:
+        base, recent, _ = relations(con, table, "compact")
+        assert recent is not None
+        archive = f"{ARCHIVE}-{table.version + 1}"
+        columns = ", ".join(q(c) for c in table.columns)
+        reader = _reader(
+            con,
+            f"SELECT {columns}, {q(PART)} FROM ("
+            + sql.compaction(base, recent, table.spec.key, archive)
+            + ")",
+            table.spec,
+        )
+        project.tables.replace_partitions(
+            uri,
+            reader,
+            partition_by=[PART],
+            predicate=f"{q(PART)} IN ('{BASE}', '{RECENT}', '{archive}')",
+            metadata={"civiclake.operation": "history-compact"},
+        )
+    finally:
+        con.close()
+    project.tables.vacuum(uri)
+    return True
+
+
+def compact(project: Project, ref: DatasetRef, *, force: bool = True) -> bool:
+    """Fold ``recent`` into ``base`` now (``force``) or only past the threshold."""
+    return _maybe_compact(project, project.layout.table_uri(ref), force=force)
+
+
+def rebuild(
+    project: Project,
+    ref: DatasetRef,
+    spec: HistorySpec,
+    increments: Iterable[tuple[str, Any]],
+    *,
+    producer: str,
+    import_id: str,
+) -> int:
+    """Rebuild ``ref``'s history from ``(app_id, increment)`` pairs, in import order.
+
+    The new table is built beside the old one and swapped in at the end, so
+    the old tables stay readable until the new ones are complete.
+    """
+    import shutil
+    from pathlib import Path
+
+    uri = project.layout.table_uri(ref)
+    if "://" in uri:
+        raise HistoryError(f"rebuilding {ref.qualified} on remote storage is not supported yet")
+    building = uri.rstrip("/") + ".rebuild"
+    shutil.rmtree(building, ignore_errors=True)
+    count = 0
+    for app_id, data in increments:
+        _apply(
+            project,
+            building,
+            data,
+            spec,
+            app_id=app_id,
+            import_id=import_id,
+            ref=ref,
+            compact_after=True,
+        )
+        count += 1
+    old = uri.rstrip("/") + ".old"
+    shutil.rmtree(old, ignore_errors=True)
+    if Path(uri).exists():
+        Path(uri).rename(old)
+    if Path(building).exists():
+        Path(building).rename(uri)
+    shutil.rmtree(old, ignore_errors=True)
+    register(project, ref, producer=producer)
+    return count
+
+
+# -- catalog ----------------------------------------------------------------------
+def register(
+    project: Project,
+    ref: DatasetRef,
+    *,
+    producer: str,
+    description: str = "",
+    owner: str = "",
+    pii: Sequence[str] = (),
+) -> None:
+    """Record ``x`` (latest) and ``x__history`` in the catalog."""
+    uri = project.layout.table_uri(ref)
+    table = open_history(project.tables, uri)
+    if table is None:
+        return
+    columns = [{"name": f.name, "type": str(f.type)} for f in table.schema]
+    common = {
+        "department": ref.department,
+        "zone": ref.zone,
+        "uri": uri,
+        "producer": producer,
+        "key": list(table.spec.key),
+        "owner": owner,
+        "pii": list(pii),
+        "version": table.version,
+    }
+    if description:
+        common["description"] = description
+    hidden = {DELETED, SEQ}
+    project.store.upsert_dataset(
+        ref.qualified,
+        name=ref.name,
+        columns=[c for c in columns if c["name"] not in hidden],
+        row_count=table.base_rows + table.recent_rows,
+        **common,
+    )
+    history_ref = ref.sibling(ref.name + HISTORY_SUFFIX)
+    with_to = []
+    for c in columns:
+        with_to.append(c)
+        if c["name"] == VALID_FROM:
+            with_to.append({"name": sql.VALID_TO, "type": c["type"]})
+    project.store.upsert_dataset(
+        history_ref.qualified,
+        name=history_ref.name,
+        columns=with_to,
+        row_count=sum(f.rows for f in table.everything),
+        **common,
+    )

@@ -1,0 +1,117 @@
+"""The SQL that turns one history table into latest, history and as-of.
+
+A keyed dataset ``x`` is one Delta table partitioned by ``_part``:
+
+``base``
+    the latest version of every live key as of the last compaction;
+``recent``
+    every version that arrived since (appended, one file per increment);
+``archive-<n>``
+    versions that were superseded (or deleted) when compaction ``n`` ran.
+
+Each version is in exactly one of them, so:
+
+* ``x`` (latest) is ``base`` without the keys ``recent`` touched, plus the
+  newest ``recent`` version of those keys, minus deletes;
+* ``x__history`` is all three, with ``valid_to`` the next version's ``valid_from``;
+* ``x_as_of(d)`` is, per key, the newest version with ``valid_from`` before
+  the end of day ``d``, minus deletes.
+
+Versions of one key are ordered by ``(valid_from, _seq)``; ``_seq`` grows with
+import order, so a tie on ``valid_from`` goes to the later import.
+
+The functions here take *relations* (SQL text naming something readable:
+``read_parquet([...])``, a temp table) so the same text serves views,
+macros and compaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+VALID_FROM = "valid_from"
+VALID_TO = "valid_to"
+DELETED = "_deleted"
+SEQ = "_seq"
+PART = "_part"
+BASE = "base"
+RECENT = "recent"
+ARCHIVE = "archive"
+
+HIDDEN = (DELETED, PART)
+"""Columns of the physical table that latest and as-of do not show."""
+
+
+def q(ident: str) -> str:
+    return '"' + ident.replace('"', '""') + '"'
+
+
+def _keys(key: Sequence[str]) -> str:
+    return ", ".join(q(k) for k in key)
+
+
+def newest_first(key: Sequence[str]) -> str:
+    return f"PARTITION BY {_keys(key)} ORDER BY {q(VALID_FROM)} DESC, {q(SEQ)} DESC"
+
+
+def latest(base: str, recent: str | None, key: Sequence[str], *, recent_is_newer: bool) -> str:
+    """Latest version per key, deletes removed (``_deleted`` still present, all false).
+
+    ``recent_is_newer``: every recent version is at least as new as every
+    base version, so a touched key's newest recent version always wins and
+    base need not be consulted for it (one pass over base instead of two).
+    """
+    if recent is None:
+        return f"SELECT * FROM {base}"
+    k = _keys(key)
+    touched = f"SELECT * FROM {recent} QUALIFY row_number() OVER ({newest_first(key)}) = 1"
+    if recent_is_newer:
+        winners = "SELECT * FROM o"
+    else:
+        winners = (
+            f"SELECT * FROM (SELECT b.* FROM {base} AS b SEMI JOIN o USING ({k}) "
+            f"UNION ALL BY NAME SELECT * FROM o) "
+            f"QUALIFY row_number() OVER ({newest_first(key)}) = 1"
+        )
+    return (
+        f"WITH o AS ({touched}) "
+        f"SELECT * FROM (SELECT b.* FROM {base} AS b ANTI JOIN o USING ({k}) "
+        f"UNION ALL BY NAME {winners}) WHERE NOT {q(DELETED)}"
+    )
+
+
+def history(everything: str, key: Sequence[str], columns: Sequence[str]) -> str:
+    """Every version with ``valid_to``; ``columns`` in table order (``_part`` left out)."""
+    select = []
+    for name in columns:
+        select.append(q(name))
+        if name == VALID_FROM:
+            select.append(
+                f"lead({q(VALID_FROM)}) OVER (PARTITION BY {_keys(key)} "
+                f"ORDER BY {q(VALID_FROM)}, {q(SEQ)}) AS {q(VALID_TO)}"
+            )
+    return f"SELECT {', '.join(select)} FROM {everything}"
+
+
+def as_of(everything: str, key: Sequence[str], day: str) -> str:
+    """What a full snapshot taken at the end of ``day`` (a SQL expression) would hold."""
+    return (
+        f"SELECT * EXCLUDE ({q(DELETED)}) FROM (SELECT * FROM {everything} "
+        f"WHERE {q(VALID_FROM)} < CAST({day} AS DATE) + INTERVAL 1 DAY "
+        f"QUALIFY row_number() OVER ({newest_first(key)}) = 1) WHERE NOT {q(DELETED)}"
+    )
+
+
+def compaction(base: str, recent: str, key: Sequence[str], archive: str) -> str:
+    """New ``base`` rows and the versions retired to ``archive`` (a ``_part`` value)."""
+    k = _keys(key)
+    return (
+        f"WITH touched AS (SELECT DISTINCT {k} FROM {recent}), "
+        f"ranked AS (SELECT *, row_number() OVER ({newest_first(key)}) AS __rank FROM ("
+        f"SELECT b.* FROM {base} AS b SEMI JOIN touched USING ({k}) "
+        f"UNION ALL BY NAME SELECT * FROM {recent})) "
+        f"SELECT b.*, '{BASE}' AS {q(PART)} FROM {base} AS b ANTI JOIN touched USING ({k}) "
+        f"UNION ALL BY NAME "
+        f"SELECT * EXCLUDE (__rank), CASE WHEN __rank = 1 AND NOT {q(DELETED)} "
+        f"THEN '{BASE}' ELSE '{archive}' END AS {q(PART)} FROM ranked"
+    )
