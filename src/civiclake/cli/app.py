@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import typer
 
 from civiclake.cli import commands
+from civiclake.cli.simulate import simulate_app
 
 app = typer.Typer(
     help="civiclake: ingest council data, keep its history, transform it with SQL or Python, "
@@ -24,6 +25,7 @@ runs_app = typer.Typer(help="Run history: `civiclake runs` lists, `runs show ID`
 app.add_typer(department_app, name="department")
 app.add_typer(new_app, name="new")
 app.add_typer(runs_app, name="runs")
+app.add_typer(simulate_app, name="simulate")
 
 ProjectOpt = Annotated[
     Path | None,

@@ -1,0 +1,106 @@
+"""``civiclake simulate``: run a source-system simulator in the foreground.
+
+The simulators are for demos, tests and trying a pipeline against a realistic,
+misbehaving source without access to the real one. Nothing is imported from
+:mod:`civiclake.simulators` until a command runs.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta
+from typing import Annotated
+
+import typer
+
+PUBLIC_KEY_ENV = "PLANNING_API_PUBLIC_KEY"
+PRIVATE_KEY_ENV = "PLANNING_API_PRIVATE_KEY"
+
+simulate_app = typer.Typer(
+    help="Run simulated source systems (for demos and tests).", no_args_is_help=True
+)
+
+
+@simulate_app.command("planning-api")
+def planning_api(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0: any free port).")] = 8765,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated data.")] = 7,
+    start: Annotated[
+        datetime,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="First simulated day (YYYY-MM-DD).",
+            show_default="2026-01-01",
+        ),
+    ] = datetime(2026, 1, 1),
+    today: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="Simulated today (YYYY-MM-DD); the clock is set to its noon. "
+            "Default: start + 30 days.",
+            show_default=False,
+        ),
+    ] = None,
+    scale: Annotated[
+        int, typer.Option(min=1, help="Size: ~2,000×scale applications, ~40×scale new a day.")
+    ] = 1,
+    page_size: Annotated[int, typer.Option(min=1, help="Records per page.")] = 100,
+    new_column_day: Annotated[
+        int,
+        typer.Option(min=1, help="Simulated day (start = 1) on which applications gains a column."),
+    ] = 20,
+    fail_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of requests answered 500.")
+    ] = 0.0,
+    timeout_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of requests that hang 5 s.")
+    ] = 0.0,
+    rate_limit_rate: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Share of requests answered 429.")
+    ] = 0.0,
+    slow_ms: Annotated[int, typer.Option(min=0, help="Latency added to every request.")] = 0,
+) -> None:
+    """Serve a simulated Tascomi-style planning REST API until Ctrl-C or SIGTERM.
+
+    The API keys come from PLANNING_API_PUBLIC_KEY and PLANNING_API_PRIVATE_KEY
+    (defaults: demo-public and demo-private). Move the simulated clock with
+    POST /_sim/clock {"today": "YYYY-MM-DD"}; change faults with POST
+    /_sim/faults; see GET /_sim/state.
+    """
+    import signal
+    import threading
+
+    from civiclake.simulators.planning import Faults, PlanningSimulator, PlanningWorld
+
+    first_day = start.date()
+    day = today.date() if today else first_day + timedelta(days=30)
+    world = PlanningWorld(seed, first_day, scale, new_column_day=new_column_day)
+    faults = Faults(
+        fail_rate=fail_rate,
+        timeout_rate=timeout_rate,
+        rate_limit_rate=rate_limit_rate,
+        slow_ms=slow_ms,
+    )
+    simulator = PlanningSimulator(
+        world,
+        public_key=os.environ.get(PUBLIC_KEY_ENV, "demo-public"),
+        private_key=os.environ.get(PRIVATE_KEY_ENV, "demo-private"),
+        page_size=page_size,
+        faults=faults,
+    )
+    simulator.set_today(day)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with simulator.start(host, port):
+        print(
+            f"planning API simulator serving {simulator.url} "
+            f"(simulated today {day.isoformat()}, seed {seed}); Ctrl-C to stop",
+            flush=True,
+        )
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
