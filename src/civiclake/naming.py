@@ -79,3 +79,18 @@ def column_names(names: Iterable[str]) -> list[str]:
 def is_identifier(name: str) -> bool:
     """True for a lowercase SQL identifier usable unquoted as a dataset name."""
     return bool(_IDENT.match(name))
+
+
+HISTORY_SUFFIX = "__history"
+"""``x__history``: every version of keyed dataset ``x``."""
+AS_OF_SUFFIX = "_as_of"
+"""``x_as_of(DATE '…')``: keyed dataset ``x`` as a snapshot taken at the end of that day."""
+
+
+def dataset_read(name: str, *, call: bool = False) -> str:
+    """The dataset a table name reads: ``x`` for ``x__history`` and a call of ``x_as_of``."""
+    if call and name.lower().endswith(AS_OF_SUFFIX):
+        return name[: -len(AS_OF_SUFFIX)]
+    if name.lower().endswith(HISTORY_SUFFIX):
+        return name[: -len(HISTORY_SUFFIX)]
+    return name

@@ -41,13 +41,19 @@ def check_tables(query: Any, known: list[DatasetRef]) -> None:
     from sqlglot import exp
 
     from civiclake.config.suggest import did_you_mean
+    from civiclake.naming import dataset_read
 
     names = {ref.qualified for ref in known}
     ctes = {cte.alias_or_name for cte in query.find_all(exp.CTE)}
     for table in query.find_all(exp.Table):
-        if not table.db or table.name in ctes:
+        name = table.name
+        if isinstance(table.this, exp.Anonymous):  # x_as_of(DATE '…') reads x
+            name = dataset_read(table.this.name, call=True)
+            if name == table.this.name:
+                continue  # another table function: the engine's own checks apply
+        if not table.db or name in ctes:
             continue
-        qualified = f"{table.db}.{table.name}".lower()
+        qualified = f"{table.db}.{name}".lower()
         if qualified not in names:
             listed = ", ".join(sorted(names)[:12]) or "none yet (run `civiclake run`)"
             raise EngineError(

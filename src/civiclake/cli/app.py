@@ -26,6 +26,8 @@ app.add_typer(department_app, name="department")
 app.add_typer(new_app, name="new")
 app.add_typer(runs_app, name="runs")
 app.add_typer(simulate_app, name="simulate")
+history_app = typer.Typer(help="Keyed datasets' history: rebuild it from landing, compact it.")
+app.add_typer(history_app, name="history")
 
 ProjectOpt = Annotated[
     Path | None,
@@ -166,3 +168,43 @@ def demo(
 ) -> None:
     """Build the demo council project, ingest its sample data and run all its jobs."""
     commands.demo(directory, force)
+
+
+@history_app.command("rebuild")
+def history_rebuild(
+    dataset: Annotated[
+        str, typer.Argument(help="The keyed dataset, e.g. planning_refined.applications.")
+    ],
+    project: ProjectOpt = None,
+) -> None:
+    """Rebuild a dataset's history (and latest, as-of) from what landing holds, in import order."""
+    commands.history_rebuild(project, dataset)
+
+
+@history_app.command("compact")
+def history_compact(
+    dataset: Annotated[
+        str, typer.Argument(help="The keyed dataset, e.g. planning_refined.applications.")
+    ],
+    project: ProjectOpt = None,
+) -> None:
+    """Fold recent versions into the latest table now instead of waiting for the threshold."""
+    commands.history_compact(project, dataset)
+
+
+@app.command()
+def backfill(
+    name: Annotated[
+        str,
+        typer.Argument(help="<department>/<table> of a daily source, e.g. planning/applications."),
+    ],
+    start: Annotated[
+        datetime, typer.Option("--from", formats=["%Y-%m-%d"], help="First day (YYYY-MM-DD).")
+    ],
+    end: Annotated[
+        datetime, typer.Option("--to", formats=["%Y-%m-%d"], help="Last day (YYYY-MM-DD).")
+    ],
+    project: ProjectOpt = None,
+) -> None:
+    """Re-pull a range of days from a daily source and apply them (re-deliveries are harmless)."""
+    commands.backfill(project, name, start.date(), end.date())

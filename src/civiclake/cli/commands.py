@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from civiclake.cli import output as out
 
@@ -13,7 +13,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from civiclake.project import Project
+    from civiclake.runner.context import RunContext
     from civiclake.runner.runner import RunSummary
+    from civiclake.storage import DatasetRef
 
 
 def _project(path: Path | None) -> Project:
@@ -258,3 +260,109 @@ def demo(directory: Path, force: bool) -> None:
     from civiclake.demo import build_demo
 
     build_demo(directory, force=force, console=out.console())
+
+
+# -- history ------------------------------------------------------------------------
+def _keyed_dataset(project: Project, dataset: str) -> tuple[Any, str, DatasetRef]:
+    """The source writing keyed ``dataset``, its table name there, and the dataset."""
+    from civiclake.exceptions import ConfigError
+
+    ref = project.parse_dataset(dataset)
+    if ref is None:
+        raise ConfigError(
+            f"{dataset!r} is not a dataset name; write <department>_<zone>.<name>, "
+            "e.g. planning_refined.applications (`civiclake datasets` lists them)"
+        )
+    for node in project.sources():
+        tables = getattr(getattr(node, "config", None), "tables", None) or {}
+        for table in tables:
+            if hasattr(node, "replay") and node.dataset(table) == ref:  # type: ignore[attr-defined]
+                return node, str(table), ref
+    raise ConfigError(
+        f"no source keeps the history of {ref.qualified}: only datasets of daily sources "
+        "(e.g. planning_api) can be rebuilt from landing"
+    )
+
+
+def _run_action(project: Project, name: str, department: str, action: Any, command: str) -> None:
+    from civiclake.runner.actions import Action
+    from civiclake.runner.runner import Runner
+
+    step = Action(name=name, department=department, action=action)
+    summary = Runner(project, threads=1).run(command=command, nodes=[step])
+    print_summary(summary, project)
+    if not summary.ok:
+        sys.exit(1)
+
+
+def history_rebuild(project_dir: Path | None, dataset: str) -> None:
+    from civiclake.history import rebuild
+    from civiclake.runner.context import StepResult
+
+    project = _project(project_dir)
+    source, table, ref = _keyed_dataset(project, dataset)
+
+    def action(ctx: RunContext) -> StepResult:
+        batches = rebuild(
+            project,
+            ref,
+            source.history_spec(table),
+            source.replay(table),
+            producer=source.name,
+            import_id=ctx.import_id,
+        )
+        return StepResult(notes=[f"{ref.qualified} rebuilt from {batches} landing batches"])
+
+    _run_action(
+        project,
+        f"{ref.department}/rebuild-{ref.name}",
+        ref.department,
+        action,
+        f"history rebuild {ref.qualified}",
+    )
+
+
+def history_compact(project_dir: Path | None, dataset: str) -> None:
+    from civiclake.history import compact
+
+    project = _project(project_dir)
+    ref = project.parse_dataset(dataset)
+    if ref is None:
+        from civiclake.exceptions import ConfigError
+
+        raise ConfigError(f"{dataset!r} is not a dataset name (e.g. planning_refined.applications)")
+    done = compact(project, ref)
+    out.console().print(
+        f"{ref.qualified}: {'compacted' if done else 'nothing to compact (no recent versions)'}"
+    )
+
+
+def backfill(project_dir: Path | None, name: str, start: date, end: date) -> None:
+    from civiclake.exceptions import ConfigError
+
+    project = _project(project_dir)
+    department, _, table = name.partition("/")
+    department = project.require_department(department)
+    if end < start:
+        raise ConfigError(f"--to {end} is before --from {start}")
+    for node in project.sources():
+        tables = getattr(getattr(node, "config", None), "tables", None) or {}
+        if node.department == department and table in tables and hasattr(node, "backfill"):
+            source = node
+            break
+    else:
+        raise ConfigError(
+            f"no daily source in {department} has a table {table!r}; "
+            "backfill works on planning_api tables, e.g. planning/applications"
+        )
+
+    def action(ctx: RunContext) -> Any:
+        return source.backfill(ctx, table, start, end)
+
+    _run_action(
+        project,
+        f"{department}/backfill-{table}",
+        department,
+        action,
+        f"backfill {name} --from {start} --to {end}",
+    )

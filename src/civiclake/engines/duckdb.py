@@ -117,14 +117,8 @@ class DuckDBSession:
 
     def _create_history_views(self, ref: DatasetRef) -> bool:
         """Views of a keyed dataset's history table: ``x``, ``x__history``, ``x_as_of(d)``."""
-        from civiclake.history.engine import (
-            AS_OF_SUFFIX,
-            HISTORY_SUFFIX,
-            as_of_sql,
-            history_sql,
-            latest_sql,
-            open_history,
-        )
+        from civiclake.history.engine import as_of_sql, history_sql, latest_sql, open_history
+        from civiclake.naming import AS_OF_SUFFIX, HISTORY_SUFFIX
 
         name = ref.name.removesuffix(HISTORY_SUFFIX)
         base = ref.sibling(name)

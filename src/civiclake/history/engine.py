@@ -41,6 +41,7 @@ from civiclake.exceptions import CivicLakeError
 from civiclake.history import sql
 from civiclake.history.sql import ARCHIVE, BASE, DELETED, PART, RECENT, SEQ, VALID_FROM, q
 from civiclake.lineage import IMPORT_ID, IMPORTED_AT
+from civiclake.naming import HISTORY_SUFFIX
 
 if TYPE_CHECKING:
     import duckdb
@@ -52,8 +53,6 @@ if TYPE_CHECKING:
 
 SPEC_METADATA = b"civiclake.history"
 """Field metadata on ``_seq`` holding the spec, so any reader can rebuild the views."""
-HISTORY_SUFFIX = "__history"
-AS_OF_SUFFIX = "_as_of"
 REJECTED_SUFFIX = "__rejected"
 _SEQ_SHIFT = 1 << 32
 _MAX_RECENT_FILES = 60

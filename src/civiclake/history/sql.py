@@ -3,7 +3,9 @@
 A keyed dataset ``x`` is one Delta table partitioned by ``_part``:
 
 ``base``
-    the latest version of every live key as of the last compaction;
+    the latest version of every key as of the last compaction — deletes
+    included, as tombstones, so that a late older version cannot bring a
+    deleted key back;
 ``recent``
     every version that arrived since (appended, one file per increment);
 ``archive-<n>``
@@ -62,7 +64,7 @@ def latest(base: str, recent: str | None, key: Sequence[str], *, recent_is_newer
     base need not be consulted for it (one pass over base instead of two).
     """
     if recent is None:
-        return f"SELECT * FROM {base}"
+        return f"SELECT * FROM {base} WHERE NOT {q(DELETED)}"
     k = _keys(key)
     touched = f"SELECT * FROM {recent} QUALIFY row_number() OVER ({newest_first(key)}) = 1"
     if recent_is_newer:
@@ -103,7 +105,7 @@ def as_of(everything: str, key: Sequence[str], day: str) -> str:
 
 
 def compaction(base: str, recent: str, key: Sequence[str], archive: str) -> str:
-    """New ``base`` rows and the versions retired to ``archive`` (a ``_part`` value)."""
+    """New ``base`` rows (newest per key, tombstones too) and versions retired to ``archive``."""
     k = _keys(key)
     return (
         f"WITH touched AS (SELECT DISTINCT {k} FROM {recent}), "
@@ -112,6 +114,6 @@ def compaction(base: str, recent: str, key: Sequence[str], archive: str) -> str:
         f"UNION ALL BY NAME SELECT * FROM {recent})) "
         f"SELECT b.*, '{BASE}' AS {q(PART)} FROM {base} AS b ANTI JOIN touched USING ({k}) "
         f"UNION ALL BY NAME "
-        f"SELECT * EXCLUDE (__rank), CASE WHEN __rank = 1 AND NOT {q(DELETED)} "
+        f"SELECT * EXCLUDE (__rank), CASE WHEN __rank = 1 "
         f"THEN '{BASE}' ELSE '{archive}' END AS {q(PART)} FROM ranked"
     )

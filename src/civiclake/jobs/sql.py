@@ -106,12 +106,22 @@ def parse_query(text: str, *, where: str) -> exp.Query:
 
 
 def table_names(query: exp.Query) -> list[str]:
-    """``schema.table`` names read by ``query``, leaving out CTEs and table functions."""
+    """Datasets read by ``query`` as ``schema.table``, leaving out CTEs and table functions.
+
+    ``x__history`` and ``x_as_of(…)`` read keyed dataset ``x``.
+    """
     from sqlglot import exp
+
+    from civiclake.naming import dataset_read
 
     ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
     names: set[str] = set()
     for table in query.find_all(exp.Table):
+        if isinstance(table.this, exp.Anonymous) and table.db:
+            name = table.this.name
+            if dataset_read(name, call=True) != name:  # x_as_of(DATE '…')
+                names.add(f"{table.db}.{dataset_read(name, call=True)}")
+            continue
         if not isinstance(table.this, exp.Identifier):
             continue  # range(10), read_parquet(…): not a dataset
         if not table.db:
@@ -119,7 +129,8 @@ def table_names(query: exp.Query) -> list[str]:
                 continue
             names.add(table.name)
         else:
-            names.add(".".join(p for p in (table.catalog, table.db, table.name) if p))
+            parts = (table.catalog, table.db, dataset_read(table.name))
+            names.add(".".join(p for p in parts if p))
     return sorted(names)
 
 

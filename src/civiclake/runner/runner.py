@@ -99,18 +99,31 @@ class Runner:
         """The run's business date (sources pull up to the day before); None = today."""
 
     # -- planning -------------------------------------------------------------
-    def plan(self, select: list[str] | None = None) -> tuple[Graph, list[str]]:
-        """The graph and the selected step names in dependency order; errors come out here."""
+    def plan(
+        self, select: list[str] | None = None, nodes: list[Node] | None = None
+    ) -> tuple[Graph, list[str]]:
+        """The graph and the selected step names in dependency order; errors come out here.
+
+        ``nodes`` replaces the project's sources and jobs (one-off actions such
+        as a backfill run as steps, with the same history and logs).
+        """
         from civiclake.runner.graph import build_graph
 
-        nodes = self.project.nodes()
+        if nodes is None:
+            nodes = self.project.nodes()
         graph = build_graph(nodes, known=set(self.project.catalog_datasets()))
         chosen = set(graph.select(select)) if select else set(graph.order())
         return graph, [n for n in graph.order() if n in chosen]
 
     # -- running --------------------------------------------------------------
-    def run(self, select: list[str] | None = None, *, command: str = "run") -> RunSummary:
-        graph, names = self.plan(select)
+    def run(
+        self,
+        select: list[str] | None = None,
+        *,
+        command: str = "run",
+        nodes: list[Node] | None = None,
+    ) -> RunSummary:
+        graph, names = self.plan(select, nodes)
         store = self.project.store
         started = time.monotonic()
         log_dir = self.project.logs_dir
