@@ -196,6 +196,11 @@ def test_new_column_and_widened_type(tmp_path: Path) -> None:
         {"id": 1, "value": 10.0, "climate": None},
         {"id": 2, "value": 2.5, "climate": "yes"},
     ]
+    changes = project.store.schema_changes("planning_refined.apps")
+    assert {(c["change"], c["column_name"]) for c in changes} == {
+        ("widened", "value"),
+        ("added", "climate"),
+    }
 
 
 def test_compaction_keeps_every_version_and_frees_space(tmp_path: Path) -> None:

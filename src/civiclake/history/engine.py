@@ -293,8 +293,16 @@ def _apply(
         notes: list[str] = []
         staged = _stage(con, data, spec, import_id)
         rejected = _reject_unusable(project, con, ref, spec, app_id)
+        changes: list[tuple[str, str, str | None, str]] = []
         if current is not None:
-            notes += _reconcile_types(project, con, current)
+            widened = _reconcile_types(project, con, current)
+            changes += [("widened", c, old, new) for c, old, new in widened]
+            staged_types = con.sql("DESCRIBE usable").fetchall()
+            changes += [
+                ("added", str(name), None, str(kind))
+                for name, kind, *_ in staged_types
+                if name not in current.schema.names and not str(name).startswith("_")
+            ]
             current = open_history(tables, uri)
         assert current is None or isinstance(current, HistoryTable)
         duplicates = _drop_redeliveries(con, spec, current)
@@ -329,6 +337,13 @@ def _apply(
             notes.append(f"{rejected} rows without a key or version rejected")
     finally:
         con.close()
+    for change, column, old, new in changes:
+        project.store.record_schema_change(
+            ref.qualified, change, column, old_type=old, new_type=new, import_id=import_id
+        )
+        notes.append(
+            f"column {column} {change}" + (f" from {old} to {new}" if old else f" ({new})")
+        )
     compacted = _maybe_compact(project, uri, ratio=spec.compact_ratio) if compact_after else False
     return HistoryResult(
         versions=versions,
@@ -498,12 +513,17 @@ def _drop_redeliveries(
 
 def _reconcile_types(
     project: Project, con: duckdb.DuckDBPyConnection, current: HistoryTable
-) -> list[str]:
-    """Widen table columns the increment widened (a rewrite); cast the rest to the table's."""
+) -> list[tuple[str, str, str]]:
+    """Widen table columns the increment widened (a rewrite); cast the rest to the table's.
+
+    Returns the widened columns as (name, old type, new type).
+    """
     import pyarrow as pa
 
     staged = con.sql("SELECT * FROM usable LIMIT 0").to_arrow_table().schema
-    notes, widen, casts = [], {}, {}
+    notes: list[tuple[str, str, str]] = []
+    widen: dict[str, pa.DataType] = {}
+    casts: dict[str, pa.DataType] = {}
     for f in staged:
         if f.name not in current.schema.names or f.name.startswith("_"):
             continue
@@ -512,7 +532,7 @@ def _reconcile_types(
             continue
         if (str(have), str(f.type)) in _WIDENINGS:
             widen[f.name] = f.type
-            notes.append(f"column {f.name} widened from {have} to {f.type}")
+            notes.append((f.name, str(have), str(f.type)))
         else:
             casts[f.name] = have
     if casts:

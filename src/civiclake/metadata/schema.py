@@ -127,3 +127,17 @@ loaded_files = Table(
     Column("loaded_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("source", "sha256", name="uq_loaded_files_source_sha256"),
 )
+
+schema_changes = Table(
+    "schema_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset", String(255), nullable=False, index=True),
+    Column("change", String(20), nullable=False),
+    Column("column_name", String(255), nullable=False),
+    Column("old_type", String(100)),
+    Column("new_type", String(100)),
+    Column("import_id", String(64)),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+"""Schema drift seen by a writer: a column ``added`` or ``widened`` (e.g. BIGINT → DOUBLE)."""

@@ -273,6 +273,40 @@ class MetadataStore:
                 t.cursors.insert().values(owner=owner, name=name, value=value, updated_at=now())
             )
 
+    # -- schema drift -------------------------------------------------------
+    def record_schema_change(
+        self,
+        dataset: str,
+        change: str,
+        column: str,
+        *,
+        old_type: str | None = None,
+        new_type: str | None = None,
+        import_id: str | None = None,
+    ) -> None:
+        """Note a column ``added`` to or ``widened`` in a dataset."""
+        with self._tx() as conn:
+            conn.execute(
+                t.schema_changes.insert().values(
+                    dataset=dataset,
+                    change=change,
+                    column_name=column,
+                    old_type=old_type,
+                    new_type=new_type,
+                    import_id=import_id,
+                    changed_at=now(),
+                )
+            )
+
+    def schema_changes(self, dataset: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.schema_changes)
+                .where(t.schema_changes.c.dataset == dataset)
+                .order_by(t.schema_changes.c.id)
+            )
+            return [dict(r._mapping) for r in rows]
+
     # -- loaded files ---------------------------------------------------------
     def loaded_file(self, source: str, sha256: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
