@@ -178,6 +178,7 @@ def test_package_ships_sources_and_jobs() -> None:
         "parking/permit_exports.yaml",
         "unrestricted/ward_register.yaml",
         "unrestricted/bank_holiday_calendar.yaml",
+        "planning/planning_api.yaml",
     }
     assert len(_jobs(".sql")) + len(_jobs(".py")) >= 5
 

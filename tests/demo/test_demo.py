@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ from civiclake.query import run_query
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("demo") / "riverside"
-    summary = build_demo(root)
+    summary = build_demo(root, planning_days=8)
     assert summary.ok, [(s.name, s.error) for s in summary.failed]
     return root
 
@@ -58,10 +59,43 @@ def test_demo_results_are_consistent(demo: Path) -> None:
     assert len(rejected) == 2
 
 
+def test_demo_planning_department_keeps_history_and_decision_times(demo: Path) -> None:
+    project = Project.load(demo)
+    [counts] = _rows(
+        project,
+        "select (select count(*) from planning_refined.applications) as latest,"
+        " (select count(*) from planning_refined.applications__history) as versions,"
+        " (select count(distinct id) from planning_refined.applications__history) as ids,"
+        " (select count(*) from planning_trusted.decision_times) as decided,"
+        " (select count(*) from planning_refined.applications where ceased) as ceased",
+    )
+    assert counts["latest"] > 2000 and counts["versions"] > counts["ids"]
+    assert counts["decided"] > 0 and counts["ceased"] == 0
+    # working days exclude weekends and bank holidays: never more than calendar days
+    [check] = _rows(
+        project,
+        "select count(*) as bad from planning_trusted.decision_times "
+        "where working_days_to_decision > decision_issued_date - received_date "
+        "or working_days_to_decision < 0",
+    )
+    assert check["bad"] == 0
+    # an independent count, day by day, agrees with the job's calendar arithmetic
+    [recount] = _rows(
+        project,
+        "select count(*) filter (where got <> want) as wrong from ("
+        " select d.working_days_to_decision as got, (select count(*)"
+        "  from range(d.received_date + 1, d.decision_issued_date + 1, interval 1 day) t(x)"
+        "  where isodow(x) < 6 and cast(x as date) not in"
+        "   (select date from unrestricted_refined.bank_holidays)) as want"
+        " from planning_trusted.decision_times d)",
+    )
+    assert recount["wrong"] == 0
+
+
 def test_rerunning_the_demo_loads_nothing_twice(demo: Path) -> None:
     project = Project.load(demo)
     before = _rows(project, "select count(*) as n from housing_raw.rent_accounts")
-    summary = build_demo(demo)
+    summary = build_demo(demo, planning_days=8)
     assert summary.ok
     assert _rows(project, "select count(*) as n from housing_raw.rent_accounts") == before
     sources = {s.name: s.result.rows_out for s in summary.steps if s.kind == "source"}
@@ -77,12 +111,13 @@ def test_every_demo_job_transpiles_to_spark_sql(demo: Path) -> None:
 
 def test_demo_command_prints_what_was_built_and_how_to_query(tmp_path: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "civiclake", "demo", str(tmp_path / "d")],
+        [sys.executable, "-m", "civiclake", "demo", str(tmp_path / "d"), "--planning-days", "3"],
         capture_output=True,
         text=True,
         env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
         check=True,
     ).stdout
-    assert "run 1: success" in out
+    # one run per planning day, then the run of everything
+    assert re.search(r"run \d+: success", out) and "Planning system, day 2 of 3" in out
     assert "housing_trusted.arrears_by_ward" in out
     assert 'civiclake query "select' in out

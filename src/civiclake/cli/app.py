@@ -165,9 +165,12 @@ def demo(
         "demo-council"
     ),
     force: Annotated[bool, typer.Option(help="Replace an existing demo project.")] = False,
+    planning_days: Annotated[
+        int, typer.Option(min=1, help="Days of the simulated planning system to ingest.")
+    ] = 30,
 ) -> None:
     """Build the demo council project, ingest its sample data and run all its jobs."""
-    commands.demo(directory, force)
+    commands.demo(directory, force, planning_days)
 
 
 @history_app.command("rebuild")

@@ -256,10 +256,10 @@ def _first_sentence(text: str, limit: int = 60) -> str:
     return sentence if len(sentence) <= limit else sentence[: limit - 1] + "…"
 
 
-def demo(directory: Path, force: bool) -> None:
+def demo(directory: Path, force: bool, planning_days: int = 30) -> None:
     from civiclake.demo import build_demo
 
-    build_demo(directory, force=force, console=out.console())
+    build_demo(directory, force=force, console=out.console(), planning_days=planning_days)
 
 
 # -- history ------------------------------------------------------------------------

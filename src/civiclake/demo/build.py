@@ -9,6 +9,9 @@ project does.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +23,13 @@ from civiclake.project.scaffold import init_project
 if TYPE_CHECKING:
     from civiclake.runner.runner import RunSummary
 
-DEPARTMENTS = ["housing", "parking"]
+DEPARTMENTS = ["housing", "parking", "planning"]
+PLANNING_DAYS = 30
+"""Days of the planning system the demo ingests, one daily run each."""
+PLANNING_KEYS = {
+    "PLANNING_API_PUBLIC_KEY": "demo-public",
+    "PLANNING_API_PRIVATE_KEY": "demo-private",
+}
 
 EXAMPLE_QUERIES = [
     "select * from housing_trusted.arrears_by_ward order by total_arrears desc limit 5",
@@ -28,13 +37,28 @@ EXAMPLE_QUERIES = [
     "group by permit_type order by permits desc",
     "select _source_file, _source_row, column_name, reason "
     "from housing_raw.rent_accounts__rejected",
+    "select within_8_weeks, count(*) as applications, round(avg(working_days_to_decision), 1) "
+    "as avg_working_days from planning_trusted.decision_times group by 1",
+    "select id, application_stage, valid_from, valid_to "
+    "from planning_refined.applications__history "
+    "where id = (select max(id) from planning_refined.applications) order by valid_from",
 ]
 
 
 def build_demo(
-    directory: Path, *, force: bool = False, console: Any = None, seed: int = 2026
+    directory: Path,
+    *,
+    force: bool = False,
+    console: Any = None,
+    seed: int = 2026,
+    planning_days: int = PLANNING_DAYS,
 ) -> RunSummary:
-    """Create (or refresh) the demo project in ``directory`` and run all its steps."""
+    """Create (or refresh) the demo project in ``directory`` and run all its steps.
+
+    The planning department's source is the planning API simulator, started
+    in the background for the build: the first run loads the whole system,
+    then one run per simulated day pulls that day's increment into history.
+    """
     from civiclake.demo.data import generate
     from civiclake.runner.progress import NullReporter, RichReporter
     from civiclake.runner.runner import Runner
@@ -51,10 +75,28 @@ def build_demo(
         project = Project.load(directory)
         written = generate(Path(project.layout.join("landing")), seed=seed)
         _age(written)
+        _write_env(directory)
         _say(console, f"Created the demo council project in {directory}")
     project = Project.load(directory)
     reporter = RichReporter(console) if console is not None and console.is_terminal else None
-    summary = Runner(project, reporter=reporter or NullReporter()).run(command="demo")
+    with _planning_api(directory, seed=seed, days=planning_days) as (simulator, days, fresh):
+        for number, day in enumerate(days[:-1] if fresh else [], start=1):
+            _say(console, f"Planning system, day {number} of {len(days)}: pulling up to {day}")
+            simulator.set_today(day)
+            daily = Runner(Project.load(directory), today=day).run(
+                ["planning/planning_api"], command=f"demo --today {day}"
+            )
+            if not daily.ok:
+                if console is not None:
+                    from civiclake.cli.commands import print_summary
+
+                    print_summary(daily, Project.load(directory))
+                return daily
+        simulator.set_today(days[-1])
+        project = Project.load(directory)
+        summary = Runner(project, reporter=reporter or NullReporter(), today=days[-1]).run(
+            command="demo"
+        )
     if console is not None:
         from civiclake.cli.commands import datasets, print_summary
 
@@ -74,6 +116,58 @@ def build_demo(
             console.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
     project.store.close()
     return summary
+
+
+def _write_env(directory: Path) -> None:
+    """The simulator's demo keys, as a council would keep real ones: in ``.env``."""
+    lines = [f"{name}={value}" for name, value in PLANNING_KEYS.items()]
+    (directory / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@contextmanager
+def _planning_api(
+    directory: Path, *, seed: int, days: int
+) -> Iterator[tuple[Any, list[date], bool]]:
+    """Serve the planning simulator while the demo runs; yield the business days to run.
+
+    The simulated world starts ``days`` days before today (its dates look
+    current) and is stored in ``.civiclake/demo-planning.json`` so that a
+    rebuild serves the same world and pulls nothing twice (its daily runs
+    are skipped; only the last day's run is repeated).
+    """
+    import json
+    import os
+    import re
+
+    from civiclake.simulators.planning import PlanningSimulator, PlanningWorld
+
+    state = directory / ".civiclake" / "demo-planning.json"
+    fresh = not state.exists()
+    if not fresh:
+        saved = json.loads(state.read_text(encoding="utf-8"))
+        start, days = date.fromisoformat(saved["start"]), int(saved["days"])
+    else:
+        start = date.today() - timedelta(days=days + 1)
+        state.parent.mkdir(exist_ok=True)
+        state.write_text(json.dumps({"start": str(start), "days": days}), encoding="utf-8")
+    business_days = [start + timedelta(days=n) for n in range(1, days + 1)]
+    simulator = PlanningSimulator(
+        PlanningWorld(seed, start),
+        public_key=PLANNING_KEYS["PLANNING_API_PUBLIC_KEY"],
+        private_key=PLANNING_KEYS["PLANNING_API_PRIVATE_KEY"],
+    ).start()
+    config = directory / "sources" / "planning" / "planning_api.yaml"
+    text = config.read_text(encoding="utf-8")
+    config.write_text(
+        re.sub(r"(?m)^url: .*$", f"url: {simulator.url}", text, count=1), encoding="utf-8"
+    )
+    for name, value in PLANNING_KEYS.items():
+        os.environ.setdefault(name, value)
+
+    try:
+        yield simulator, business_days, fresh
+    finally:
+        simulator.stop()
 
 
 def _command() -> str:

@@ -31,6 +31,7 @@ C = TypeVar("C", bound=SourceConfig)
 
 SOURCE_TYPES: dict[str, str] = {
     "files": "civiclake.ingest.files.source:FilesSource",
+    "planning_api": "civiclake.ingest.planning.source:PlanningApiSource",
 }
 """Connector registry: ``type`` in a source file → ``module:Class``, imported on use."""
 
@@ -62,6 +63,14 @@ class Source(ABC, Generic[C]):
     @property
     def inputs(self) -> list[DatasetRef]:
         return []
+
+    @property
+    def config_file(self) -> str:
+        """The source's YAML file, relative to the project when inside it (for messages)."""
+        try:
+            return self.path.resolve().relative_to(self.project.dir).as_posix()
+        except ValueError:
+            return str(self.path)
 
     @property
     @abstractmethod

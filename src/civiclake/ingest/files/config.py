@@ -15,8 +15,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from civiclake.config.models import Model
-from civiclake.ingest.config import SourceConfig
-from civiclake.naming import is_identifier, snake_case
+from civiclake.ingest.config import SourceConfig, check_dataset_name
+from civiclake.naming import snake_case
 
 FileFormat = Literal["auto", "csv", "excel", "json", "ndjson"]
 Encoding = Literal["utf-8", "latin-1", "utf-16"]
@@ -75,9 +75,7 @@ class FilesSourceConfig(SourceConfig):
     @field_validator("dataset")
     @classmethod
     def _identifier(cls, value: str | None) -> str | None:
-        if value is not None and not is_identifier(value):
-            raise ValueError(f"a dataset name is a lowercase SQL name, e.g. `{snake_case(value)}`")
-        return value
+        return check_dataset_name(value)
 
     @field_validator("columns")
     @classmethod

@@ -62,13 +62,6 @@ class FilesSource(Source[FilesSourceConfig]):
     def outputs(self) -> list[DatasetRef]:
         return [self.dataset]
 
-    @property
-    def config_file(self) -> str:
-        try:
-            return self.path.resolve().relative_to(self.project.dir).as_posix()
-        except ValueError:
-            return str(self.path)
-
     def folder(self) -> tuple[Path, bool]:
         """The folder to scan, and whether it is the landing inbox (files move out of it)."""
         if self.config.folder is not None:
