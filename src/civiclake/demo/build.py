@@ -97,6 +97,8 @@ def build_demo(
         summary = Runner(project, reporter=reporter or NullReporter(), today=days[-1]).run(
             command="demo"
         )
+        port = simulator.url.split(":")[2].split("/")[0]
+        start, tomorrow = days[0] - timedelta(days=1), days[-1] + timedelta(days=1)
     if console is not None:
         from civiclake.cli.commands import datasets, print_summary
 
@@ -111,6 +113,10 @@ def build_demo(
             f"{cli} runs            # run history",
             f"{cli} list            # sources and jobs, with what they read and write",
             f"{cli} new job housing/my_first_job --template sql",
+            "# one more day of the planning system: serve it, then run as of that day",
+            f"{cli} simulate planning-api --port {port} --seed {seed} --start {start} "
+            f"--today {tomorrow} &",
+            f"{cli} run --today {tomorrow}",
         ]
         for line in lines:
             console.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
