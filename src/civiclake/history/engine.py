@@ -308,8 +308,8 @@ def _apply(
         duplicates = _drop_redeliveries(con, spec, current)
         version = current.version + 1 if current is not None else 0
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE fresh AS SELECT * EXCLUDE (_ord), "
-            f"CAST({version} AS BIGINT) * {_SEQ_SHIFT} + _ord AS {q(SEQ)} FROM kept ORDER BY _ord"
+            f"CREATE OR REPLACE TEMP VIEW fresh AS SELECT * EXCLUDE (_ord), "
+            f"CAST({version} AS BIGINT) * {_SEQ_SHIFT} + _ord AS {q(SEQ)} FROM kept"
         )
         counts = con.sql(f"SELECT count(*), count(*) FILTER ({q(DELETED)}) FROM fresh").fetchall()
         versions, deletes = int(counts[0][0]), int(counts[0][1])
@@ -443,7 +443,6 @@ def _reject_unusable(
         for c in (*spec.key, spec.version)
     )
     bad = con.sql(f"SELECT count(*) FROM staged WHERE {missing}").fetchall()[0][0]
-    con.execute(f"CREATE TEMP TABLE usable AS SELECT * FROM staged WHERE NOT ({missing})")
     if bad:
         rejected = con.sql(
             f"SELECT * EXCLUDE (_ord, {q(VALID_FROM)}, {q(DELETED)}), "
@@ -458,6 +457,8 @@ def _reject_unusable(
             producer=f"history:{ref.qualified}",
             app_id="rejected:" + app_id,
         )
+        con.execute(f"DELETE FROM staged WHERE {missing}")
+    con.execute("CREATE TEMP VIEW usable AS SELECT * FROM staged")
     return int(bad)
 
 
@@ -505,7 +506,7 @@ def _drop_redeliveries(
                 f"hash({', '.join('o.' + q(c) for c in common)}) = h.__h"
             )
             source = "deduped"
-    con.execute(f"CREATE TEMP TABLE kept AS SELECT * FROM {source}")
+    con.execute(f"CREATE TEMP VIEW kept AS SELECT * FROM {source}")
     before = con.sql("SELECT count(*) FROM usable").fetchall()[0][0]
     after = con.sql("SELECT count(*) FROM kept").fetchall()[0][0]
     return int(before - after)
@@ -540,7 +541,7 @@ def _reconcile_types(
             f"CAST({q(n)} AS {_duck_type(con, t)}) AS {q(n)}" for n, t in casts.items()
         )
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE usable AS SELECT * REPLACE ({replace}) FROM usable"
+            f"CREATE OR REPLACE TEMP VIEW usable AS SELECT * REPLACE ({replace}) FROM staged"
         )
     if widen:
         _rewrite_widened(project, con, current, widen)
