@@ -35,6 +35,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from civiclake.exceptions import CivicLakeError
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from civiclake.project import Project
-    from civiclake.storage import DatasetRef, TableStore
+    from civiclake.storage import DatasetRef, TableStore, WriteResult
     from civiclake.storage.delta import DataFile
 
 SPEC_METADATA = b"civiclake.history"
@@ -315,24 +316,17 @@ def _apply(
         versions, deletes = int(counts[0][0]), int(counts[0][1])
         columns = _ordered_columns(con, "fresh", current)
         meta = {"civiclake.operation": "history-append", "civiclake.app_id": app_id}
-        if current is None:
-            reader = _reader(
-                con,
+        if current is None:  # the first batch goes straight to base (and archive)
+            query = (
                 f"SELECT {columns}, {q(PART)} FROM ("
                 + sql.compaction(
                     "(SELECT * FROM fresh WHERE false)", "fresh", spec.key, "archive-0"
                 )
-                + ")",
-                stored,
-            )
-            written = tables.write(
-                uri, reader, mode="append", partition_by=[PART], app_id=app_id, metadata=meta
+                + ")"
             )
         else:  # an empty append still records the batch as applied
-            reader = _reader(con, f"SELECT {columns}, '{RECENT}' AS {q(PART)} FROM fresh", stored)
-            written = tables.write(
-                uri, reader, mode="append", partition_by=[PART], app_id=app_id, metadata=meta
-            )
+            query = f"SELECT {columns}, '{RECENT}' AS {q(PART)} FROM fresh"
+        written = _write(project, con, uri, query, stored, app_id=app_id, metadata=meta)
         if staged and rejected:
             notes.append(f"{rejected} rows without a key or version rejected")
     finally:
@@ -372,14 +366,21 @@ def _connect(project: Project) -> duckdb.DuckDBPyConnection:
     )
 
 
-def _with_ordinal(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+def _ordinal(rows: int, start: int = 0) -> pa.Array:
+    """``start, start + 1, …`` as an int64 array, without a Python loop."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    ones = pc.fill_null(pa.nulls(rows, pa.int64()), 1)
+    return pc.add(pc.cumulative_sum(ones), start - 1)
+
+
+def _with_ordinal(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    import pyarrow as pa
+
     start = 0
     for batch in reader:
-        ones = pc.fill_null(pa.nulls(batch.num_rows, pa.int64()), 1)
-        ordinal = pc.add(pc.cumulative_sum(ones), start - 1)
+        ordinal = _ordinal(batch.num_rows, start)
         start += batch.num_rows
         yield pa.RecordBatch.from_arrays(
             [*batch.columns, ordinal], names=[*batch.schema.names, "_ord"]
@@ -403,9 +404,13 @@ def _stage(con: duckdb.DuckDBPyConnection, data: Any, spec: HistorySpec, import_
     for reserved in (VALID_FROM, DELETED, SEQ, PART, IMPORT_ID, IMPORTED_AT):
         if reserved in names:
             raise HistoryError(f"the increment has a column named {reserved!r}, which is reserved")
-    schema = pa.schema([*reader.schema, pa.field("_ord", pa.int64())])
-    ordered = pa.RecordBatchReader.from_batches(schema, _with_ordinal(reader))
-    con.register("increment", ordered)
+    if isinstance(data, pa.Table):  # already in memory: DuckDB reads it in place
+        con.register("increment", data.append_column("_ord", _ordinal(data.num_rows)))
+        kind = "VIEW"
+    else:  # a stream can be read once: DuckDB keeps a copy (spilling if it must)
+        schema = pa.schema([*reader.schema, pa.field("_ord", pa.int64())])
+        con.register("increment", pa.RecordBatchReader.from_batches(schema, _with_ordinal(reader)))
+        kind = "TABLE"
     deleted = f"coalesce(({spec.deleted}), false)" if spec.deleted else "false"
     lineage = [n for n in names if n.startswith("_")]
     data_cols = [n for n in names if not n.startswith("_")]
@@ -414,19 +419,22 @@ def _stage(con: duckdb.DuckDBPyConnection, data: Any, spec: HistorySpec, import_
     extra = ", ".join(q(n) for n in lineage)
     try:
         con.execute(
-            f"CREATE TEMP TABLE staged AS SELECT {select}, "
+            f"CREATE TEMP {kind} staged AS SELECT {select}, "
             f"CAST({q(spec.version)} AS TIMESTAMP) AS {q(VALID_FROM)}, "
             f"CAST({deleted} AS BOOLEAN) AS {q(DELETED)}, "
             f"{_literal(import_id)} AS {q(IMPORT_ID)}, {now} AS {q(IMPORTED_AT)}"
             f"{', ' + extra if extra else ''}, _ord FROM increment"
         )
+        # evaluates the casts, so a bad value is reported here
+        counted = con.sql(
+            f"SELECT count(*), count({q(VALID_FROM)}), count({q(DELETED)}) FROM staged"
+        ).fetchall()
     except Exception as exc:  # DuckDB binder/conversion errors
         raise HistoryError(
             f"cannot read the increment as versions (version column {spec.version!r}, "
             f"delete rule {spec.deleted!r}): {str(exc).strip()}"
         ) from None
-    con.unregister("increment")
-    return int(con.sql("SELECT count(*) FROM staged").fetchall()[0][0])
+    return int(counted[0][0])
 
 
 def _reject_unusable(
@@ -457,8 +465,9 @@ def _reject_unusable(
             producer=f"history:{ref.qualified}",
             app_id="rejected:" + app_id,
         )
-        con.execute(f"DELETE FROM staged WHERE {missing}")
-    con.execute("CREATE TEMP VIEW usable AS SELECT * FROM staged")
+    where = f" WHERE NOT ({missing})" if bad else ""
+    con.execute(f"CREATE TEMP VIEW valid AS SELECT * FROM staged{where}")
+    con.execute("CREATE TEMP VIEW usable AS SELECT * FROM valid")
     return int(bad)
 
 
@@ -474,10 +483,17 @@ def _drop_redeliveries(
     cols = _data_columns(con, "usable")
     keys = ", ".join(q(k) for k in spec.key)
     all_hash = "hash(" + ", ".join(q(c) for c in cols) + ")"
-    con.execute(
-        f"CREATE TEMP TABLE once AS SELECT * FROM usable QUALIFY row_number() OVER "
-        f"(PARTITION BY {keys}, {all_hash} ORDER BY _ord) = 1"
-    )
+    repeated = con.sql(
+        f"SELECT count(*) FROM (SELECT 1 FROM usable GROUP BY {keys}, {all_hash} "
+        f"HAVING count(*) > 1)"
+    ).fetchall()[0][0]
+    if repeated:  # keep the first of identical rows
+        con.execute(
+            f"CREATE TEMP TABLE once AS SELECT * FROM usable SEMI JOIN "
+            f"(SELECT min(_ord) AS _ord FROM usable GROUP BY {keys}, {all_hash}) USING (_ord)"
+        )
+    else:
+        con.execute("CREATE TEMP VIEW once AS SELECT * FROM usable")
     source = "once"
     if current is not None and current.everything:
         low, high = con.sql(
@@ -541,7 +557,7 @@ def _reconcile_types(
             f"CAST({q(n)} AS {_duck_type(con, t)}) AS {q(n)}" for n, t in casts.items()
         )
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW usable AS SELECT * REPLACE ({replace}) FROM staged"
+            f"CREATE OR REPLACE TEMP VIEW usable AS SELECT * REPLACE ({replace}) FROM valid"
         )
     if widen:
         _rewrite_widened(project, con, current, widen)
@@ -592,6 +608,83 @@ def _rewrite_widened(
     )
 
 
+def _write(
+    project: Project,
+    con: duckdb.DuckDBPyConnection,
+    uri: str,
+    query: str,
+    spec: HistorySpec,
+    *,
+    removed: Sequence[DataFile] = (),
+    predicate: str | None = None,
+    app_id: str | None = None,
+    metadata: dict[str, str],
+) -> WriteResult:
+    """Commit ``query``'s rows (with a ``_part`` column) in one Delta commit.
+
+    Locally DuckDB writes the partitioned Parquet files and delta-rs commits
+    them (adding and removing files in one commit); delta-rs's own writer,
+    ~1.4× slower, is the fallback for object stores and schema changes.
+    ``removed`` (fast path) and ``predicate`` (fallback) say what the commit
+    replaces; neither means an append.
+    """
+
+    from civiclake.storage.staged import ROW_GROUP_ROWS
+
+    tables = project.tables
+    if "://" not in uri:
+        Path(uri).mkdir(parents=True, exist_ok=True)
+        files = con.execute(
+            f"COPY ({query}) TO {_literal(uri)} (FORMAT parquet, PARTITION_BY ({q(PART)}), "
+            f"FILENAME_PATTERN 'part-{{uuid}}', RETURN_FILES true, OVERWRITE_OR_IGNORE true, "
+            f"COMPRESSION snappy, ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
+        ).fetchall()[0][1]
+        schema = _with_spec(
+            con.sql(f"SELECT * FROM ({query}) LIMIT 0").to_arrow_table().schema, spec
+        )
+        try:
+            result = tables.commit_files(
+                uri,
+                list(files),
+                removed,
+                schema=schema,
+                partition_by=[PART],
+                stats_columns=[VALID_FROM, SEQ],
+                app_id=app_id,
+                metadata=metadata,
+            )
+        except BaseException:
+            for path in files:
+                Path(path).unlink(missing_ok=True)
+            raise
+        if result is not None:
+            return result
+        for path in files:  # the schema changed: let delta-rs merge it
+            Path(path).unlink(missing_ok=True)
+    reader = _reader(con, query, spec)
+    if removed or predicate:
+        return tables.replace_partitions(
+            uri, reader, partition_by=[PART], predicate=predicate, metadata=metadata
+        )
+    return tables.write(
+        uri, reader, mode="append", partition_by=[PART], app_id=app_id, metadata=metadata
+    )
+
+
+def _with_spec(schema: pa.Schema, spec: HistorySpec) -> pa.Schema:
+    """``schema`` with the spec on ``_seq`` and time zones spelled as Delta wants (UTC)."""
+    import pyarrow as pa
+
+    fields = []
+    for f in schema:
+        if pa.types.is_timestamp(f.type) and f.type.tz is not None:
+            f = f.with_type(pa.timestamp(f.type.unit, "UTC"))
+        if f.name == SEQ:
+            f = f.with_metadata({SPEC_METADATA: spec.to_json().encode()})
+        fields.append(f)
+    return pa.schema(fields)
+
+
 def _ordered_columns(
     con: duckdb.DuckDBPyConnection, table: str, current: HistoryTable | None
 ) -> str:
@@ -615,11 +708,7 @@ def _reader(con: duckdb.DuckDBPyConnection, query: str, spec: HistorySpec) -> pa
     from civiclake.storage.staged import ROW_GROUP_ROWS
 
     reader = con.sql(query).to_arrow_reader(batch_size=ROW_GROUP_ROWS)
-    fields = [
-        f.with_metadata({SPEC_METADATA: spec.to_json().encode()}) if f.name == SEQ else f
-        for f in reader.schema
-    ]
-    schema = pa.schema(fields)
+    schema = _with_spec(reader.schema, spec)
 
     def batches() -> Iterator[pa.RecordBatch]:
         for batch in reader:
@@ -641,17 +730,18 @@ def _maybe_compact(project: Project, uri: str, *, ratio: float = 0.25, force: bo
         assert recent is not None
         archive = f"{ARCHIVE}-{table.version + 1}"
         columns = ", ".join(q(c) for c in table.columns)
-        reader = _reader(
-            con,
+        query = (
             f"SELECT {columns}, {q(PART)} FROM ("
             + sql.compaction(base, recent, table.spec.key, archive)
-            + ")",
-            table.spec,
+            + ")"
         )
-        project.tables.replace_partitions(
+        _write(
+            project,
+            con,
             uri,
-            reader,
-            partition_by=[PART],
+            query,
+            table.spec,
+            removed=[*table.base, *table.recent],
             predicate=f"{q(PART)} IN ('{BASE}', '{RECENT}', '{archive}')",
             metadata={"civiclake.operation": "history-compact"},
         )

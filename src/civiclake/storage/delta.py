@@ -13,6 +13,7 @@ the metadata store's bookkeeping never loads the same input twice.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,9 @@ class DataFile:
     """One live file of a table, with what its log entry says about it."""
 
     uri: str
+    path: str
+    """Relative to the table root, as the log records it."""
+    size: int
     rows: int
     partition: dict[str, str | None]
     min: dict[str, Any]
@@ -363,6 +367,8 @@ class TableStore:
             found.append(
                 DataFile(
                     uri=f"{root}/{action['path']}",
+                    path=str(action["path"]),
+                    size=int(action.get("size_bytes") or 0),
                     rows=int(action.get("num_records") or 0),
                     partition=parts,
                     min={k[4:]: v for k, v in action.items() if k.startswith("min.")},
@@ -410,6 +416,78 @@ class TableStore:
         except (DeltaError, OSError) as exc:
             raise StorageError(f"rewriting {uri} failed: {exc}") from exc
         return self._result(uri, before)
+
+    def commit_files(
+        self,
+        uri: str,
+        added: Sequence[str],
+        removed: Sequence[DataFile] = (),
+        *,
+        schema: pa.Schema,
+        partition_by: list[str],
+        stats_columns: Sequence[str] = (),
+        app_id: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> WriteResult | None:
+        """Commit Parquet files already written under the table root, removing ``removed``.
+
+        ``added`` are absolute paths inside ``uri`` (hive-style partition
+        folders give their partition values); their row counts and the
+        min/max of ``stats_columns`` come from the Parquet footers. One Delta
+        commit, application transaction included. ``schema`` (with its field
+        metadata) creates a new table; an existing table keeps its own, and
+        when the files' columns differ from it this returns None without
+        committing — the caller falls back to :meth:`write`, which merges schemas.
+        """
+        from deltalake import CommitProperties, Schema, Transaction
+        from deltalake.exceptions import CommitFailedError, DeltaError
+        from deltalake.transaction import RemoveAction, create_table_with_add_actions
+
+        from civiclake.storage.staged import add_action_for
+
+        root = uri.rstrip("/")
+        actions = [add_action_for(root, path, stats_columns) for path in added]
+        props = CommitProperties(
+            custom_metadata=dict(metadata or {}) or None,
+            app_transactions=[Transaction(app_id, 1)] if app_id else None,
+        )
+        stamp = int(time.time() * 1000)
+        removes = [RemoveAction(f.path, True, stamp, f.size, dict(f.partition)) for f in removed]
+        try:
+            if not self.exists(uri):
+                create_table_with_add_actions(
+                    uri,
+                    Schema.from_arrow(schema),
+                    [a.action for a, _ in actions],
+                    mode="error",
+                    partition_by=partition_by,
+                    commit_properties=props,
+                )
+            else:
+                dt = self.open(uri)
+                current = [(f.name, str(f.type)) for f in dt.schema().fields]
+                for _, file_schema in actions:
+                    written = [(f.name, str(f.type)) for f in Schema.from_arrow(file_schema).fields]
+                    wanted = [c for c in current if c[0] not in partition_by]
+                    if written != wanted:
+                        return None
+                dt.create_write_transaction(
+                    [*(a.action for a, _ in actions), *removes],
+                    mode="append",
+                    schema=dt.schema(),
+                    partition_by=partition_by,
+                    commit_properties=props,
+                )
+        except CommitFailedError as exc:
+            raise CommitConflictError(f"commit to {uri} conflicted: {exc}") from exc
+        except DeltaError as exc:
+            raise StorageError(f"committing to {uri} failed: {exc}") from exc
+        return WriteResult(
+            version=self.open(uri).version(),
+            rows=sum(a.rows for a, _ in actions),
+            bytes_written=sum(a.size for a, _ in actions),
+            files_added=len(actions),
+        )
 
     def vacuum(self, uri: str) -> int:
         """Delete files no longer in the current version; returns how many."""

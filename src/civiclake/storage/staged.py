@@ -103,6 +103,64 @@ def stage(
     return StagedFile(path, name, meta.num_rows, os.path.getsize(path), schema)
 
 
+def add_action_for(root: str, path: str, stats_columns: Any = ()) -> tuple[Any, pa.Schema]:
+    """A Delta ``add`` action for a Parquet file written under ``root``, and its schema.
+
+    Partition values come from ``key=value`` folders in the path; the row
+    count and min/max of ``stats_columns`` from the footer, so readers can
+    skip files by those columns.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from deltalake.transaction import AddAction
+
+    relative = os.path.relpath(path, root).replace(os.sep, "/")
+    partition = dict(part.split("=", 1) for part in relative.split("/")[:-1] if "=" in part)
+    meta = pq.read_metadata(path)
+    mins: dict[str, Any] = {}
+    maxes: dict[str, Any] = {}
+    names = meta.schema.names
+    for column in stats_columns:
+        if column not in names:
+            continue
+        index = names.index(column)
+        for group in range(meta.num_row_groups):
+            stats = meta.row_group(group).column(index).statistics
+            if stats is None or not stats.has_min_max:
+                mins.pop(column, None)
+                maxes.pop(column, None)
+                break
+            low, high = _stat(stats.min), _stat(stats.max)
+            mins[column] = low if column not in mins else min(mins[column], low)
+            maxes[column] = high if column not in maxes else max(maxes[column], high)
+    stats_json = json.dumps(
+        {"numRecords": meta.num_rows, "minValues": mins, "maxValues": maxes}, default=str
+    )
+    schema = pa.schema([f.with_nullable(True) for f in meta.schema.to_arrow_schema()])
+    action = AddAction(
+        relative, os.path.getsize(path), partition, int(time.time() * 1000), True, stats_json
+    )
+    action_rows = meta.num_rows
+    return _Counted(action, action_rows, os.path.getsize(path)), schema
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """An add action with the counts a WriteResult needs."""
+
+    action: Any
+    rows: int
+    size: int
+
+
+def _stat(value: Any) -> Any:
+    """A footer statistic as Delta's JSON statistics write it."""
+    if isinstance(value, datetime):
+        text = value.replace(tzinfo=None).isoformat(timespec="microseconds")
+        return text + "Z" if value.tzinfo else text
+    return value
+
+
 def delta_compatible(schema: pa.Schema) -> bool:
     """True when every column has a type Delta stores as is (no unsigned ints, no ns…)."""
     return all(_compatible(f.type) for f in schema)
