@@ -83,3 +83,18 @@ def test_cursors_and_loaded_files(tmp_path: Path) -> None:
     assert len(store.loaded_files("housing/rent")) == 1
     assert store.loaded_file("housing/rent", "f" * 64) is not None
     store.close()
+
+
+def test_the_quick_current_check_agrees_with_alembic(tmp_path: Path) -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from civiclake.metadata.store import MIGRATIONS, head_revision
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert head_revision() == ScriptDirectory.from_config(cfg).get_current_head()
+    store = MetadataStore(f"sqlite:///{tmp_path / 'm.db'}")
+    store.close()
+    reopened = MetadataStore(f"sqlite:///{tmp_path / 'm.db'}")  # current: no Alembic run
+    assert reopened.datasets() == []

@@ -56,6 +56,18 @@ def newest_first(key: Sequence[str]) -> str:
     return f"PARTITION BY {_keys(key)} ORDER BY {q(VALID_FROM)} DESC, {q(SEQ)} DESC"
 
 
+def winners(versions: str, key: Sequence[str]) -> str:
+    """``_seq`` of the newest version per key among ``versions``.
+
+    A hash aggregate over three narrow columns: much cheaper than a window
+    over whole rows, and ``_seq`` is unique, so a semi join on it picks the
+    winning rows.
+    """
+    k = _keys(key)
+    newest = f"arg_max({q(SEQ)}, ({q(VALID_FROM)}, {q(SEQ)}))"
+    return f"SELECT {newest} AS {q(SEQ)} FROM {versions} GROUP BY {k}"
+
+
 def latest(base: str, recent: str | None, key: Sequence[str], *, recent_is_newer: bool) -> str:
     """Latest version per key, deletes removed (``_deleted`` still present, all false).
 
@@ -66,19 +78,24 @@ def latest(base: str, recent: str | None, key: Sequence[str], *, recent_is_newer
     if recent is None:
         return f"SELECT * FROM {base} WHERE NOT {q(DELETED)}"
     k = _keys(key)
-    touched = f"SELECT * FROM {recent} QUALIFY row_number() OVER ({newest_first(key)}) = 1"
+    narrow = f"{k}, {q(VALID_FROM)}, {q(SEQ)}"
+    touched = f"SELECT DISTINCT {k} FROM {recent}"
     if recent_is_newer:
-        winners = "SELECT * FROM o"
+        won = winners(recent, key)
+        changed = f"SELECT * FROM {recent} SEMI JOIN ({won}) USING ({q(SEQ)})"
     else:
-        winners = (
-            f"SELECT * FROM (SELECT b.* FROM {base} AS b SEMI JOIN o USING ({k}) "
-            f"UNION ALL BY NAME SELECT * FROM o) "
-            f"QUALIFY row_number() OVER ({newest_first(key)}) = 1"
+        versions = (
+            f"(SELECT {narrow} FROM {base} SEMI JOIN ({touched}) USING ({k}) "
+            f"UNION ALL SELECT {narrow} FROM {recent})"
+        )
+        won = winners(versions, key)
+        changed = (
+            f"SELECT * FROM (SELECT b.* FROM {base} AS b SEMI JOIN ({touched}) USING ({k}) "
+            f"UNION ALL BY NAME SELECT * FROM {recent}) SEMI JOIN ({won}) USING ({q(SEQ)})"
         )
     return (
-        f"WITH o AS ({touched}) "
-        f"SELECT * FROM (SELECT b.* FROM {base} AS b ANTI JOIN o USING ({k}) "
-        f"UNION ALL BY NAME {winners}) WHERE NOT {q(DELETED)}"
+        f"SELECT * FROM (SELECT b.* FROM {base} AS b ANTI JOIN ({touched}) USING ({k}) "
+        f"UNION ALL BY NAME {changed}) WHERE NOT {q(DELETED)}"
     )
 
 
@@ -105,15 +122,28 @@ def as_of(everything: str, key: Sequence[str], day: str) -> str:
 
 
 def compaction(base: str, recent: str, key: Sequence[str], archive: str) -> str:
-    """New ``base`` rows (newest per key, tombstones too) and versions retired to ``archive``."""
+    """Every row of ``base`` and ``recent`` with its new ``_part``: ``base`` or ``archive``.
+
+    The newest version of each key (tombstones too) goes to ``base``; every
+    other version of a key ``recent`` touched goes to ``archive``. One pass
+    over the rows, after a narrow aggregate finds the winners.
+    """
     k = _keys(key)
+    narrow = f"{k}, {q(VALID_FROM)}, {q(SEQ)}"
+    touched = f"SELECT DISTINCT {k} FROM {recent}"
+    versions = (
+        f"(SELECT {narrow} FROM {base} SEMI JOIN ({touched}) USING ({k}) "
+        f"UNION ALL SELECT {narrow} FROM {recent})"
+    )
     return (
-        f"WITH touched AS (SELECT DISTINCT {k} FROM {recent}), "
-        f"ranked AS (SELECT *, row_number() OVER ({newest_first(key)}) AS __rank FROM ("
-        f"SELECT b.* FROM {base} AS b SEMI JOIN touched USING ({k}) "
-        f"UNION ALL BY NAME SELECT * FROM {recent})) "
-        f"SELECT b.*, '{BASE}' AS {q(PART)} FROM {base} AS b ANTI JOIN touched USING ({k}) "
+        f"WITH touched AS ({touched}), won AS ({winners(versions, key)}) "
+        f"SELECT b.*, CASE WHEN t.__touched IS NULL OR w.__won IS NOT NULL THEN '{BASE}' "
+        f"ELSE '{archive}' END AS {q(PART)} "
+        f"FROM {base} AS b "
+        f"LEFT JOIN (SELECT *, true AS __touched FROM touched) AS t USING ({k}) "
+        f"LEFT JOIN (SELECT *, true AS __won FROM won) AS w USING ({q(SEQ)}) "
         f"UNION ALL BY NAME "
-        f"SELECT * EXCLUDE (__rank), CASE WHEN __rank = 1 "
-        f"THEN '{BASE}' ELSE '{archive}' END AS {q(PART)} FROM ranked"
+        f"SELECT r.*, CASE WHEN w.__won IS NOT NULL THEN '{BASE}' ELSE '{archive}' END "
+        f"AS {q(PART)} FROM {recent} AS r "
+        f"LEFT JOIN (SELECT *, true AS __won FROM won) AS w USING ({q(SEQ)})"
     )

@@ -101,7 +101,19 @@ class MetadataStore:
 
     # -- schema -------------------------------------------------------------
     def migrate(self) -> None:
-        """Bring the database up to the newest migration (no-op when current)."""
+        """Bring the database up to the newest migration (no-op when current).
+
+        The current revision is read with one query first; Alembic (slow to
+        import and to scan its scripts) is loaded only when there is work.
+        """
+        try:
+            with self.engine.connect() as conn:
+                if sa.inspect(conn).has_table("alembic_version"):
+                    row = conn.execute(sa.text("SELECT version_num FROM alembic_version")).first()
+                    if row is not None and row[0] == head_revision():
+                        return
+        except sa.exc.OperationalError:
+            pass  # reported below, with the advice
         from alembic import command
         from alembic.config import Config
         from alembic.runtime.migration import MigrationContext
@@ -398,3 +410,9 @@ def _step(row: Mapping[str, Any]) -> StepRecord:
 
 
 __all__: Sequence[str] = ["MetadataStore", "RunRecord", "StepRecord"]
+
+
+def head_revision() -> str:
+    """The newest migration's revision id: migration files are named ``<revision>_<slug>.py``."""
+    names = sorted(p.name for p in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
+    return names[-1].split("_", 1)[0]
