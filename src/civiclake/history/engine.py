@@ -357,13 +357,18 @@ def _connect(project: Project) -> duckdb.DuckDBPyConnection:
     cfg = project.config.engine
     tmp = project.state_dir / "tmp"
     tmp.mkdir(exist_ok=True)
-    return duckdb.connect(
+    con = duckdb.connect(
         config={
             "threads": cfg.threads,
             "memory_limit": cfg.memory_limit,
             "temp_directory": str(tmp),
+            # row order inside history files carries no meaning (``_seq`` does),
+            # so writes need not be serialised to keep it
+            "preserve_insertion_order": False,
         }
     )
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def _ordinal(rows: int, start: int = 0) -> pa.Array:
@@ -652,6 +657,8 @@ def _write(
                 stats_columns=[VALID_FROM, SEQ],
                 app_id=app_id,
                 metadata=metadata,
+                # Delta keeps statistics of the first 32 columns only unless told
+                configuration={"delta.dataSkippingStatsColumns": f"{VALID_FROM},{SEQ}"},
             )
         except BaseException:
             for path in files:

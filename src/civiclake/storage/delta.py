@@ -428,6 +428,7 @@ class TableStore:
         stats_columns: Sequence[str] = (),
         app_id: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        configuration: Mapping[str, str] | None = None,
     ) -> WriteResult | None:
         """Commit Parquet files already written under the table root, removing ``removed``.
 
@@ -438,6 +439,7 @@ class TableStore:
         metadata) creates a new table; an existing table keeps its own, and
         when the files' columns differ from it this returns None without
         committing — the caller falls back to :meth:`write`, which merges schemas.
+        ``configuration`` (Delta table properties) applies when creating.
         """
         from deltalake import CommitProperties, Schema, Transaction
         from deltalake.exceptions import CommitFailedError, DeltaError
@@ -461,6 +463,7 @@ class TableStore:
                     [a.action for a, _ in actions],
                     mode="error",
                     partition_by=partition_by,
+                    configuration=dict(configuration or {}) or None,
                     commit_properties=props,
                 )
             else:
