@@ -121,29 +121,33 @@ def as_of(everything: str, key: Sequence[str], day: str) -> str:
     )
 
 
-def compaction(base: str, recent: str, key: Sequence[str], archive: str) -> str:
-    """Every row of ``base`` and ``recent`` with its new ``_part``: ``base`` or ``archive``.
+def compaction(base: str, recent: str, key: Sequence[str]) -> tuple[list[str], str, str]:
+    """How to fold ``recent`` into ``base``: set-up statements, new base, retired versions.
 
-    The newest version of each key (tombstones too) goes to ``base``; every
-    other version of a key ``recent`` touched goes to ``archive``. One pass
-    over the rows, after a narrow aggregate finds the winners.
+    The set-up makes two small temp tables — the keys ``recent`` touched and
+    the ``_seq`` of each touched key's newest version (a narrow aggregate) —
+    so the two queries that follow each read the tiers once: the new ``base``
+    is base without the touched keys plus their newest versions (tombstones
+    too); ``archive`` gets the other versions of the touched keys.
     """
     k = _keys(key)
     narrow = f"{k}, {q(VALID_FROM)}, {q(SEQ)}"
-    touched = f"SELECT DISTINCT {k} FROM {recent}"
-    versions = (
-        f"(SELECT {narrow} FROM {base} SEMI JOIN ({touched}) USING ({k}) "
-        f"UNION ALL SELECT {narrow} FROM {recent})"
+    setup = [
+        f"CREATE OR REPLACE TEMP TABLE __touched AS SELECT DISTINCT {k} FROM {recent}",
+        "CREATE OR REPLACE TEMP TABLE __won AS "
+        + winners(
+            f"(SELECT {narrow} FROM {base} SEMI JOIN __touched USING ({k}) "
+            f"UNION ALL SELECT {narrow} FROM {recent})",
+            key,
+        ),
+    ]
+    candidates = (
+        f"(SELECT b.* FROM {base} AS b SEMI JOIN __touched USING ({k}) "
+        f"UNION ALL BY NAME SELECT * FROM {recent})"
     )
-    return (
-        f"WITH touched AS ({touched}), won AS ({winners(versions, key)}) "
-        f"SELECT b.*, CASE WHEN t.__touched IS NULL OR w.__won IS NOT NULL THEN '{BASE}' "
-        f"ELSE '{archive}' END AS {q(PART)} "
-        f"FROM {base} AS b "
-        f"LEFT JOIN (SELECT *, true AS __touched FROM touched) AS t USING ({k}) "
-        f"LEFT JOIN (SELECT *, true AS __won FROM won) AS w USING ({q(SEQ)}) "
-        f"UNION ALL BY NAME "
-        f"SELECT r.*, CASE WHEN w.__won IS NOT NULL THEN '{BASE}' ELSE '{archive}' END "
-        f"AS {q(PART)} FROM {recent} AS r "
-        f"LEFT JOIN (SELECT *, true AS __won FROM won) AS w USING ({q(SEQ)})"
+    new_base = (
+        f"SELECT b.* FROM {base} AS b ANTI JOIN __touched USING ({k}) "
+        f"UNION ALL BY NAME SELECT * FROM {candidates} SEMI JOIN __won USING ({q(SEQ)})"
     )
+    retired = f"SELECT * FROM {candidates} ANTI JOIN __won USING ({q(SEQ)})"
+    return setup, new_base, retired
