@@ -263,6 +263,15 @@ def demo(directory: Path, force: bool, planning_days: int = 30) -> None:
 
 
 # -- history ------------------------------------------------------------------------
+def _daily_tables(project: Project) -> list[tuple[Any, str]]:
+    """(source, table) for every table of the daily sources that keep history (planning_api)."""
+    found = []
+    for node in project.sources():
+        if hasattr(node, "replay") and hasattr(node, "backfill"):
+            found += [(node, str(table)) for table in node.config.tables]  # type: ignore[attr-defined]
+    return found
+
+
 def _keyed_dataset(project: Project, dataset: str) -> tuple[Any, str, DatasetRef]:
     """The source writing keyed ``dataset``, its table name there, and the dataset."""
     from civiclake.exceptions import ConfigError
@@ -273,11 +282,9 @@ def _keyed_dataset(project: Project, dataset: str) -> tuple[Any, str, DatasetRef
             f"{dataset!r} is not a dataset name; write <department>_<zone>.<name>, "
             "e.g. planning_refined.applications (`civiclake datasets` lists them)"
         )
-    for node in project.sources():
-        tables = getattr(getattr(node, "config", None), "tables", None) or {}
-        for table in tables:
-            if hasattr(node, "replay") and node.dataset(table) == ref:  # type: ignore[attr-defined]
-                return node, str(table), ref
+    for node, table in _daily_tables(project):
+        if node.dataset(table) == ref:
+            return node, table, ref
     raise ConfigError(
         f"no source keeps the history of {ref.qualified}: only datasets of daily sources "
         "(e.g. planning_api) can be rebuilt from landing"
@@ -345,9 +352,8 @@ def backfill(project_dir: Path | None, name: str, start: date, end: date) -> Non
     department = project.require_department(department)
     if end < start:
         raise ConfigError(f"--to {end} is before --from {start}")
-    for node in project.sources():
-        tables = getattr(getattr(node, "config", None), "tables", None) or {}
-        if node.department == department and table in tables and hasattr(node, "backfill"):
+    for node, name in _daily_tables(project):
+        if node.department == department and name == table:
             source = node
             break
     else:

@@ -29,6 +29,14 @@ from datetime import date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
+from civiclake.simulators.borough import (
+    FIRST_NAMES,
+    LAST_NAMES,
+    STREET_TYPES,
+    STREET_WORDS,
+    WARD_NAMES,
+)
+
 LAST_MONTH = (2026, 10)
 """The newest monthly export; ``months`` counts back from here."""
 
@@ -60,33 +68,6 @@ PERMITS_SHEET = "Permits"
 BAD_RENT_ROWS = 2
 """Bad rows in the last month's rent export: a text balance and a ragged row."""
 
-WARD_NAMES = (
-    "Abbey Fields", "Alder Park", "Bridge End", "Castle Marsh", "Chapel Green",
-    "Dockside", "Elmstead", "Ferry Lane", "Gasworks", "Heron Quay",
-    "Kingsmead", "Lockside", "Marsh Gate", "Millfield", "Northbank",
-    "Old Town", "Orchard Hill", "St Ann's", "Tanners Cross", "Willow Vale",
-)  # fmt: skip
-FIRST_NAMES = (
-    "Zoë", "José", "Siobhán", "Chloé", "Aoife", "Oluwaseun", "Mohammed", "Priya",
-    "Agnieszka", "Łukasz", "Renée", "Inés", "François", "Björn", "Nuño", "Dóra",
-    "Amelia", "Oliver", "Fatima", "Kwame", "Aisha", "Daniel", "Grace", "Hassan",
-    "Jack", "Leila", "Mei", "Nathan", "Olivia", "Ravi", "Sarah", "Tomasz",
-    "Yusuf", "Emily", "George", "Ama", "Chidi", "Hannah", "Ibrahim", "Lucy",
-)  # fmt: skip
-LAST_NAMES = (
-    "Smith", "Jones", "Okafor", "Patel", "Nowak", "O'Brien", "Müller", "García",
-    "Ó Briain", "Khan", "Begum", "Ahmed", "Nguyen", "Kowalski", "Ferreira", "Jönsson",
-    "Williams", "Brown", "Taylor", "Davies", "Evans", "Mensah", "Hussain", "Ali",
-    "Wilson", "Thompson", "Rossi", "Silva", "Adeyemi", "Chen", "Murphy", "Kelly",
-    "Dubois", "Santos", "Clarke", "Walker", "Şahin", "Yılmaz", "Novák", "Lefèvre",
-)  # fmt: skip
-STREET_WORDS = (
-    "Alder", "Beech", "Canal", "Chapel", "Church", "Dock", "Elm", "Ferry",
-    "Foundry", "Granary", "Harbour", "Hazel", "King's", "Lark", "Lock", "Maple",
-    "Market", "Mill", "Orchard", "Priory", "Queen's", "Rope", "School", "Station",
-    "Tanner's", "Victoria", "Wharf", "Willow", "Wren", "Cooper's",
-)  # fmt: skip
-STREET_TYPES = ("Road", "Street", "Lane", "Close", "Way", "Gardens", "Terrace", "Walk", "Place")
 BLOCK_TYPES = ("House", "Court", "Point", "Lodge", "Tower")
 POSTCODE_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
 """Letters used at the end of real UK postcodes (no C, I, K, M, O, V)."""

@@ -166,7 +166,7 @@ def open_history(tables: TableStore, uri: str) -> HistoryTable | None:
     version, schema, files = tables.files(uri)
     if SEQ not in schema.names or PART not in schema.names:
         return None
-    spec = spec_of(tables, uri)
+    spec = spec_of(schema)
     if spec is None:
         return None
     tiers: dict[str, list[DataFile]] = {BASE: [], RECENT: [], ARCHIVE: []}
@@ -177,17 +177,12 @@ def open_history(tables: TableStore, uri: str) -> HistoryTable | None:
     return HistoryTable(uri, version, shown, spec, tiers[BASE], tiers[RECENT], tiers[ARCHIVE])
 
 
-def spec_of(tables: TableStore, uri: str) -> HistorySpec | None:
-    """The spec stored on the table's ``_seq`` column (Delta field metadata)."""
-    dt = tables.open(uri)
-    for f in dt.schema().fields:
-        if f.name == SEQ:
-            raw = (f.metadata or {}).get(SPEC_METADATA.decode())
-            if raw is None:
-                return None
-            text = raw if isinstance(raw, str) else json.dumps(raw)
-            return HistorySpec.from_json(json.loads(text) if text.startswith('"') else text)
-    return None
+def spec_of(schema: pa.Schema) -> HistorySpec | None:
+    """The spec stored on a history table's ``_seq`` column (Delta field metadata)."""
+    if SEQ not in schema.names:
+        return None
+    raw = (schema.field(SEQ).metadata or {}).get(SPEC_METADATA)
+    return HistorySpec.from_json(raw) if raw is not None else None
 
 
 # -- DuckDB relations ------------------------------------------------------------
@@ -269,13 +264,10 @@ def _apply(
     app_id: str,
     import_id: str,
     ref: DatasetRef,
-    compact_after: bool = True,
 ) -> HistoryResult:
     tables = project.tables
     if tables.committed_version(uri, app_id) is not None:
-        compacted = (
-            _maybe_compact(project, uri, ratio=spec.compact_ratio) if compact_after else False
-        )
+        compacted = _maybe_compact(project, uri, ratio=spec.compact_ratio)
         return HistoryResult(0, 0, 0, 0, compacted, already_applied=True)
     current = open_history(tables, uri)
     if current is None and tables.exists(uri):
@@ -304,8 +296,8 @@ def _apply(
                 for name, kind, *_ in staged_types
                 if name not in current.schema.names and not str(name).startswith("_")
             ]
-            current = open_history(tables, uri)
-        assert current is None or isinstance(current, HistoryTable)
+            if widened:  # the table was rewritten: its files and version changed
+                current = open_history(tables, uri)
         duplicates = _drop_redeliveries(con, spec, current)
         version = current.version + 1 if current is not None else 0
         con.execute(
@@ -340,7 +332,7 @@ def _apply(
         notes.append(
             f"column {column} {change}" + (f" from {old} to {new}" if old else f" ({new})")
         )
-    compacted = _maybe_compact(project, uri, ratio=spec.compact_ratio) if compact_after else False
+    compacted = _maybe_compact(project, uri, ratio=spec.compact_ratio)
     return HistoryResult(
         versions=versions,
         duplicates=duplicates,
@@ -809,7 +801,6 @@ def rebuild(
             app_id=app_id,
             import_id=import_id,
             ref=ref,
-            compact_after=True,
         )
         count += 1
     old = uri.rstrip("/") + ".old"
@@ -856,6 +847,8 @@ def register(
         ref.qualified,
         name=ref.name,
         columns=[c for c in columns if c["name"] not in hidden],
+        # versions in base and recent, from the log: an upper bound on latest's rows
+        # (an exact count needs the anti join, too dear to run on every apply)
         row_count=table.base_rows + table.recent_rows,
         **common,
     )

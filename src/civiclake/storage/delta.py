@@ -224,19 +224,29 @@ class TableStore:
         partition_by: list[str] | None,
         props: Any,
         description: str | None,
+        predicate: str | None = None,
     ) -> WriteResult:
-        """delta-rs's own writer: partitioned or remote tables, schema evolution."""
+        """delta-rs's own writer: partitioned or remote tables, schema evolution.
+
+        An append merges new columns in; an overwrite with a ``predicate``
+        replaces only the matching files (and merges), one without replaces
+        everything, schema included.
+        """
         from deltalake import WriterProperties, write_deltalake
         from deltalake.exceptions import CommitFailedError, DeltaError
 
         before = self._file_sizes(uri) if self.exists(uri) else {}
+        merge = mode == "append" or predicate is not None
+        # delta-rs takes a predicate only with mode="overwrite"
+        replace: dict[str, Any] = {"predicate": predicate} if predicate else {}
         try:
             write_deltalake(
                 uri,
                 data,
                 mode=mode,
+                **replace,
                 partition_by=partition_by,
-                schema_mode="merge" if mode == "append" else "overwrite",
+                schema_mode="merge" if merge else "overwrite",
                 storage_options=self.storage_options,
                 commit_properties=props,
                 description=description,
@@ -393,29 +403,12 @@ class TableStore:
         predicate everything is replaced and the schema may change (e.g. a
         column widened from BIGINT to DOUBLE).
         """
-        from deltalake import CommitProperties, WriterProperties, write_deltalake
-        from deltalake.exceptions import CommitFailedError, DeltaError
+        from deltalake import CommitProperties
 
-        before = self._file_sizes(uri)
-        try:
-            write_deltalake(
-                uri,
-                data,
-                mode="overwrite",
-                predicate=predicate,
-                partition_by=partition_by,
-                schema_mode="merge" if predicate else "overwrite",
-                storage_options=self.storage_options,
-                commit_properties=CommitProperties(custom_metadata=dict(metadata or {}) or None),
-                writer_properties=WriterProperties(
-                    max_row_group_size=ROW_GROUP_ROWS, compression="SNAPPY"
-                ),
-            )
-        except CommitFailedError as exc:
-            raise CommitConflictError(f"commit to {uri} conflicted: {exc}") from exc
-        except (DeltaError, OSError) as exc:
-            raise StorageError(f"rewriting {uri} failed: {exc}") from exc
-        return self._result(uri, before)
+        props = CommitProperties(custom_metadata=dict(metadata or {}) or None)
+        return self._write_arrow(
+            uri, data, "overwrite", partition_by, props, None, predicate=predicate
+        )
 
     def commit_files(
         self,

@@ -15,32 +15,16 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from civiclake.simulators.borough import (
+    FIRST_NAMES,
+    LAST_NAMES,
+    STREET_TYPES,
+    STREET_WORDS,
+)
+
 Record = dict[str, Any]
 
-WARD_NAMES = (
-    "Abbey Fields", "Alder Park", "Bridge End", "Castle Marsh", "Chapel Green",
-    "Dockside", "Elmstead", "Ferry Lane", "Gasworks", "Heron Quay",
-    "Kingsmead", "Lockside", "Marsh Gate", "Millfield", "Northbank",
-    "Old Town", "Orchard Hill", "St Ann's", "Tanners Cross", "Willow Vale",
-)  # fmt: skip
-"""The demo borough's wards (the same names and ``RV01``… codes as the demo's ward register)."""
 
-FIRST_NAMES = (
-    "Zoë", "José", "Siobhán", "Aoife", "Oluwaseun", "Mohammed", "Priya", "Agnieszka",
-    "Łukasz", "Amelia", "Oliver", "Fatima", "Kwame", "Aisha", "Daniel", "Grace",
-    "Hassan", "Leila", "Mei", "Nathan", "Ravi", "Sarah", "Tomasz", "Yusuf",
-)  # fmt: skip
-LAST_NAMES = (
-    "Smith", "Jones", "Okafor", "Patel", "Nowak", "O'Brien", "Müller", "García",
-    "Khan", "Begum", "Nguyen", "Ferreira", "Williams", "Taylor", "Mensah", "Hussain",
-    "Wilson", "Rossi", "Silva", "Adeyemi", "Chen", "Murphy", "Clarke", "Şahin",
-)  # fmt: skip
-STREET_WORDS = (
-    "Alder", "Beech", "Canal", "Chapel", "Church", "Dock", "Elm", "Ferry", "Foundry",
-    "Granary", "Harbour", "Hazel", "King's", "Lock", "Maple", "Market", "Mill",
-    "Orchard", "Priory", "Queen's", "Rope", "School", "Station", "Wharf", "Willow",
-)  # fmt: skip
-STREET_TYPES = ("Road", "Street", "Lane", "Close", "Way", "Gardens", "Terrace", "Walk")
 COMPANIES = (
     "Riverside Planning Ltd", "Northbank Architects", "Lockside Design LLP",
     "Harbour Surveyors", "Greenleaf Consulting", "Urban Form Studio", "Keystone Planning",

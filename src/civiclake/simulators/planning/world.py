@@ -78,6 +78,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from civiclake.simulators import SimulatorError
+from civiclake.simulators.borough import WARD_NAMES
 from civiclake.simulators.planning import _records as rec
 
 Record = dict[str, Any]
@@ -370,7 +371,7 @@ class PlanningWorld:
                 "description": kind.name,
             }
             self._type_ids.append(self._insert("application_types", origin, 1, fields))
-        for i, name in enumerate(rec.WARD_NAMES, start=1):
+        for i, name in enumerate(WARD_NAMES, start=1):
             councillors = ", ".join(" ".join(rec.person(rng)) for _ in range(3))
             fields = {"ward_code": f"RV{i:02d}", "name": name, "councillors": councillors}
             self._ward_ids.append(self._insert("wards", origin, 1, fields))
