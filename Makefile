@@ -24,7 +24,7 @@ test: env  ## lint, type-check and run the whole test suite
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest
+	scripts/services/with-services.sh $(BIN)/pytest
 
 lint: env  ## ruff lint and format
 	$(BIN)/ruff check --fix src tests bench

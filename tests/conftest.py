@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,3 +25,41 @@ def project(project_dir: Path) -> Iterator[Project]:
     yield proj
     if "store" in proj.__dict__:
         proj.store.close()
+
+
+def _service_url(name: str, env: str) -> str:
+    """Where a service started by ``scripts/services/<name>.sh`` listens.
+
+    ``make test`` starts the services and sets ``env``; a developer running pytest by hand can
+    start them once with ``scripts/services/<name>.sh start``.
+    """
+    url = os.environ.get(env)
+    if url:
+        return url
+    path = Path(__file__).resolve().parents[1] / ".services" / name / "url"
+    if path.exists():
+        return path.read_text().strip()
+    pytest.fail(
+        f"{name} is not running: start it with scripts/services/{name}.sh start "
+        f"(make test does this), or set {env}",
+        pytrace=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The superuser URL of the test PostgreSQL server (a throwaway cluster)."""
+    return _service_url("postgres", "CIVICLAKE_TEST_POSTGRES_URL")
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A new, empty database on the test server for one test; dropped afterwards."""
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_server.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

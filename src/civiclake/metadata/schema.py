@@ -141,3 +141,40 @@ schema_changes = Table(
     Column("changed_at", DateTime(timezone=True), nullable=False),
 )
 """Schema drift seen by a writer: a column ``added`` or ``widened`` (e.g. BIGINT → DOUBLE)."""
+
+reconciliations = Table(
+    "reconciliations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(255), nullable=False, index=True),
+    Column("dataset", String(255), nullable=False, index=True),
+    Column("import_id", String(64), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=False),
+    Column("source_rows", BigInteger, nullable=False),
+    Column("platform_rows", BigInteger, nullable=False),
+    Column("ranges_compared", Integer, nullable=False),
+    Column("rows_fetched", BigInteger, nullable=False),
+    Column("missing_found", BigInteger, nullable=False),
+    Column("missing_repaired", BigInteger, nullable=False),
+    Column("stale_found", BigInteger, nullable=False),
+    Column("stale_repaired", BigInteger, nullable=False),
+    Column("deleted_found", BigInteger, nullable=False),
+    Column("deleted_repaired", BigInteger, nullable=False),
+)
+"""One comparison of a database source's table with the platform's latest table, and its repair."""
+
+stream_partitions = Table(
+    "stream_partitions",
+    metadata,
+    Column("source", String(255), primary_key=True),
+    Column("topic", String(255), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("committed_offset", BigInteger, nullable=False),
+    Column("high_watermark", BigInteger),
+    Column("lag", BigInteger),
+    Column("events_per_second", BigInteger),
+    Column("last_event_at", DateTime(timezone=True)),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+"""Progress of a stream source per topic partition: the next offset to read, lag and rate."""

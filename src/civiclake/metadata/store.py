@@ -319,6 +319,47 @@ class MetadataStore:
             )
             return [dict(r._mapping) for r in rows]
 
+    # -- reconciliations and stream progress ---------------------------------
+    def record_reconciliation(self, **values: Any) -> int:
+        """Store one reconciliation report (see ``schema.reconciliations``); returns its id."""
+        with self._tx() as conn:
+            return _new_id(conn.execute(t.reconciliations.insert().values(**values)))
+
+    def reconciliations(self, source: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest reconciliation reports first, of one source or all."""
+        query = sa.select(t.reconciliations).order_by(t.reconciliations.c.id.desc()).limit(limit)
+        if source is not None:
+            query = query.where(t.reconciliations.c.source == source)
+        with self.engine.connect() as conn:
+            return [_with_aware_times(r._mapping) for r in conn.execute(query)]
+
+    def record_stream_partitions(self, source: str, rows: list[dict[str, Any]]) -> None:
+        """Upsert the progress of a stream source's partitions (topic, partition, offsets, lag)."""
+        if not rows:
+            return
+        with self._tx() as conn:
+            for row in rows:
+                key = (
+                    (t.stream_partitions.c.source == source)
+                    & (t.stream_partitions.c.topic == row["topic"])
+                    & (t.stream_partitions.c.partition == row["partition"])
+                )
+                values = {**row, "updated_at": now()}
+                if conn.execute(t.stream_partitions.update().where(key).values(**values)).rowcount:
+                    continue
+                conn.execute(t.stream_partitions.insert().values(source=source, **values))
+
+    def stream_partitions(self, source: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(t.stream_partitions).order_by(
+            t.stream_partitions.c.source,
+            t.stream_partitions.c.topic,
+            t.stream_partitions.c.partition,
+        )
+        if source is not None:
+            query = query.where(t.stream_partitions.c.source == source)
+        with self.engine.connect() as conn:
+            return [_with_aware_times(r._mapping) for r in conn.execute(query)]
+
     # -- loaded files ---------------------------------------------------------
     def loaded_file(self, source: str, sha256: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -386,6 +427,11 @@ def _resolve_sqlite(url: str, project_dir: Path | None) -> str:
     if url.startswith(prefix + "/"):
         Path(url[len(prefix) :]).parent.mkdir(parents=True, exist_ok=True)
     return url
+
+
+def _with_aware_times(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """A row as a dict, its datetimes UTC-aware (SQLite hands them back naive)."""
+    return {k: _aware(v) if isinstance(v, datetime) else v for k, v in row.items()}
 
 
 def _run(row: Mapping[str, Any]) -> RunRecord:
