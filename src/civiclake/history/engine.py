@@ -211,9 +211,24 @@ def relations(
     return base, recent, everything
 
 
-def latest_sql(con: duckdb.DuckDBPyConnection, table: HistoryTable, prefix: str) -> str:
+def latest_sql(
+    con: duckdb.DuckDBPyConnection,
+    table: HistoryTable,
+    prefix: str,
+    *,
+    include_deleted: bool = False,
+) -> str:
+    """The latest version per key; with ``include_deleted``, tombstones too (with ``_deleted``)."""
     base, recent, _ = relations(con, table, prefix)
-    inner = sql.latest(base, recent, table.spec.key, recent_is_newer=table.recent_is_newer())
+    inner = sql.latest(
+        base,
+        recent,
+        table.spec.key,
+        recent_is_newer=table.recent_is_newer(),
+        include_deleted=include_deleted,
+    )
+    if include_deleted:
+        return inner
     return f"SELECT * EXCLUDE ({q(DELETED)}) FROM ({inner})"
 
 

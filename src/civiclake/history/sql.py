@@ -68,15 +68,26 @@ def winners(versions: str, key: Sequence[str]) -> str:
     return f"SELECT {newest} AS {q(SEQ)} FROM {versions} GROUP BY {k}"
 
 
-def latest(base: str, recent: str | None, key: Sequence[str], *, recent_is_newer: bool) -> str:
+def latest(
+    base: str,
+    recent: str | None,
+    key: Sequence[str],
+    *,
+    recent_is_newer: bool,
+    include_deleted: bool = False,
+) -> str:
     """Latest version per key, deletes removed (``_deleted`` still present, all false).
+
+    ``include_deleted`` keeps the keys whose latest version is a tombstone (a writer
+    deciding whether a record is new needs to see them).
 
     ``recent_is_newer``: every recent version is at least as new as every
     base version, so a touched key's newest recent version always wins and
     base need not be consulted for it (one pass over base instead of two).
     """
+    live = "" if include_deleted else f" WHERE NOT {q(DELETED)}"
     if recent is None:
-        return f"SELECT * FROM {base} WHERE NOT {q(DELETED)}"
+        return f"SELECT * FROM {base}{live}"
     k = _keys(key)
     narrow = f"{k}, {q(VALID_FROM)}, {q(SEQ)}"
     touched = f"SELECT DISTINCT {k} FROM {recent}"
@@ -95,7 +106,7 @@ def latest(base: str, recent: str | None, key: Sequence[str], *, recent_is_newer
         )
     return (
         f"SELECT * FROM (SELECT b.* FROM {base} AS b ANTI JOIN ({touched}) USING ({k}) "
-        f"UNION ALL BY NAME {changed}) WHERE NOT {q(DELETED)}"
+        f"UNION ALL BY NAME {changed}){live}"
     )
 
 

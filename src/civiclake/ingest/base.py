@@ -32,6 +32,7 @@ C = TypeVar("C", bound=SourceConfig)
 SOURCE_TYPES: dict[str, str] = {
     "files": "civiclake.ingest.files.source:FilesSource",
     "planning_api": "civiclake.ingest.planning.source:PlanningApiSource",
+    "database": "civiclake.ingest.database.source:DatabaseSource",
 }
 """Connector registry: ``type`` in a source file → ``module:Class``, imported on use."""
 

@@ -1,0 +1,384 @@
+"""Reconciliation: find what a sync missed by comparing row hashes per key range, and repair it.
+
+An incremental sync cannot see a row whose change did not move its cursor (an update that
+did not bump ``updated_at``), one committed after its overlap window had passed (a long
+transaction), or a hard delete. A reconciliation finds all three cheaply:
+
+1. Split the key space into ``fanout`` ranges of the first key column, at boundaries taken
+   from the platform's keys (quantiles), and compute per range ``count(*)`` and the sum of
+   row hashes — in the source database by SQL, and in DuckDB over the platform's latest
+   table, whose rows carry the hash the source computed when they were read. Only two small
+   aggregate results cross the wire; no full row is read when nothing differs.
+2. Split each range whose (count, sum) differ again, until a range holds at most
+   ``leaf_rows`` rows (or cannot be split); then compare those ranges key by key (keys and
+   hashes only).
+3. Classify: **missing** (at the source, not on the platform), **stale** (hashes differ),
+   **deleted** (on the platform, not at the source — confirmed by looking the keys up).
+4. Repair: read just the missing and stale rows by key, keep them in landing, and apply them
+   with tombstones for the deleted keys through the same path as a sync (so a crash is safe
+   and a re-run applies them once). The report goes to the catalog's ``reconciliations``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from civiclake.history.engine import latest_sql, open_history
+from civiclake.history.sql import q
+from civiclake.ingest.database.connection import ROW_HASH
+from civiclake.ingest.database.sync import Applied, Pending, TableSync, connect, write_batches
+from civiclake.storage.staged import sql_literal
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+KINDS = ("missing", "stale", "deleted")
+KEY_CHUNK = 500
+"""Keys per ``IN (…)`` list when reading rows by key."""
+
+
+@dataclass
+class Report:
+    """What one reconciliation of one table found and repaired."""
+
+    table: str
+    dataset: str
+    source_rows: int = 0
+    platform_rows: int = 0
+    ranges_compared: int = 0
+    keys_compared: int = 0
+    """Keys (with their hashes, not whole rows) read to compare differing ranges."""
+    rows_fetched: int = 0
+    """Whole rows read from the source to repair."""
+    missing: int = 0
+    stale: int = 0
+    deleted: int = 0
+    repaired: dict[str, int] = field(
+        default_factory=lambda: {"missing": 0, "stale": 0, "deleted": 0}
+    )
+    applied: Applied | None = None
+    import_id: str = ""
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing or self.stale or self.deleted)
+
+    def summary(self) -> str:
+        if self.clean:
+            return f"{self.table}: reconciled, no difference ({self.source_rows} rows)"
+        found = ", ".join(
+            f"{n} {kind} ({self.repaired[kind]} repaired)"
+            for kind, n in (
+                ("missing", self.missing),
+                ("stale", self.stale),
+                ("deleted", self.deleted),
+            )
+            if n
+        )
+        return f"{self.table}: reconciliation found {found}"
+
+
+@dataclass(frozen=True)
+class Range:
+    """``lo <= lead < hi`` on the first key column (``None``: unbounded)."""
+
+    lo: Any = None
+    hi: Any = None
+
+
+def reconcile(sync: TableSync, *, today: str) -> Report:
+    """Compare one table with the source, repair what differs, and record the report."""
+    report = Report(table=sync.name, dataset=sync.ref.qualified)
+    current = open_history(sync.project.tables, sync.project.layout.table_uri(sync.ref))
+    if current is None:  # never synced: nothing to compare with yet
+        return report
+    con = connect(sync.project)
+    try:
+        latest = latest_sql(con, current, "rec")
+        keys = ", ".join(q(k) for k in sync.spec.key)
+        con.execute(f"CREATE TEMP TABLE platform AS SELECT {keys}, {q(ROW_HASH)} FROM ({latest})")
+        compare = _Comparer(sync, con, report)
+        leaves = compare.narrow()
+        diff = compare.leaves(leaves)
+    finally:
+        con.close()
+    missing, stale, deleted = diff
+    report.missing, report.stale, report.deleted = len(missing), len(stale), len(deleted)
+    if not report.clean:
+        report.applied = _repair(sync, report, missing, stale, deleted, today=today)
+    _record(sync, report)
+    state = sync.state()
+    state.reconciled_at = datetime.now(UTC).isoformat()
+    sync.save(state)
+    return report
+
+
+class _Comparer:
+    """Range-by-range comparison of one table between the source and the platform."""
+
+    def __init__(self, sync: TableSync, con: duckdb.DuckDBPyConnection, report: Report) -> None:
+        self.sync = sync
+        self.db = sync.db
+        self.con = con
+        self.report = report
+        self.lead = sync.spec.key[0]
+        self.fanout = sync.config.reconcile_fanout
+        self.leaf_rows = sync.config.reconcile_leaf_rows
+        self.hash = self.db.row_hash(sync.columns)
+        self.table = sync.table
+
+    # -- narrowing ---------------------------------------------------------------------
+    def narrow(self) -> list[Range]:
+        """The smallest ranges whose contents differ, found by splitting from the whole."""
+        leaves: list[Range] = []
+        todo = [Range()]
+        top = True
+        while todo:
+            whole = todo.pop()
+            bounds = self._bounds(whole)
+            if not bounds and not top:
+                leaves.append(whole)  # one lead value (or none) on the platform here
+                continue
+            ranges = _split(whole, bounds)
+            source = self._source_buckets(whole, bounds)
+            platform = self._platform_buckets(whole, bounds)
+            self.report.ranges_compared += len(ranges)
+            if top:
+                self.report.source_rows = sum(c for c, _ in source.values())
+                self.report.platform_rows = sum(c for c, _ in platform.values())
+                top = False
+            for i, part in enumerate(ranges):
+                ours, theirs = platform.get(i, (0, 0)), source.get(i, (0, 0))
+                if ours == theirs:
+                    continue
+                if max(ours[0], theirs[0]) <= self.leaf_rows or len(ranges) == 1:
+                    leaves.append(part)
+                else:
+                    todo.append(part)
+        return leaves
+
+    def _bounds(self, whole: Range) -> list[Any]:
+        """Up to ``fanout - 1`` boundaries inside ``whole``: quantiles of the platform's keys."""
+        points = ", ".join(str(i / self.fanout) for i in range(1, self.fanout))
+        where = self._duck_where(whole)
+        row = self.con.sql(
+            f"SELECT quantile_disc({q(self.lead)}, [{points}]) FROM platform{where}"
+        ).fetchall()[0][0]
+        found = sorted({v for v in (row or []) if v is not None})
+        return [v for v in found if whole.lo is None or v > whole.lo]
+
+    def _duck_where(self, part: Range) -> str:
+        lead = q(self.lead)
+        terms = []
+        if part.lo is not None:
+            terms.append(f"{lead} >= {sql_literal(part.lo)}")
+        if part.hi is not None:
+            terms.append(f"{lead} < {sql_literal(part.hi)}")
+        return " WHERE " + " AND ".join(terms) if terms else ""
+
+    def _source_where(self, part: Range) -> Any:
+        import sqlalchemy as sa
+
+        column = self.table.c[self.lead]
+        terms = []
+        if part.lo is not None:
+            terms.append(column >= part.lo)
+        if part.hi is not None:
+            terms.append(column < part.hi)
+        return sa.and_(*terms) if terms else None
+
+    def _source_buckets(self, whole: Range, bounds: Sequence[Any]) -> dict[int, tuple[int, int]]:
+        import sqlalchemy as sa
+
+        column = self.table.c[self.lead]
+        bucket = (
+            sa.case(*((column < b, i) for i, b in enumerate(bounds)), else_=len(bounds))
+            if bounds
+            else sa.literal(0)
+        )
+        inner = sa.select(bucket.label("b"), sa.literal_column(self.hash).label("h")).select_from(
+            self.table
+        )
+        where = self._source_where(whole)
+        if where is not None:
+            inner = inner.where(where)
+        sub = inner.subquery("x")
+        query = sa.select(sub.c.b, sa.func.count(), sa.func.sum(sub.c.h)).group_by(sub.c.b)
+        rows = self.db.fetchall(self.db.render(query), f"comparing {self.sync.source_table}")
+        return {int(b): (int(n), int(s or 0)) for b, n, s in rows}
+
+    def _platform_buckets(self, whole: Range, bounds: Sequence[Any]) -> dict[int, tuple[int, int]]:
+        lead = q(self.lead)
+        cases = " ".join(f"WHEN {lead} < {sql_literal(b)} THEN {i}" for i, b in enumerate(bounds))
+        bucket = f"CASE {cases} ELSE {len(bounds)} END" if bounds else "0"
+        rows = self.con.sql(
+            f"SELECT {bucket} AS b, count(*), sum({q(ROW_HASH)}) FROM platform"
+            f"{self._duck_where(whole)} GROUP BY b"
+        ).fetchall()
+        return {int(b): (int(n), int(s or 0)) for b, n, s in rows}
+
+    # -- key by key ----------------------------------------------------------------------
+    def leaves(self, leaves: list[Range]) -> tuple[list[tuple[Any, ...]], ...]:
+        """(missing, stale, deleted) keys of the differing ranges."""
+        import pyarrow as pa
+        import sqlalchemy as sa
+
+        if not leaves:
+            return [], [], []
+        key_cols = [self.table.c[k] for k in self.sync.spec.key]
+        batches: list[pa.RecordBatch] = []
+        for part in leaves:
+            query = sa.select(*key_cols, sa.literal_column(self.hash).label(ROW_HASH)).select_from(
+                self.table
+            )
+            where = self._source_where(part)
+            if where is not None:
+                query = query.where(where)
+            batches += self.db.stream(
+                self.db.render(query),
+                self.table,
+                batch_rows=self.sync.config.batch_rows,
+                doing=f"comparing keys of {self.sync.source_table}",
+            )
+        keys = ", ".join(q(k) for k in self.sync.spec.key)
+        names = [*self.sync.spec.key, ROW_HASH]
+        if batches:
+            source = pa.Table.from_batches(batches).select(names)
+        else:
+            source = self.con.sql(f"SELECT {keys}, {q(ROW_HASH)} FROM platform LIMIT 0").to_arrow_table()
+        self.report.keys_compared += source.num_rows
+        self.con.register("source_keys", source)
+        ranges = " OR ".join(
+            "(" + (self._duck_where(p).removeprefix(" WHERE ") or "true") + ")" for p in leaves
+        )
+        self.con.execute(f"CREATE TEMP VIEW platform_keys AS SELECT * FROM platform WHERE {ranges}")
+        missing = self._keys(
+            f"SELECT {keys} FROM source_keys ANTI JOIN platform_keys USING ({keys})"
+        )
+        stale = self._keys(
+            f"SELECT {keys} FROM source_keys AS s JOIN platform_keys AS p USING ({keys}) "
+            f"WHERE s.{q(ROW_HASH)} IS DISTINCT FROM p.{q(ROW_HASH)}"
+        )
+        gone = self._keys(f"SELECT {keys} FROM platform_keys ANTI JOIN source_keys USING ({keys})")
+        # a key may sort into another range at the source (collations differ): look it up
+        still_there = set(self._lookup(gone)) if gone else set()
+        deleted = [k for k in gone if k not in still_there]
+        stale += [k for k in gone if k in still_there]
+        return missing, stale, deleted
+
+    def _keys(self, sql: str) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self.con.sql(sql).fetchall()]
+
+    def _lookup(self, keys: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        import sqlalchemy as sa
+
+        key_cols = [self.table.c[k] for k in self.sync.spec.key]
+        found: list[tuple[Any, ...]] = []
+        for chunk in _chunks(keys, KEY_CHUNK):
+            query = sa.select(*key_cols).where(_key_filter(key_cols, chunk))
+            found += self.db.fetchall(self.db.render(query), "looking up deleted keys")
+        return [tuple(r) for r in found]
+
+
+def _repair(
+    sync: TableSync,
+    report: Report,
+    missing: list[tuple[Any, ...]],
+    stale: list[tuple[Any, ...]],
+    deleted: list[tuple[Any, ...]],
+    *,
+    today: str,
+) -> Applied:
+    """Read the missing and stale rows by key, keep them in landing, apply them with tombstones."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from civiclake.ingest.database.sync import _new_import_id
+
+    import_id = _new_import_id()
+    report.import_id = import_id
+    rows_path = sync._landing_path(today, import_id, "repair")
+    key_cols = [sync.table.c[k] for k in sync.spec.key]
+    select = sync._select(sync.columns)
+
+    def batches() -> Iterable[pa.RecordBatch]:
+        for chunk in _chunks(missing + stale, KEY_CHUNK):
+            where = sync.db.render(_key_filter(key_cols, chunk))
+            yield from sync.db.stream(
+                f"{select} WHERE {where}",
+                sync.table,
+                batch_rows=sync.config.batch_rows,
+                doing=f"reading rows of {sync.source_table} to repair",
+            )
+
+    rows, _ = write_batches(rows_path, iter(batches()), cursor=None)
+    report.rows_fetched = rows
+    deleted_paths = []
+    if deleted:
+        path = sync._landing_path(today, import_id, "deleted")
+        columns = list(zip(*deleted, strict=True))
+        pq.write_table(
+            pa.table({k: list(v) for k, v in zip(sync.spec.key, columns, strict=True)}), path
+        )
+        deleted_paths.append(str(path))
+    state = sync.state()
+    state.pending = Pending(
+        import_id=import_id,
+        kind="repair",
+        rows=[str(rows_path)] if rows else [],
+        deleted=deleted_paths,
+        rows_read=rows,
+    )
+    sync.save(state)
+    fetched: set[tuple[Any, ...]] = set()
+    if rows:
+        keys = pq.read_table(rows_path, columns=list(sync.spec.key)).to_pylist()
+        fetched = {tuple(r[k] for k in sync.spec.key) for r in keys}
+    applied = sync.finish(state)
+    report.repaired["missing"] = sum(k in fetched for k in missing)
+    report.repaired["stale"] = sum(k in fetched for k in stale)
+    report.repaired["deleted"] = applied.deletes
+    return applied
+
+
+def _key_filter(key_cols: Sequence[Any], keys: Sequence[tuple[Any, ...]]) -> Any:
+    import sqlalchemy as sa
+
+    if len(key_cols) == 1:
+        return key_cols[0].in_([k[0] for k in keys])
+    return sa.or_(*(sa.and_(*(c == v for c, v in zip(key_cols, k, strict=True))) for k in keys))
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _split(whole: Range, bounds: Sequence[Any]) -> list[Range]:
+    edges = [whole.lo, *bounds, whole.hi]
+    return [Range(edges[i], edges[i + 1]) for i in range(len(edges) - 1)]
+
+
+def _record(sync: TableSync, report: Report) -> None:
+    sync.project.store.record_reconciliation(
+        source=sync.node,
+        dataset=report.dataset,
+        import_id=report.import_id,
+        started_at=report.started_at,
+        ended_at=datetime.now(UTC),
+        source_rows=report.source_rows,
+        platform_rows=report.platform_rows,
+        ranges_compared=report.ranges_compared,
+        rows_fetched=report.rows_fetched,
+        missing_found=report.missing,
+        missing_repaired=report.repaired["missing"],
+        stale_found=report.stale,
+        stale_repaired=report.repaired["stale"],
+        deleted_found=report.deleted,
+        deleted_repaired=report.repaired["deleted"],
+    )
