@@ -250,7 +250,9 @@ class _Comparer:
         if batches:
             source = pa.Table.from_batches(batches).select(names)
         else:
-            source = self.con.sql(f"SELECT {keys}, {q(ROW_HASH)} FROM platform LIMIT 0").to_arrow_table()
+            source = self.con.sql(
+                f"SELECT {keys}, {q(ROW_HASH)} FROM platform LIMIT 0"
+            ).to_arrow_table()
         self.report.keys_compared += source.num_rows
         self.con.register("source_keys", source)
         ranges = " OR ".join(
