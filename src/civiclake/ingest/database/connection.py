@@ -67,6 +67,8 @@ class SourceDatabase:
             ) from None
         if parsed.password:
             REDACTOR.add(str(parsed.password))
+        if parsed.drivername == "postgresql":  # SQLAlchemy's default is psycopg2; we ship 3
+            parsed = parsed.set(drivername="postgresql+psycopg")
         self.dialect = parsed.get_backend_name()
         self._url = parsed
         self._engine: sa.Engine | None = None

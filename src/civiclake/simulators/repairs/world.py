@@ -157,7 +157,10 @@ class RepairsSimulator:
         self.skew = timedelta(minutes=skew_minutes)
         self.long_cycles = long_cycles
         self.silent_rate = silent_rate
-        self.engine = sa.create_engine(url)
+        parsed = sa.engine.make_url(url)
+        if parsed.drivername == "postgresql":  # psycopg 3 (SQLAlchemy defaults to psycopg2)
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        self.engine = sa.create_engine(parsed)
         self.metadata = sa.MetaData()
         self.tables = define_tables(self.metadata)
         self.cycles = 0
