@@ -10,6 +10,7 @@ import typer
 
 from civiclake.cli import commands
 from civiclake.cli.simulate import simulate_app
+from civiclake.cli.status import reconcile, repairs_db, status
 
 app = typer.Typer(
     help="civiclake: ingest council data, keep its history, transform it with SQL or Python, "
@@ -26,6 +27,9 @@ app.add_typer(department_app, name="department")
 app.add_typer(new_app, name="new")
 app.add_typer(runs_app, name="runs")
 app.add_typer(simulate_app, name="simulate")
+simulate_app.command("repairs-db")(repairs_db)
+app.command("status")(status)
+app.command("reconcile")(reconcile)
 history_app = typer.Typer(help="Keyed datasets' history: rebuild it from landing, compact it.")
 app.add_typer(history_app, name="history")
 

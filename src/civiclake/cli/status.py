@@ -1,0 +1,231 @@
+"""``civiclake status``, ``civiclake reconcile`` and ``civiclake simulate repairs-db``.
+
+``status`` answers "is my data fresh and whole?" per source: its last run, and for a
+database source each table's cursor and last reconciliation (what it found and repaired),
+for a stream source each partition's committed offset, lag and rate.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from civiclake.cli import output as out
+
+if TYPE_CHECKING:
+    from civiclake.project import Project
+
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--project",
+        "-p",
+        help="Project folder (default: this folder or the nearest parent with civiclake.yaml).",
+        envvar="CIVICLAKE_PROJECT",
+        show_default=False,
+    ),
+]
+
+
+def status(
+    source: Annotated[
+        str | None, typer.Argument(help="Only this source, e.g. repairs/drs.", show_default=False)
+    ] = None,
+    project: ProjectOpt = None,
+) -> None:
+    """Freshness of each source: last run, database cursors and reconciliations, stream lag."""
+    from civiclake.project import Project
+
+    proj = Project.load(project)
+    con = out.console(wide_when_piped=True)
+    sources = [s for s in proj.sources() if source is None or s.name == source]
+    if source is not None and not sources:
+        from civiclake.config.suggest import did_you_mean
+        from civiclake.exceptions import ConfigError
+
+        names = [s.name for s in proj.sources()]
+        raise ConfigError(
+            f"no source {source!r}{did_you_mean(source, names)}; sources: {', '.join(names)}"
+        )
+    con.print(_sources_table(proj, sources))
+    for node in sources:
+        if getattr(node, "type", None) == "database":
+            con.print(_database_table(proj, node))
+    partitions = [p for p in proj.store.stream_partitions() if source in (None, p["source"])]
+    if partitions:
+        con.print(_streams_table(partitions))
+
+
+def _last_steps(project: Project) -> dict[str, dict[str, Any]]:
+    """The newest recorded step of each node."""
+    import sqlalchemy as sa
+
+    from civiclake.metadata import schema as t
+
+    steps = t.run_steps
+    newest = sa.select(steps.c.node, sa.func.max(steps.c.id).label("id")).group_by(steps.c.node)
+    sub = newest.subquery()
+    query = sa.select(steps).join(sub, steps.c.id == sub.c.id)
+    with project.store.engine.connect() as conn:
+        return {r.node: dict(r._mapping) for r in conn.execute(query)}
+
+
+def _sources_table(project: Project, sources: list[Any]) -> Any:
+    from rich.table import Table
+
+    steps = _last_steps(project)
+    table = Table(title="Sources")
+    for column in ("source", "type", "schedule", "last run", "status", "rows in", "note"):
+        table.add_column(column)
+    for node in sources:
+        step = steps.get(node.name)
+        status = step["status"] if step else "never run"
+        colour = {"succeeded": "green", "failed": "red"}.get(status, "yellow")
+        table.add_row(
+            node.name,
+            node.type,
+            node.config.schedule or "-",
+            _ago(step["ended_at"] or step["started_at"]) if step else "-",
+            f"[{colour}]{status}[/]",
+            out.count(step["rows_in"]) if step else "-",
+            (step.get("error") or "")[:80] if step else "",
+        )
+    return table
+
+
+def _database_table(project: Project, node: Any) -> Any:
+    from rich.table import Table
+
+    from civiclake.ingest.database.sync import TableState
+
+    reports: dict[str, dict[str, Any]] = {}
+    for report in project.store.reconciliations(node.name, limit=200):
+        reports.setdefault(report["dataset"], report)
+    table = Table(title=f"{node.name}: tables")
+    for column in ("table", "dataset", "cursor (source clock)", "last reconciliation", "found"):
+        table.add_column(column)
+    table.add_column("repaired")
+    for name in node.config.tables:
+        state = TableState.from_json(project.store.get_cursor(node.name, name))
+        ref = node.dataset(name)
+        report = reports.get(ref.qualified)
+        found = repaired = "-"
+        when = "never"
+        if report:
+            when = f"{_ago(report['ended_at'])} ({report['ranges_compared']} ranges)"
+            found = _kinds(report, "found") or "nothing"
+            repaired = _kinds(report, "repaired") or "-"
+        table.add_row(name, ref.qualified, state.cursor or "-", when, found, repaired)
+    return table
+
+
+def _kinds(report: dict[str, Any], what: str) -> str:
+    parts = [
+        f"{report[f'{kind}_{what}']} {kind}"
+        for kind in ("missing", "stale", "deleted")
+        if report[f"{kind}_{what}"]
+    ]
+    return ", ".join(parts)
+
+
+def _streams_table(partitions: list[dict[str, Any]]) -> Any:
+    from rich.table import Table
+
+    table = Table(title="Streams")
+    for column in ("source", "topic", "partition", "next offset", "lag", "events/s", "last event"):
+        table.add_column(column)
+    for p in partitions:
+        table.add_row(
+            p["source"],
+            p["topic"],
+            str(p["partition"]),
+            out.count(p["committed_offset"]),
+            out.count(p["lag"]),
+            out.count(p["events_per_second"]),
+            _ago(p["last_event_at"]) if p["last_event_at"] else "-",
+        )
+    return table
+
+
+def _ago(when: datetime | None) -> str:
+    if when is None:
+        return "-"
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    seconds = (datetime.now(UTC) - when).total_seconds()
+    if seconds < 90:
+        return f"{seconds:.0f} s ago"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 172800:
+        return f"{seconds / 3600:.0f} h ago"
+    return when.strftime("%Y-%m-%d %H:%M")
+
+
+def reconcile(
+    source: Annotated[str, typer.Argument(help="The database source, e.g. repairs/drs.")],
+    table: Annotated[
+        list[str] | None, typer.Option("--table", "-t", help="Only these tables (repeatable).")
+    ] = None,
+    project: ProjectOpt = None,
+) -> None:
+    """Compare a database source's tables with the source now and repair what differs."""
+    from civiclake.cli.commands import print_summary
+    from civiclake.config.suggest import did_you_mean
+    from civiclake.exceptions import ConfigError
+    from civiclake.project import Project
+    from civiclake.runner.actions import Action
+    from civiclake.runner.runner import Runner
+
+    proj = Project.load(project)
+    nodes = {s.name: s for s in proj.sources() if getattr(s, "type", None) == "database"}
+    node = nodes.get(source)
+    if node is None:
+        raise ConfigError(
+            f"no database source {source!r}{did_you_mean(source, nodes)}"
+            + (f"; database sources: {', '.join(nodes)}" if nodes else "")
+        )
+    for name in table or []:
+        if name not in node.config.tables:
+            raise ConfigError(
+                f"{node.config_file} has no table {name!r}"
+                f"{did_you_mean(name, node.config.tables)}"
+            )
+    step = Action(
+        name=f"{node.department}/reconcile-{node.source_name}",
+        department=node.department,
+        action=lambda ctx: node.reconcile(ctx, table or None),
+    )
+    summary = Runner(proj, threads=1).run(command=f"reconcile {source}", nodes=[step])
+    print_summary(summary, proj)
+    if not summary.ok:
+        sys.exit(1)
+
+
+def repairs_db(
+    url: Annotated[
+        str, typer.Argument(help="SQLAlchemy URL of the database to create, e.g. sqlite:///drs.db")
+    ],
+    cycles: Annotated[int, typer.Option(min=0, help="15-minute cycles of changes to make.")] = 4,
+    scale: Annotated[float, typer.Option(help="Size relative to the default (2,000 jobs).")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same database.")] = 7,
+) -> None:
+    """Create a simulated repairs-scheduling database and change it like the real one."""
+    from civiclake.simulators.repairs import RepairsSimulator
+
+    with RepairsSimulator(url, seed=seed, scale=scale) as sim:
+        sim.create()
+        for _ in range(cycles):
+            report = sim.cycle()
+            print(
+                f"{report.now:%Y-%m-%d %H:%M}: {report.inserted} new, {report.updated} updated "
+                f"({len(report.silent_updates)} without bumping updated_at, "
+                f"{report.skewed_updates} by the server running slow), "
+                f"{len(report.deleted)} hard-deleted, {report.long_committed} late commits",
+                flush=True,
+            )
+        sim.settle()
