@@ -24,9 +24,7 @@ TABLE_KEYS = {
 def make_project(root: Path, url: str, **options: Any) -> Project:
     """A project with a ``repairs`` department whose ``drs`` source syncs the simulator."""
     directory = init_project(root / "council", departments=["repairs"])
-    tables = options.pop("tables", None) or {
-        name: {"key": key} for name, key in TABLE_KEYS.items()
-    }
+    tables = options.pop("tables", None) or {name: {"key": key} for name, key in TABLE_KEYS.items()}
     config = {"type": "database", "url": url, "tables": tables, **options}
     (directory / "sources" / "repairs" / "drs.yaml").write_text(yaml.safe_dump(config))
     return Project.load(directory)
