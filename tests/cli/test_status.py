@@ -1,4 +1,4 @@
-"""`civiclake simulate repairs-db`, `civiclake status` and `civiclake reconcile` as a user runs them."""
+"""`civiclake simulate repairs-db`, `status` and `reconcile`, as a user runs them."""
 
 from __future__ import annotations
 

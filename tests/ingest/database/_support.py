@@ -26,7 +26,9 @@ def make_project(root: Path, url: str, **options: Any) -> Project:
     directory = init_project(root / "council", departments=["repairs"])
     tables = options.pop("tables", None) or {name: {"key": key} for name, key in TABLE_KEYS.items()}
     config = {"type": "database", "url": url, "tables": tables, **options}
-    (directory / "sources" / "repairs" / "drs.yaml").write_text(yaml.safe_dump(config))
+    (directory / "sources" / "repairs" / "drs.yaml").write_text(
+        yaml.safe_dump(config, sort_keys=False)
+    )
     return Project.load(directory)
 
 

@@ -194,7 +194,13 @@ class SourceDatabase:
             reader = cx.read_sql(url, sql, return_type="arrow_stream", batch_size=batch_rows)
             for batch in reader:
                 yield _utc(batch)
-        except (RuntimeError, OSError) as exc:  # connectorx raises RuntimeError for the server
+        except (RuntimeError, OSError) as exc:  # what connectorx raises for the server's errors
+            raise self.unavailable(exc, doing) from None
+        except BaseException as exc:
+            # a connection lost mid-stream panics connectorx's reader thread: pyo3's
+            # PanicException derives from BaseException, not Exception
+            if type(exc).__name__ != "PanicException":
+                raise
             raise self.unavailable(exc, doing) from None
 
     def _stream_cursor(

@@ -14,10 +14,11 @@ A sync of table ``t`` with cursor column ``updated_at``:
    the source no longer has become tombstones.
 4. Save the cursor: the newest ``updated_at`` read, in the source's clock (never ours).
 
-**Ordering versions.** A version's ``valid_from`` is its ``updated_at``, but never earlier
-than the key's latest version's: a server whose clock is behind, or an update that did not
-bump ``updated_at``, must still make the newer row win. That time is kept in ``_changed_at``
-(the history's version column); ``updated_at`` itself is kept as the source had it.
+**Ordering versions.** A version's ``valid_from`` is its ``updated_at``, but always later
+than the key's latest version's (by a microsecond when it must): a server whose clock is
+behind, or an update that did not bump ``updated_at``, must still make the newer row win.
+That time is kept in ``_changed_at`` (the history's version column); ``updated_at`` itself
+is kept as the source had it.
 
 A crash anywhere leaves the previous state readable: before step 3 nothing was recorded (the
 next run reads again); after it, the next run applies the recorded file exactly once.
@@ -299,7 +300,6 @@ class TableSync:
         on = " AND ".join(f"i.{q(k)} = p.{q(k)}" for k in self.spec.key)
         now = sql_literal(_parse(source_now) if source_now else datetime.now(UTC))
         now = f"CAST({now} AS TIMESTAMP)"
-        floor = "TIMESTAMP '0001-01-01'"
         if pending.rows:
             listed = ", ".join(_literal(p) for p in pending.rows)
             con.execute(
@@ -321,9 +321,14 @@ class TableSync:
         if pending.rows:
             cursor = self.settings.cursor
             stamp = f"coalesce(CAST(i.{q(cursor)} AS TIMESTAMP), {now})" if cursor else now
+            # a change stamped no later than the key's latest version (a slow clock, an
+            # update that did not bump the cursor) took effect just after it
+            changed_at = (
+                f"CASE WHEN p.valid_from IS NULL OR {stamp} > p.valid_from THEN {stamp} "
+                "ELSE p.valid_from + INTERVAL 1 MICROSECOND END"
+            )
             parts.append(
-                f"SELECT i.*, false AS {q(SOURCE_DELETED)}, "
-                f"greatest({stamp}, coalesce(p.valid_from, {floor})) AS {q(CHANGED_AT)} "
+                f"SELECT i.*, false AS {q(SOURCE_DELETED)}, {changed_at} AS {q(CHANGED_AT)} "
                 f"FROM incoming AS i LEFT JOIN prior AS p ON {on} "
                 f"WHERE p.valid_from IS NULL OR p._deleted "
                 f"OR p.{q(ROW_HASH)} IS DISTINCT FROM i.{q(ROW_HASH)}"
@@ -341,7 +346,8 @@ class TableSync:
         if gone:
             parts.append(
                 f"SELECT {', '.join('p.' + q(k) for k in self.spec.key)}, "
-                f"true AS {q(SOURCE_DELETED)}, greatest({now}, p.valid_from) AS {q(CHANGED_AT)} "
+                f"true AS {q(SOURCE_DELETED)}, "
+                f"greatest({now}, p.valid_from + INTERVAL 1 MICROSECOND) AS {q(CHANGED_AT)} "
                 f"FROM prior AS p SEMI JOIN ({gone}) USING ({keys}) WHERE NOT p._deleted"
             )
         con.execute(f"CREATE TEMP TABLE changes AS {' UNION ALL BY NAME '.join(parts)}")

@@ -160,7 +160,7 @@ class RepairsSimulator:
         parsed = sa.engine.make_url(url)
         if parsed.drivername == "postgresql":  # psycopg 3 (SQLAlchemy defaults to psycopg2)
             parsed = parsed.set(drivername="postgresql+psycopg")
-        self.engine = sa.create_engine(parsed)
+        self.engine = sa.create_engine(parsed, pool_pre_ping=True)
         self.metadata = sa.MetaData()
         self.tables = define_tables(self.metadata)
         self.cycles = 0
