@@ -103,8 +103,8 @@ def _database_table(project: Project, node: Any) -> Any:
     from civiclake.ingest.database.sync import TableState
 
     reports: dict[str, dict[str, Any]] = {}
-    for report in project.store.reconciliations(node.name, limit=200):
-        reports.setdefault(report["dataset"], report)
+    for row in project.store.reconciliations(node.name, limit=200):
+        reports.setdefault(row["dataset"], row)
     table = Table(title=f"{node.name}: tables")
     for column in ("table", "dataset", "cursor (source clock)", "last reconciliation", "found"):
         table.add_column(column)
@@ -182,7 +182,9 @@ def reconcile(
     from civiclake.runner.runner import Runner
 
     proj = Project.load(project)
-    nodes = {s.name: s for s in proj.sources() if getattr(s, "type", None) == "database"}
+    nodes: dict[str, Any] = {
+        s.name: s for s in proj.sources() if getattr(s, "type", None) == "database"
+    }
     node = nodes.get(source)
     if node is None:
         raise ConfigError(
@@ -192,8 +194,7 @@ def reconcile(
     for name in table or []:
         if name not in node.config.tables:
             raise ConfigError(
-                f"{node.config_file} has no table {name!r}"
-                f"{did_you_mean(name, node.config.tables)}"
+                f"{node.config_file} has no table {name!r}{did_you_mean(name, node.config.tables)}"
             )
     step = Action(
         name=f"{node.department}/reconcile-{node.source_name}",
