@@ -66,10 +66,10 @@ class DatabaseConfig(SourceConfig):
     """Rows per Arrow batch read from the source (memory stays bounded by this)."""
     reconcile_every_minutes: int = Field(default=60, ge=0)
     """How often a sync also reconciles (0: every sync)."""
-    reconcile_fanout: int = Field(default=32, ge=2, le=1024)
-    """Key ranges a differing range is split into at each step of a reconciliation."""
     reconcile_leaf_rows: int = Field(default=2_000, ge=10)
-    """A differing range this small is compared key by key (keys and hashes only)."""
+    """A reconciliation splits the key space into ranges of about this many rows (as far as
+    the source's SQL allows in one pass) and compares the ranges that differ key by key
+    (keys and hashes only)."""
 
     @field_validator("tables", mode="before")
     @classmethod

@@ -22,11 +22,12 @@ transaction), or a hard delete. A reconciliation finds all three cheaply:
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from civiclake.history.engine import latest_sql, open_history
+from civiclake.history.engine import latest_sql, open_history, relations
 from civiclake.history.sql import q
 from civiclake.ingest.database.connection import ROW_HASH
 from civiclake.ingest.database.sync import Applied, Pending, TableSync, connect, write_batches
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 KINDS = ("missing", "stale", "deleted")
 KEY_CHUNK = 500
 """Keys per ``IN (…)`` list when reading rows by key."""
+RANGES_PER_QUERY = 200
+"""Differing ranges whose keys one query reads."""
 
 
 @dataclass
@@ -101,9 +104,15 @@ def reconcile(sync: TableSync, *, today: str) -> Report:
     try:
         latest = latest_sql(con, current, "rec")
         keys = ", ".join(q(k) for k in sync.spec.key)
-        con.execute(f"CREATE TEMP TABLE platform AS SELECT {keys}, {q(ROW_HASH)} FROM ({latest})")
+        con.execute(
+            f"CREATE TEMP VIEW platform_latest AS SELECT {keys}, {q(ROW_HASH)} FROM ({latest})"
+        )
+        base, _, _ = relations(con, current, "rec_keys")
         compare = _Comparer(sync, con, report)
-        leaves = compare.narrow()
+        leaves = compare.narrow(
+            estimate=current.base_rows + current.recent_rows,
+            sample_from=f"(SELECT {q(sync.spec.key[0])} FROM {base})",
+        )
         diff = compare.leaves(leaves)
     finally:
         con.close()
@@ -127,26 +136,37 @@ class _Comparer:
         self.con = con
         self.report = report
         self.lead = sync.spec.key[0]
-        self.fanout = sync.config.reconcile_fanout
         self.leaf_rows = sync.config.reconcile_leaf_rows
-        self.hash = self.db.row_hash(sync.columns)
         self.table = sync.table
+        self.hash = self.db.row_hash(self.table)
+        self._gathered = False
 
     # -- narrowing ---------------------------------------------------------------------
-    def narrow(self) -> list[Range]:
-        """The smallest ranges whose contents differ, found by splitting from the whole."""
+    def narrow(self, *, estimate: int, sample_from: str) -> list[Range]:
+        """The smallest ranges whose contents differ, found by splitting from the whole.
+
+        Each range is split into as many parts as it takes to get ranges of about
+        ``leaf_rows`` rows (bounded by what one query of the source's dialect can do), so a
+        PostgreSQL table of millions of rows is compared in one pass.
+        """
         leaves: list[Range] = []
-        todo = [Range()]
+        todo = [(Range(), estimate)]
         top = True
         while todo:
-            whole = todo.pop()
-            bounds = self._bounds(whole)
+            whole, size = todo.pop()
+            parts = max(2, min(self.db.max_buckets, -(-size // self.leaf_rows)))
+            # the first split samples the stored keys, so the source's query can start
+            # before the platform's latest rows are gathered
+            bounds = self._bounds(whole, parts, sample_from if top else "platform")
             if not bounds and not top:
                 leaves.append(whole)  # one lead value (or none) on the platform here
                 continue
             ranges = _split(whole, bounds)
-            source = self._source_buckets(whole, bounds)
-            platform = self._platform_buckets(whole, bounds)
+            # the source database and DuckDB work at the same time
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                asked = pool.submit(self._source_buckets, whole, bounds)
+                platform = self._platform_buckets(whole, bounds)
+                source = asked.result()
             self.report.ranges_compared += len(ranges)
             if top:
                 self.report.source_rows = sum(c for c, _ in source.values())
@@ -156,21 +176,29 @@ class _Comparer:
                 ours, theirs = platform.get(i, (0, 0)), source.get(i, (0, 0))
                 if ours == theirs:
                     continue
-                if max(ours[0], theirs[0]) <= self.leaf_rows or len(ranges) == 1:
+                biggest = max(ours[0], theirs[0])
+                if biggest <= self.leaf_rows or len(ranges) == 1:
                     leaves.append(part)
                 else:
-                    todo.append(part)
+                    todo.append((part, biggest))
         return leaves
 
-    def _bounds(self, whole: Range) -> list[Any]:
-        """Up to ``fanout - 1`` boundaries inside ``whole``: quantiles of the platform's keys."""
-        points = ", ".join(str(i / self.fanout) for i in range(1, self.fanout))
+    def _bounds(self, whole: Range, parts: int, relation: str) -> list[Any]:
+        """Up to ``parts - 1`` boundaries inside ``whole`` splitting the platform's keys into
+        ranges of about equal size (quantiles of a seeded sample: exact ones cost a sort)."""
         where = self._duck_where(whole)
-        row = self.con.sql(
-            f"SELECT quantile_disc({q(self.lead)}, [{points}]) FROM platform{where}"
-        ).fetchall()[0][0]
-        found = sorted({v for v in (row or []) if v is not None})
-        return [v for v in found if whole.lo is None or v > whole.lo]
+        sample = parts * 16
+        values = [
+            r[0]
+            for r in self.con.sql(
+                f"SELECT {q(self.lead)} FROM (SELECT {q(self.lead)} FROM {relation}{where} "
+                f"USING SAMPLE reservoir({sample} ROWS) REPEATABLE (7)) ORDER BY 1"
+            ).fetchall()
+        ]
+        found = sorted(
+            {values[len(values) * i // parts] for i in range(1, parts)} if values else ()
+        )
+        return [v for v in found if v is not None and (whole.lo is None or v > whole.lo)]
 
     def _duck_where(self, part: Range) -> str:
         lead = q(self.lead)
@@ -193,14 +221,10 @@ class _Comparer:
         return sa.and_(*terms) if terms else None
 
     def _source_buckets(self, whole: Range, bounds: Sequence[Any]) -> dict[int, tuple[int, int]]:
+        """(count, sum of row hashes) per range, computed by the source database."""
         import sqlalchemy as sa
 
-        column = self.table.c[self.lead]
-        bucket = (
-            sa.case(*((column < b, i) for i, b in enumerate(bounds)), else_=len(bounds))
-            if bounds
-            else sa.literal(0)
-        )
+        bucket = self.db.bucket(self.table.c[self.lead], bounds)
         inner = sa.select(bucket.label("b"), sa.literal_column(self.hash).label("h")).select_from(
             self.table
         )
@@ -213,14 +237,26 @@ class _Comparer:
         return {int(b): (int(n), int(s or 0)) for b, n, s in rows}
 
     def _platform_buckets(self, whole: Range, bounds: Sequence[Any]) -> dict[int, tuple[int, int]]:
+        """The same over the platform's latest rows (an as-of join finds each row's range)."""
+        import pyarrow as pa
+
+        if not self._gathered:
+            self.con.execute("CREATE TEMP TABLE platform AS SELECT * FROM platform_latest")
+            self._gathered = True
         lead = q(self.lead)
-        cases = " ".join(f"WHEN {lead} < {sql_literal(b)} THEN {i}" for i, b in enumerate(bounds))
-        bucket = f"CASE {cases} ELSE {len(bounds)} END" if bounds else "0"
-        rows = self.con.sql(
-            f"SELECT {bucket} AS b, count(*), sum({q(ROW_HASH)}) FROM platform"
-            f"{self._duck_where(whole)} GROUP BY b"
-        ).fetchall()
-        return {int(b): (int(n), int(s or 0)) for b, n, s in rows}
+        rows = f"SELECT {lead}, {q(ROW_HASH)} FROM platform{self._duck_where(whole)}"
+        if bounds:
+            self.con.register(
+                "bounds", pa.table({"bound": bounds, "i": list(range(1, len(bounds) + 1))})
+            )
+            query = (
+                f"SELECT coalesce(bd.i, 0) AS b, count(*), sum(p.{q(ROW_HASH)}) FROM ({rows}) AS p "
+                f"ASOF LEFT JOIN bounds AS bd ON p.{lead} >= bd.bound GROUP BY ALL"
+            )
+        else:
+            query = f"SELECT 0 AS b, count(*), sum({q(ROW_HASH)}) FROM ({rows})"
+        found = self.con.sql(query).fetchall()
+        return {int(b): (int(n), int(s or 0)) for b, n, s in found if n}
 
     # -- key by key ----------------------------------------------------------------------
     def leaves(self, leaves: list[Range]) -> tuple[list[tuple[Any, ...]], ...]:
@@ -232,13 +268,13 @@ class _Comparer:
             return [], [], []
         key_cols = [self.table.c[k] for k in self.sync.spec.key]
         batches: list[pa.RecordBatch] = []
-        for part in leaves:
+        for chunk in _chunks(leaves, RANGES_PER_QUERY):
             query = sa.select(*key_cols, sa.literal_column(self.hash).label(ROW_HASH)).select_from(
                 self.table
             )
-            where = self._source_where(part)
-            if where is not None:
-                query = query.where(where)
+            wheres = [self._source_where(part) for part in chunk]
+            if all(w is not None for w in wheres):
+                query = query.where(sa.or_(*wheres))
             batches += self.db.stream(
                 self.db.render(query),
                 self.table,

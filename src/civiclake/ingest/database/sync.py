@@ -217,10 +217,10 @@ class TableSync:
         own = self.settings.overlap_minutes
         return self.config.overlap_minutes if own is None else own
 
-    def _select(self, columns: Sequence[str], table_alias: str = "") -> str:
+    def _select(self, columns: Sequence[str]) -> str:
         cols = ", ".join(self.db.quote(c) for c in columns)
         return (
-            f"SELECT {cols}, {self.db.row_hash(columns)} AS {ROW_HASH} "
+            f"SELECT {cols}, {self.db.row_hash(self.table)} AS {ROW_HASH} "
             f"FROM {self.db.quote_table(self.table)}"
         )
 
@@ -261,7 +261,6 @@ class TableSync:
         con = connect(self.project)
         try:
             self._changes(con, pending, current, source_now)
-            counted = con.sql("SELECT count(*) FROM changes").fetchall()[0][0]
             result: HistoryResult = apply_increment(
                 self.project,
                 self.ref,
@@ -277,7 +276,7 @@ class TableSync:
             )
         finally:
             con.close()
-        unchanged = max(0, pending.rows_read - (int(counted) - result.deletes))
+        unchanged = max(0, pending.rows_read - (result.versions - result.deletes))
         return Applied(
             kind=pending.kind,
             rows_read=pending.rows_read,
@@ -312,9 +311,12 @@ class TableSync:
                 "false AS _deleted FROM incoming WHERE false"
             )
         else:
+            # only the keys the batch names, unless absence means deletion
+            narrow = pending.rows and not pending.full_extract and not pending.deleted
             prior = (
                 f"SELECT {keys}, {q(ROW_HASH)}, valid_from, _deleted "
                 f"FROM ({latest_sql(con, current, 'prior', include_deleted=True)})"
+                + (f" SEMI JOIN incoming USING ({keys})" if narrow else "")
             )
         con.execute(f"CREATE TEMP TABLE prior AS {prior}")
         parts = []
@@ -350,7 +352,8 @@ class TableSync:
                 f"greatest({now}, p.valid_from + INTERVAL 1 MICROSECOND) AS {q(CHANGED_AT)} "
                 f"FROM prior AS p SEMI JOIN ({gone}) USING ({keys}) WHERE NOT p._deleted"
             )
-        con.execute(f"CREATE TEMP TABLE changes AS {' UNION ALL BY NAME '.join(parts)}")
+        # a view: the engine streams it once (a first load is never held in memory here)
+        con.execute(f"CREATE TEMP VIEW changes AS {' UNION ALL BY NAME '.join(parts)}")
         return "changes"
 
 
