@@ -92,6 +92,35 @@ def test_demo_planning_department_keeps_history_and_decision_times(demo: Path) -
     assert recount["wrong"] == 0
 
 
+def test_demo_repairs_sync_matches_the_repairs_system_after_reconciling(demo: Path) -> None:
+    import sqlalchemy as sa
+
+    project = Project.load(demo)
+    reports = project.store.reconciliations("housing-repairs/drs", limit=100)
+    repaired = [r for r in reports if r["stale_repaired"] or r["deleted_repaired"]]
+    assert repaired, "the demo's reconciliation should have found and repaired missed changes"
+    assert all(r["stale_found"] == r["stale_repaired"] for r in reports)
+    engine = sa.create_engine(f"sqlite:///{demo / 'systems' / 'repairs.db'}")
+    with engine.connect() as conn:
+        source = {
+            (r[0], r[1])
+            for r in conn.execute(sa.text("SELECT work_order_id, status FROM work_orders"))
+        }
+    engine.dispose()
+    ours = {
+        (r["work_order_id"], r["status"])
+        for r in _rows(project, "select work_order_id, status from housing_repairs_raw.work_orders")
+    }
+    assert ours == source
+    [check] = _rows(
+        project,
+        "select (select sum(open_jobs) from housing_repairs_trusted.open_work_orders) as jobs, "
+        "(select count(*) from housing_repairs_raw.work_orders "
+        " where status not in ('completed', 'cancelled')) as recount",
+    )
+    assert check["jobs"] == check["recount"] > 0
+
+
 def test_rerunning_the_demo_loads_nothing_twice(demo: Path) -> None:
     project = Project.load(demo)
     before = _rows(project, "select count(*) as n from housing_raw.rent_accounts")
@@ -121,3 +150,4 @@ def test_demo_command_prints_what_was_built_and_how_to_query(tmp_path: Path) -> 
     assert re.search(r"run \d+: success", out) and "Planning system, day 2 of 3" in out
     assert "housing_trusted.arrears_by_ward" in out
     assert 'civiclake query "select' in out
+    assert re.search(r"work_orders: reconciliation found \d+ stale \(\d+ repaired\)", out)

@@ -16,6 +16,9 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from civiclake.demo.repairs import ENV as REPAIRS_ENV
+from civiclake.demo.repairs import build_repairs
+from civiclake.demo.repairs import default_url as default_repairs_url
 from civiclake.exceptions import ConfigError
 from civiclake.project import CONFIG_FILE, Project
 from civiclake.project.scaffold import init_project
@@ -23,7 +26,7 @@ from civiclake.project.scaffold import init_project
 if TYPE_CHECKING:
     from civiclake.runner.runner import RunSummary
 
-DEPARTMENTS = ["housing", "parking", "planning"]
+DEPARTMENTS = ["housing", "housing-repairs", "parking", "planning"]
 PLANNING_DAYS = 30
 """Days of the planning system the demo ingests, one daily run each."""
 PLANNING_KEYS = {
@@ -42,6 +45,7 @@ EXAMPLE_QUERIES = [
     "select id, application_stage, valid_from, valid_to "
     "from planning_refined.applications__history "
     "where id = (select max(id) from planning_refined.applications) order by valid_from",
+    "select * from housing_repairs_trusted.open_work_orders order by past_target desc limit 5",
 ]
 
 
@@ -79,6 +83,13 @@ def build_demo(
         _say(console, f"Created the demo council project in {directory}")
     project = Project.load(directory)
     reporter = RichReporter(console) if console is not None and console.is_terminal else None
+    repairs = build_repairs(directory, seed=seed, say=lambda text: _say(console, text))
+    if repairs.failed is not None:
+        if console is not None:
+            from civiclake.cli.commands import print_summary
+
+            print_summary(repairs.failed, Project.load(directory))
+        return repairs.failed
     with _planning_api(directory, seed=seed, days=planning_days) as (simulator, days, fresh):
         for number, day in enumerate(days[:-1] if fresh else [], start=1):
             _say(console, f"Planning system, day {number} of {len(days)}: pulling up to {day}")
@@ -103,6 +114,13 @@ def build_demo(
         from civiclake.cli.commands import datasets, print_summary
 
         print_summary(summary, project)
+        if repairs.reconciliation:
+            console.print(
+                "\n[bold]The repairs system's reconciliation[/] (what the 15-minute syncs "
+                "could not see, found and repaired):"
+            )
+            for note in repairs.reconciliation:
+                console.print(f"  {note}", markup=False, highlight=False)
         console.print("\n[bold]What was built[/]")
         datasets(directory)
         cli = _command()
@@ -111,6 +129,8 @@ def build_demo(
         lines += [f'{cli} query "{sql}"' for sql in EXAMPLE_QUERIES]
         lines += [
             f"{cli} runs            # run history",
+            f"{cli} status          # freshness: last runs, database cursors, reconciliations",
+            f"{cli} reconcile housing-repairs/drs   # compare with the repairs system now",
             f"{cli} list            # sources and jobs, with what they read and write",
             f"{cli} new job housing/my_first_job --template sql",
             "# one more day of the planning system: serve it, then run as of that day",
@@ -125,8 +145,9 @@ def build_demo(
 
 
 def _write_env(directory: Path) -> None:
-    """The simulator's demo keys, as a council would keep real ones: in ``.env``."""
+    """The simulators' demo keys and addresses, as a council would keep real ones: in ``.env``."""
     lines = [f"{name}={value}" for name, value in PLANNING_KEYS.items()]
+    lines.append(f"{REPAIRS_ENV}={default_repairs_url(directory)}")
     (directory / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

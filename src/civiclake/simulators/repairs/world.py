@@ -211,7 +211,7 @@ class RepairsSimulator:
             "uprn": 100020000000 + i * 7,
             "address": f"{self.rng.randint(1, 240)} {street}, Riverside",
             "ward": WARD_NAMES[i % len(WARD_NAMES)],
-            "updated_at": self.now - timedelta(days=400),
+            "updated_at": self.now - timedelta(days=400 - i % 300, minutes=i % 1440),
         }
 
     def _operative(self, i: int) -> dict[str, Any]:
@@ -220,7 +220,7 @@ class RepairsSimulator:
             "name": f"{self.rng.choice(LAST_NAMES)} {chr(65 + i % 26)}.",
             "trade": TRADES[i % len(TRADES)],
             "is_active": True,
-            "updated_at": self.now - timedelta(days=200),
+            "updated_at": self.now - timedelta(days=200 - i % 150, minutes=i),
         }
 
     def _new_order(self, at: datetime) -> dict[str, Any]:
