@@ -420,7 +420,8 @@ def _literal(text: str) -> str:
 
 
 def _new_import_id() -> str:
-    return uuid.uuid4().hex
+    """Sortable by time, so landing files list in the order they were read."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
 
 
 def _parse(value: str) -> datetime:
