@@ -23,7 +23,39 @@ def test_cycles_then_reconcile(tmp_path: Path) -> None:
         sync(project)
         for table in ("work_orders", "appointments"):
             assert differences(project, sim, table) == {"missing": [], "extra": [], "stale": []}
-        reports = project.store.reconciliations("repairs/drs")
-        assert reports
-        print(reports[:3])
-        print(query(project, "select count(*) from repairs_raw.work_orders__history"))
+        reports = project.store.reconciliations("repairs/drs", limit=100)
+        assert sum(r["stale_found"] for r in reports) > 0  # the silent updates were found
+        assert all(r["stale_found"] == r["stale_repaired"] for r in reports)
+        [row] = query(
+            project,
+            "select count(*) as n from repairs_raw.work_orders__history where _deleted",
+        )
+        assert row["n"] > 0  # hard deletes became tombstones
+
+
+def test_reconciliation_follows_its_schedule(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from civiclake.ingest.database.sync import TableState
+
+    url = f"sqlite:///{tmp_path / 'drs.db'}"
+    with RepairsSimulator(url, scale=0.1).create() as sim:
+        project = make_project(
+            tmp_path,
+            url,
+            tables={"work_orders": {"key": "work_order_id"}},
+            reconcile_every_minutes=60,
+        )
+        sync(project)  # a full load compares every row: it counts as a reconciliation
+        sim.cycle()
+        sync(project)
+        assert project.store.reconciliations("repairs/drs") == []
+        state = TableState.from_json(project.store.get_cursor("repairs/drs", "work_orders"))
+        state.reconciled_at = (datetime.now(UTC) - timedelta(minutes=61)).isoformat()
+        project.store.set_cursor("repairs/drs", "work_orders", state.to_json())
+        sim.cycle()
+        sync(project)
+        [report] = project.store.reconciliations("repairs/drs")
+        assert report["dataset"] == "repairs_raw.work_orders"
+        sync(project)  # not due again for an hour
+        assert len(project.store.reconciliations("repairs/drs")) == 1

@@ -245,6 +245,8 @@ class TableSync:
         applied = self.apply(pending, source_now=_later(state.cursor, pending.next_cursor))
         if pending.kind != "repair":
             state.cursor = pending.next_cursor or state.cursor
+        if pending.full_extract:  # every row was just compared: as good as a reconciliation
+            state.reconciled_at = datetime.now(UTC).isoformat()
         state.pending = None
         self.save(state)
         return applied
