@@ -179,6 +179,7 @@ def test_package_ships_sources_and_jobs() -> None:
         "unrestricted/ward_register.yaml",
         "unrestricted/bank_holiday_calendar.yaml",
         "planning/planning_api.yaml",
+        "housing-repairs/drs.yaml",
     }
     assert len(_jobs(".sql")) + len(_jobs(".py")) >= 5
 
