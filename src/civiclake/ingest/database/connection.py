@@ -192,12 +192,20 @@ class SourceDatabase:
         return sa.case(*((column < b, i) for i, b in enumerate(bounds)), else_=len(bounds))
 
     # -- reading -----------------------------------------------------------------
-    def fetchall(self, sql: str, doing: str) -> list[tuple[Any, ...]]:
-        """A small result (aggregates, key lists) as tuples."""
+    def fetchall(self, sql: str, doing: str, *, aggregate: bool = False) -> list[tuple[Any, ...]]:
+        """A small result (aggregates, key lists) as tuples.
+
+        ``aggregate``: a GROUP BY over the whole table into a few thousand groups. PostgreSQL
+        cannot estimate how many groups a ``width_bucket`` makes and sorts millions of rows
+        on disk instead of hashing them; for this query only, it is told to hash.
+        """
         import sqlalchemy as sa
 
         try:
             with self.engine.connect() as conn:
+                if aggregate and self.dialect == "postgresql":
+                    conn.exec_driver_sql("SET LOCAL enable_sort = off")
+                    conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
                 return [tuple(r) for r in conn.exec_driver_sql(sql).fetchall()]
         except sa.exc.DBAPIError as exc:
             raise self.unavailable(exc, doing) from None

@@ -233,7 +233,9 @@ class _Comparer:
             inner = inner.where(where)
         sub = inner.subquery("x")
         query = sa.select(sub.c.b, sa.func.count(), sa.func.sum(sub.c.h)).group_by(sub.c.b)
-        rows = self.db.fetchall(self.db.render(query), f"comparing {self.sync.source_table}")
+        rows = self.db.fetchall(
+            self.db.render(query), f"comparing {self.sync.source_table}", aggregate=True
+        )
         return {int(b): (int(n), int(s or 0)) for b, n, s in rows}
 
     def _platform_buckets(self, whole: Range, bounds: Sequence[Any]) -> dict[int, tuple[int, int]]:
