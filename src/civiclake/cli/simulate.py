@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -104,3 +105,73 @@ def planning_api(
                 pass
         except KeyboardInterrupt:
             pass
+
+
+@simulate_app.command("schema-registry")
+def schema_registry(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0: any free port).")] = 8081,
+) -> None:
+    """Serve a small Confluent-compatible schema registry until Ctrl-C or SIGTERM.
+
+    It ships for the demo and tests; in production point sources at your own registry.
+    """
+    import signal
+    import threading
+
+    from civiclake.simulators.registry import SchemaRegistry
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with SchemaRegistry().start(host, port) as registry:
+        print(f"schema registry serving {registry.url}; Ctrl-C to stop", flush=True)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+
+
+@simulate_app.command("housing-events")
+def housing_events(
+    events: Annotated[int, typer.Option(min=1, help="Change events to play.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated housing world.")] = 7,
+    format: Annotated[
+        str, typer.Option(help="Message values: avro (Confluent wire format) or json.")
+    ] = "avro",
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Kafka bootstrap servers (host:port) to produce to.")
+    ] = None,
+    folder: Annotated[
+        Path | None, typer.Option(help="Landing folder to drop files into instead of Kafka.")
+    ] = None,
+    registry: Annotated[
+        str | None, typer.Option(help="Schema registry URL (Avro to Kafka needs one).")
+    ] = None,
+    topic_prefix: Annotated[str, typer.Option(help="Prefix of the topic names.")] = "",
+    partitions: Annotated[int, typer.Option(min=1, help="Partitions of new topics.")] = 3,
+    poison: Annotated[int, typer.Option(min=0, help="Poison messages to mix in.")] = 3,
+) -> None:
+    """Publish tenure and contact-details change events (topics tenure_api, contact_details_api).
+
+    Seeded: new tenures, updates, terminations, late and re-delivered messages, an added
+    optional field half-way, and a few poison messages.
+    """
+    from civiclake.simulators.housing.run import publish
+
+    if format not in ("avro", "json"):
+        raise typer.BadParameter("--format is avro or json")
+    sent, truth = publish(
+        events=events,
+        seed=seed,
+        format="avro" if format == "avro" else "json",
+        bootstrap=bootstrap,
+        folder=folder,
+        registry=registry,
+        topic_prefix=topic_prefix,
+        partitions=partitions,
+        poison=poison,
+    )
+    where = f"Kafka at {bootstrap}" if bootstrap else str(folder)
+    unit = "messages" if bootstrap else "files"
+    print(f"{sent} {unit} sent to {where} ({len(truth.events)} distinct events, seed {seed})")

@@ -33,6 +33,8 @@ SOURCE_TYPES: dict[str, str] = {
     "files": "civiclake.ingest.files.source:FilesSource",
     "planning_api": "civiclake.ingest.planning.source:PlanningApiSource",
     "database": "civiclake.ingest.database.source:DatabaseSource",
+    "kafka": "civiclake.ingest.kafka.source:KafkaSource",
+    "events": "civiclake.ingest.events.source:EventsSource",
 }
 """Connector registry: ``type`` in a source file → ``module:Class``, imported on use."""
 

@@ -1,0 +1,276 @@
+"""The ``events`` source: one batch per event file, each loaded exactly once.
+
+For each complete file in the folder, oldest first:
+
+1. hash it while unchanged (a file still being written waits for the next run);
+2. a file whose content was loaded before — a re-upload, under any name — is
+   recognised by its hash in the ``loaded_files`` ledger and skipped;
+3. keep it unmodified in ``landing/<dept>/<source>/<date>/`` (the raw copy:
+   nothing is lost before it is parsed);
+4. decode it — NDJSON (one event a line), JSON (an event or an array of
+   events), or an Avro object container file — into
+   ``<dept>_refined.<dataset>`` with ``_source_file``/``_source_row``; lines
+   that do not decode (and files that are not Avro at all) go to
+   ``<dept>_raw.<dataset>__rejected`` with the reason;
+5. apply the rows to the current tables; every write carries the application
+   id ``file:<sha256>``, so a crash anywhere is repaired by the next run with
+   nothing written twice;
+6. record it in the ledger and remove it from the inbox.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from civiclake import lineage
+from civiclake.ingest.base import Source
+from civiclake.ingest.events.config import EventsSourceConfig
+from civiclake.ingest.exceptions import IngestError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from civiclake.ingest.files import landing
+    from civiclake.ingest.streams.decode import Decoder
+    from civiclake.ingest.streams.sink import EventSink, Outcome
+    from civiclake.runner.context import RunContext, StepResult
+    from civiclake.storage import DatasetRef
+
+
+class EventsSource(Source[EventsSourceConfig]):
+    """Event files in a landing folder: decoded events and current-state tables."""
+
+    type = "events"
+    config_model = EventsSourceConfig
+
+    @property
+    def outputs(self) -> list[DatasetRef]:
+        return [r for r in self.sink().outputs if r.zone != "raw"]
+
+    def sink(self) -> EventSink:
+        from civiclake.ingest.streams.sink import EventSink
+
+        return EventSink(self, self.config, self.decoder())
+
+    def decoder(self) -> Decoder:
+        from civiclake.ingest.streams.decode import Decoder
+        from civiclake.ingest.streams.schema_registry import RegistryClient
+
+        cfg = self.config
+        value_schema = None
+        if cfg.value_schema:
+            path = self.project.dir / cfg.value_schema
+            try:
+                value_schema = json.loads(path.read_text())
+            except (OSError, ValueError) as exc:
+                raise IngestError(
+                    f"{self.config_file}, key `value_schema`: cannot read the Avro schema "
+                    f"{path}: {exc}"
+                ) from None
+        elif cfg.schema_registry and cfg.subject:
+            value_schema = RegistryClient(cfg.schema_registry).latest_json(cfg.subject)
+        kwargs: dict[str, Any] = {}
+        if cfg.timestamps is not None:
+            kwargs["timestamps"] = set(cfg.timestamps).__contains__
+        return Decoder(cfg.format, value_schema=value_schema, **kwargs)
+
+    def folder(self) -> tuple[Path, bool]:
+        """The folder to read, and whether it is the landing inbox (files move out of it)."""
+        if self.config.folder is not None:
+            folder = Path(self.config.folder).expanduser()
+            return (folder if folder.is_absolute() else self.project.dir / folder), False
+        return Path(self.project.layout.landing_inbox(self.department, self.source_name)), True
+
+    def run(self, ctx: RunContext) -> StepResult:
+        from civiclake.ingest.files import landing
+        from civiclake.ingest.streams.sink import Outcome
+        from civiclake.runner.context import StepResult
+
+        if not self.project.layout.is_local:
+            raise IngestError(
+                f"{self.name}: event files in object-store landing come in a later release; "
+                "use a local storage.root for now"
+            )
+        folder, from_inbox = self.folder()
+        found = landing.scan(folder, self.config.patterns)
+        today = datetime.now(UTC).strftime("%Y-%m-%d")
+        archive = landing.LocalLanding(
+            Path(self.project.layout.landing_archive(self.department, self.source_name, today))
+        )
+        sink = self.sink()
+        total = Outcome()
+        skipped = 0
+        for done, candidate in enumerate(found, start=1):
+            outcome = self._one(ctx, sink, candidate, archive, from_inbox)
+            if outcome is None:
+                skipped += 1
+            else:
+                total.add(outcome)
+            ctx.progress(done, len(found))
+        sink.register(sink.decoded, sink.rejected)
+        result = StepResult(
+            rows_in=total.messages,
+            rows_out=total.decoded,
+            rows_rejected=total.rejected,
+            bytes_written=total.bytes_written,
+            notes=[
+                f"{len(found) - skipped} file(s), {total.messages} event(s), {total.decoded} "
+                f"decoded, {total.versions} new version(s) in current tables",
+                *(n for n in total.notes if "could not be decoded" not in n),
+            ],
+        )
+        if total.rejected:
+            result.notes.append(
+                f"{total.rejected} event(s) could not be decoded: see {sink.rejected.qualified}"
+            )
+        if skipped:
+            result.notes.append(
+                f"{skipped} file(s) skipped: already loaded, or still being written"
+            )
+        return result
+
+    def _one(
+        self,
+        ctx: RunContext,
+        sink: EventSink,
+        candidate: landing.Candidate,
+        archive: landing.LocalLanding,
+        from_inbox: bool,
+    ) -> Outcome | None:
+        from civiclake.ingest.files import landing
+
+        name = candidate.path.name
+        if candidate.size == 0 or landing.age_seconds(candidate) < self.config.min_file_age_seconds:
+            return None
+        received = landing.receive(candidate)
+        if received is None:  # changed while being read: still being written
+            return None
+        store = self.project.store
+        known = store.loaded_file(self.name, received.sha256)
+        if known is not None:
+            ctx.log.info("%s: same content as %s, already loaded; skipped", name, known["path"])
+            if from_inbox:
+                archive.keep(received, move=True)
+                archive.remove_original(candidate.path)
+            return None
+        kept = archive.keep(received, move=from_inbox)
+        source_file = landing.relative_to_root(kept, self.project.layout.root)
+        outcome = self._load(ctx, sink, kept, source_file, received.sha256)
+        store.record_loaded_file(
+            source=self.name,
+            dataset=sink.decoded.qualified,
+            path=str(candidate.path),
+            archived_path=source_file,
+            sha256=received.sha256,
+            size_bytes=received.size,
+            import_id=ctx.import_id,
+            rows_loaded=outcome.decoded,
+            rows_rejected=outcome.rejected,
+        )
+        if from_inbox:
+            archive.remove_original(candidate.path)
+        ctx.log.info("%s: %d event(s), %d rejected", name, outcome.decoded, outcome.rejected)
+        return outcome
+
+    def _load(
+        self, ctx: RunContext, sink: EventSink, path: Path, source_file: str, sha256: str
+    ) -> Outcome:
+        import pyarrow as pa
+
+        from civiclake.ingest.streams.sink import REJECT_REASON, Outcome
+
+        outcome = Outcome()
+        data = path.read_bytes()
+        if path.suffix.lower() == ".avro":
+            try:
+                good = sink.decoder.container(data)
+            except ValueError as exc:  # the whole file is not Avro: one rejected row
+                good = None
+                bad = pa.table(
+                    {
+                        lineage.SOURCE_FILE: [source_file],
+                        lineage.SOURCE_ROW: pa.array([0], pa.int64()),
+                        "value": pa.array([data], pa.binary()),
+                        REJECT_REASON: [f"{path.name}: {exc}"],
+                    }
+                )
+            else:
+                good = _with_origin(good, source_file)
+                bad = None
+            outcome.messages = good.num_rows if good is not None else 1
+        else:
+            values = _json_values(data)
+            origin = pa.table(
+                {
+                    lineage.SOURCE_FILE: pa.array([source_file] * len(values), pa.string()),
+                    lineage.SOURCE_ROW: pa.array(range(1, len(values) + 1), pa.int64()),
+                }
+            )
+            good, bad = sink.decode(pa.array(values, pa.binary()), origin)
+            outcome.messages = len(values)
+        constants = {lineage.IMPORT_ID: ctx.import_id, lineage.IMPORTED_AT: datetime.now(UTC)}
+        if bad is not None and bad.num_rows:
+            outcome.rejected = bad.num_rows
+            outcome.bytes_written += self._write(
+                sink.rejected, bad, f"rejected:{sha256}", constants
+            )
+            outcome.notes.append(
+                f"{bad.num_rows} event(s) could not be decoded: see {sink.rejected.qualified}"
+            )
+        if good is not None and good.num_rows:
+            outcome.decoded = good.num_rows
+            outcome.bytes_written += self._write(sink.decoded, good, f"file:{sha256}", constants)
+            outcome.add(sink.apply_current(good, f"file:{sha256}", ctx.import_id))
+        return outcome
+
+    def _write(
+        self, ref: DatasetRef, rows: pa.Table, app_id: str, constants: dict[str, Any]
+    ) -> int:
+        project = self.project
+        if project.tables.committed_version(project.layout.table_uri(ref), app_id) is not None:
+            return 0  # written by a run that stopped before recording the file
+        result = project.tables.write(
+            project.layout.table_uri(ref),
+            rows,
+            mode="append",
+            app_id=app_id,
+            constants=constants,
+        )
+        return result.bytes_written
+
+
+def _json_values(data: bytes) -> list[bytes]:
+    """The events of a JSON file: an array's items, one object, or NDJSON lines."""
+    text = data.lstrip()
+    if text.startswith(b"["):
+        try:
+            items = json.loads(text)
+        except ValueError:
+            items = None
+        if isinstance(items, list):
+            return [json.dumps(item).encode() for item in items]
+    if text.startswith(b"{") and b"\n" in text.strip():
+        try:
+            one = json.loads(text)  # one pretty-printed event, not NDJSON
+        except ValueError:
+            one = None
+        if isinstance(one, dict):
+            return [json.dumps(one).encode()]
+    lines = data.split(b"\n")
+    if lines and not lines[-1].strip():
+        lines.pop()
+    return [line.rstrip(b"\r") for line in lines]
+
+
+def _with_origin(table: pa.Table, source_file: str) -> pa.Table:
+    import pyarrow as pa
+
+    n = table.num_rows
+    table = table.append_column(lineage.SOURCE_FILE, pa.array([source_file] * n, pa.string()))
+    return table.append_column(lineage.SOURCE_ROW, pa.array(range(1, n + 1), pa.int64()))
+
+
+__all__ = ["EventsSource"]

@@ -1,0 +1,1 @@
+"""The ``kafka`` source: a topic consumed in micro-batches, exactly once into Delta."""
