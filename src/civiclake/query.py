@@ -63,8 +63,25 @@ def check_tables(query: Any, known: list[DatasetRef]) -> None:
             )
 
 
-def run_query(project: Project, sql: str) -> pa.RecordBatchReader:
-    """Run ``sql`` with every dataset of the catalog visible as ``<dept>_<zone>.<name>``."""
+def run_query(project: Project, sql: str, *, user: str | None = None) -> pa.RecordBatchReader:
+    """Run ``sql`` with every dataset of the catalog visible as ``<dept>_<zone>.<name>``.
+
+    Once the project has users, the access policy decides instead: ``user`` (or
+    ``$CIVICLAKE_USER``, or the login name) sees only what they may read, PII masked,
+    through the same guard as the SQL API, and the query is audited.
+    """
+    from civiclake.access.policy import AccessPolicy
+
+    policy = AccessPolicy.load(project)
+    principal = policy.cli_principal(user)
+    if not principal.owner:
+        from civiclake.access.guard import check_sql
+        from civiclake.access.session import audited, open_session
+
+        checked = check_sql(sql, policy, principal, max_chars=project.config.serve.max_sql_chars)
+        session = open_session(project, policy, principal, checked.datasets)
+        reader = session.sql(checked.sql)
+        return audited(reader, project.store, principal.name, "cli", sql)
     query = check_read_only(sql)
     known = project.catalog_datasets()
     check_tables(query, known)

@@ -204,11 +204,18 @@ def runs_show(project_dir: Path | None, run_id: int) -> None:
     console.print(f"Log: {record.log_path}")
 
 
-def query(project_dir: Path | None, sql: str, fmt: str, output: Path | None, limit: int) -> None:
+def query(
+    project_dir: Path | None,
+    sql: str,
+    fmt: str,
+    output: Path | None,
+    limit: int,
+    user: str | None = None,
+) -> None:
     from civiclake.query import run_query, write_result
 
     project = _project(project_dir)
-    reader = run_query(project, sql)
+    reader = run_query(project, sql, user=user)
     if fmt == "table" and output is None:
         table = _head(reader, limit)
         out.console(wide_when_piped=True).print(out.arrow_table(table, max_rows=limit))

@@ -67,6 +67,42 @@ class RunConfig(Model):
     retry_backoff_seconds: float = Field(default=1.0, ge=0)
 
 
+class AccessConfig(Model):
+    """How PII columns look to users not granted PII (in the SQL API, CLI and warehouse)."""
+
+    masking: Literal["hash", "redact"] = "hash"
+    """``hash``: a salted SHA-256 prefix (joins and counts still work); ``redact``: ``***``."""
+    hash_salt: Secret | None = None
+    """Salt for ``hash`` masking, e.g. ``${CIVICLAKE_PII_SALT}``; without it short values such as
+    postcodes can be guessed by hashing candidates."""
+
+
+class ServeConfig(Model):
+    """The SQL HTTP API (`civiclake serve`)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8765, ge=1, le=65535)
+    max_rows: int = Field(default=10_000, ge=1, le=1_000_000)
+    """Rows returned at most; a longer result is cut and flagged ``truncated``."""
+    timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    memory_limit: str = "1GB"
+    """DuckDB memory limit of each access set's database."""
+    max_sql_chars: int = Field(default=20_000, ge=100, le=1_000_000)
+
+
+class WarehouseConfig(Model):
+    """The PostgreSQL warehouse BI tools connect to (`civiclake publish`)."""
+
+    url: Secret | None = None
+    """A URL with CREATEROLE rights, e.g. ``postgresql://civiclake:${PG_PASSWORD}@db:5432/dw``."""
+    zones: tuple[Literal["refined", "trusted"], ...] = ("trusted",)
+    """Zones published: trusted by default; add ``refined`` to publish it too."""
+    history: bool = True
+    """Publish ``x__history`` beside ``x`` for keyed datasets."""
+    role_prefix: str = Field(default="", pattern=r"^([a-z_][a-z0-9_]*)?$")
+    """Put before every role civiclake creates (roles are shared by the whole server)."""
+
+
 class ProjectConfig(Model):
     name: str
     departments: list[Department] = Field(default_factory=list)
@@ -74,6 +110,9 @@ class ProjectConfig(Model):
     engine: EngineConfig = EngineConfig()
     metadata: MetadataConfig = MetadataConfig()
     run: RunConfig = RunConfig()
+    access: AccessConfig = AccessConfig()
+    serve: ServeConfig = ServeConfig()
+    warehouse: WarehouseConfig = WarehouseConfig()
 
     @field_validator("departments", mode="before")
     @classmethod

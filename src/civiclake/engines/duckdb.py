@@ -73,6 +73,9 @@ class DuckDBSession:
         )
         self._registered: set[DatasetRef] = set()
         self._locked = False
+        self.masks: dict[str, dict[str, str]] = {}
+        """``{schema.x: {column: SQL}}``: columns views show masked (set before ``register``;
+        the access policy decides them). Applies to ``x``, ``x__history`` and ``x_as_of``."""
 
     # -- datasets -----------------------------------------------------------
     def register(self, refs: Iterable[DatasetRef]) -> None:
@@ -99,7 +102,8 @@ class DuckDBSession:
             empty = files.schema.empty_table()
             name = f"__empty_{ref.schema}_{ref.name}"
             self.con.register(name, empty)
-            self.con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {_quote(name)}")
+            select = self._masked(ref, f"SELECT * FROM {_quote(name)}", empty.column_names)
+            self.con.execute(f"CREATE OR REPLACE VIEW {view} AS {select}")
             return
         file_list = "[" + ", ".join(_literal(u) for u in files.uris) + "]"
         options = "union_by_name = true"
@@ -110,9 +114,9 @@ class DuckDBSession:
             )
             options += f", hive_partitioning = true, hive_types = {{{types}}}"
         columns = ", ".join(_quote(n) for n in files.schema.names)
+        select = f"SELECT {columns} FROM read_parquet({file_list}, {options})"
         self.con.execute(
-            f"CREATE OR REPLACE VIEW {view} AS "
-            f"SELECT {columns} FROM read_parquet({file_list}, {options})"
+            f"CREATE OR REPLACE VIEW {view} AS {self._masked(ref, select, files.schema.names)}"
         )
 
     def _create_history_views(self, ref: DatasetRef) -> bool:
@@ -127,9 +131,9 @@ class DuckDBSession:
             return False
         schema = _quote(ref.schema)
         prefix = f"{ref.schema}_{name}"
-        latest = latest_sql(self.con, table, prefix)
-        history = history_sql(self.con, table, prefix)
-        as_of = as_of_sql(self.con, table, prefix)
+        latest = self._masked(base, latest_sql(self.con, table, prefix), table.columns)
+        history = self._masked(base, history_sql(self.con, table, prefix), table.columns)
+        as_of = self._masked(base, as_of_sql(self.con, table, prefix), table.columns)
         self.con.execute(f"CREATE OR REPLACE VIEW {schema}.{_quote(name)} AS {latest}")
         self.con.execute(
             f"CREATE OR REPLACE VIEW {schema}.{_quote(name + HISTORY_SUFFIX)} AS {history}"
@@ -139,6 +143,15 @@ class DuckDBSession:
         )
         self._registered.update({base, base.sibling(name + HISTORY_SUFFIX)})
         return True
+
+    def _masked(self, ref: DatasetRef, select: str, columns: Iterable[str]) -> str:
+        """``select`` with the masked columns of ``ref`` replaced by their masking SQL."""
+        masks = self.masks.get(ref.qualified, {})
+        present = set(columns)
+        replace = [f"{sql} AS {_quote(c)}" for c, sql in masks.items() if c in present]
+        if not replace:
+            return select
+        return f"SELECT * REPLACE ({', '.join(replace)}) FROM ({select})"
 
     def lock_down(self) -> None:
         """No file access outside the storage root; no configuration changes."""

@@ -178,3 +178,64 @@ stream_partitions = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 """Progress of a stream source per topic partition: the next offset to read, lag and rate."""
+
+# -- access, API tokens, query audit, warehouse publish state (issue 6) ----------------------
+access_users = Table(
+    "access_users",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+"""People and BI tools known to the access policy (``kind`` is ``person`` or ``tool``)."""
+
+access_grants = Table(
+    "access_grants",
+    metadata,
+    Column("user_name", String(100), ForeignKey("access_users.name"), primary_key=True),
+    Column("department", String(100), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("pii", Integer, nullable=False, default=0),
+    Column("granted_at", DateTime(timezone=True), nullable=False),
+)
+"""A user's role (admin, engineer, analyst) in one department (``*``: all), and PII access."""
+
+access_tokens = Table(
+    "access_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_name", String(100), ForeignKey("access_users.name"), nullable=False, index=True),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+"""SQL API bearer tokens: only a SHA-256 of each token is kept (and its first characters)."""
+
+query_audit = Table(
+    "query_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_name", String(100), nullable=False, index=True),
+    Column("door", String(20), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("sql", Text, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("rows", BigInteger),
+    Column("duration_ms", Integer, nullable=False),
+    Column("error", Text),
+)
+"""Every query through the SQL API or the CLI: who, when, what, rows, time, outcome."""
+
+publish_state = Table(
+    "publish_state",
+    metadata,
+    Column("dataset", String(255), primary_key=True),
+    Column("delta_version", BigInteger, nullable=False),
+    Column("max_seq", BigInteger),
+    Column("rows", BigInteger, nullable=False),
+    Column("mode", String(20), nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=False),
+)
+"""What the PostgreSQL warehouse holds of each dataset: the Delta version and newest ``_seq``."""

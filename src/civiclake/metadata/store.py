@@ -388,6 +388,138 @@ class MetadataStore:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 
+    # -- access policy, API tokens, query audit, publish state (issue 6) -----------------
+    # Decisions are made in civiclake.access.policy; these methods only store and read.
+    def add_user(self, name: str, *, kind: str = "person", description: str = "") -> bool:
+        """Create a user if new; returns True when created."""
+        with self._tx() as conn:
+            exists = conn.execute(
+                sa.select(t.access_users.c.name).where(t.access_users.c.name == name)
+            ).first()
+            if exists:
+                return False
+            conn.execute(
+                t.access_users.insert().values(
+                    name=name, kind=kind, description=description, created_at=now()
+                )
+            )
+            return True
+
+    def users(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.access_users).order_by(t.access_users.c.name))
+            return [_with_aware_times(r._mapping) for r in rows]
+
+    def set_grant(self, user: str, department: str, role: str, pii: bool) -> None:
+        """Give ``user`` ``role`` in ``department`` (replacing an earlier grant there)."""
+        with self._tx() as conn:
+            key = (t.access_grants.c.user_name == user) & (
+                t.access_grants.c.department == department
+            )
+            conn.execute(t.access_grants.delete().where(key))
+            conn.execute(
+                t.access_grants.insert().values(
+                    user_name=user, department=department, role=role, pii=int(pii), granted_at=now()
+                )
+            )
+
+    def remove_grant(self, user: str, department: str | None = None) -> int:
+        """Remove ``user``'s grant in ``department`` (every grant when None); returns how many."""
+        query = t.access_grants.delete().where(t.access_grants.c.user_name == user)
+        if department is not None:
+            query = query.where(t.access_grants.c.department == department)
+        with self._tx() as conn:
+            return int(conn.execute(query).rowcount or 0)
+
+    def grants(self, user: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(t.access_grants).order_by(
+            t.access_grants.c.user_name, t.access_grants.c.department
+        )
+        if user is not None:
+            query = query.where(t.access_grants.c.user_name == user)
+        with self.engine.connect() as conn:
+            return [
+                {**_with_aware_times(r._mapping), "pii": bool(r.pii)} for r in conn.execute(query)
+            ]
+
+    def add_token(self, user: str, token_sha256: str, prefix: str) -> int:
+        with self._tx() as conn:
+            result = conn.execute(
+                t.access_tokens.insert().values(
+                    user_name=user, token_sha256=token_sha256, prefix=prefix, created_at=now()
+                )
+            )
+            return _new_id(result)
+
+    def token_user(self, token_sha256: str) -> str | None:
+        """The user owning a live (not revoked) token with this SHA-256."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.access_tokens.c.user_name).where(
+                    t.access_tokens.c.token_sha256 == token_sha256,
+                    t.access_tokens.c.revoked_at.is_(None),
+                )
+            ).first()
+            return None if row is None else str(row.user_name)
+
+    def tokens(self, user: str | None = None) -> list[dict[str, Any]]:
+        """Tokens without their hashes (id, user, prefix, created, revoked)."""
+        c = t.access_tokens.c
+        query = sa.select(c.id, c.user_name, c.prefix, c.created_at, c.revoked_at).order_by(c.id)
+        if user is not None:
+            query = query.where(c.user_name == user)
+        with self.engine.connect() as conn:
+            return [_with_aware_times(r._mapping) for r in conn.execute(query)]
+
+    def revoke_tokens(self, user: str, token_id: int | None = None) -> int:
+        c = t.access_tokens.c
+        query = (
+            t.access_tokens.update()
+            .where(c.user_name == user, c.revoked_at.is_(None))
+            .values(revoked_at=now())
+        )
+        if token_id is not None:
+            query = query.where(c.id == token_id)
+        with self._tx() as conn:
+            return int(conn.execute(query).rowcount or 0)
+
+    def audit_query(self, **values: Any) -> None:
+        """One line of the query audit (user_name, door, sql, status, rows, duration_ms, error)."""
+        if values.get("error"):
+            values["error"] = REDACTOR(values["error"])
+        with self._tx() as conn:
+            conn.execute(t.query_audit.insert().values(at=now(), **values))
+
+    def query_audit(self, user: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        query = sa.select(t.query_audit).order_by(t.query_audit.c.id.desc()).limit(limit)
+        if user is not None:
+            query = query.where(t.query_audit.c.user_name == user)
+        with self.engine.connect() as conn:
+            return [_with_aware_times(r._mapping) for r in conn.execute(query)]
+
+    def publish_state(self, dataset: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.publish_state).where(t.publish_state.c.dataset == dataset)
+            ).first()
+            return _with_aware_times(row._mapping) if row else None
+
+    def set_publish_state(self, dataset: str, **values: Any) -> None:
+        with self._tx() as conn:
+            conn.execute(t.publish_state.delete().where(t.publish_state.c.dataset == dataset))
+            conn.execute(
+                t.publish_state.insert().values(dataset=dataset, published_at=now(), **values)
+            )
+
+    def clear_publish_state(self, dataset: str | None = None) -> None:
+        query = t.publish_state.delete()
+        if dataset is not None:
+            query = query.where(t.publish_state.c.dataset == dataset)
+        with self._tx() as conn:
+            conn.execute(query)
+
+    # -- end of issue 6 section ------------------------------------------------------------
+
 
 def _new_id(result: sa.CursorResult[Any]) -> int:
     key = result.inserted_primary_key

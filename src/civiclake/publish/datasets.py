@@ -1,0 +1,426 @@
+"""Publishing one dataset: a full load swapped in, or a day's changes by key — atomically.
+
+**Incremental (keyed datasets).** The history engine numbers every version
+``_seq`` = Delta version × 2³² + row, and compaction keeps those numbers, so
+the versions added since the last publish are exactly ``_seq > max_seq``.
+Files whose ``_seq`` statistics end below that are not read. From the new
+versions come the touched keys; a narrow aggregate over ``base`` ∪ ``recent``
+(key, ``valid_from``, ``_seq``) finds each touched key's winner. Where the
+winner is a new version, PostgreSQL's ``x`` loses the key's row and gets the
+winner (unless it is a delete); where the winner is older (a late record), ``x``
+is left alone. ``x__history`` gets the new versions with their ``valid_to``;
+the older versions whose ``valid_to`` the increment changed are found in DuckDB
+too (the touched keys' narrow columns, windowed with and without the new
+versions) and updated by ``_seq``. One transaction: staging tables, ``DELETE …
+USING``, ``INSERT``, the ``valid_to`` update and the published marker commit
+together, so a reader sees the old or the new table, never half. The rows
+written are the increment's, not the table's; the statements probe the key
+indexes rather than hash the whole table.
+
+**Full.** New tables are loaded beside the old (``x__load``), indexed, then
+the old ones are dropped and the new renamed in the same transaction, with
+their GRANTs and masked views. Used for the first publish, ``--full``, a
+plain (unkeyed) dataset whose Delta version moved, a schema change, or a
+history table that was rebuilt (new Delta table id).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from civiclake.naming import HISTORY_SUFFIX
+from civiclake.publish.roles import RoleNames, dataset_access
+from civiclake.publish.types import is_nested, pg_type
+from civiclake.publish.warehouse import Published, Warehouse, copy_in, q, qual, wrap_error
+
+if TYPE_CHECKING:
+    import duckdb
+    import psycopg
+    import pyarrow as pa
+
+    from civiclake.access.policy import AccessPolicy
+    from civiclake.history.engine import HistoryTable
+    from civiclake.project import Project
+    from civiclake.storage import DatasetRef
+
+SEQ, VALID_FROM, VALID_TO, DELETED = "_seq", "valid_from", "valid_to", "_deleted"
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    dataset: str
+    mode: str
+    """``full``, ``incremental`` or ``unchanged``."""
+    rows_written: int
+    """Rows copied into PostgreSQL (``x`` and ``x__history``)."""
+    rows_deleted: int
+    seconds: float
+
+
+@dataclass
+class Context:
+    project: Project
+    warehouse: Warehouse
+    conn: psycopg.Connection[Any]
+    policy: AccessPolicy
+    names: RoleNames
+    history: bool
+
+
+def publish_dataset(ctx: Context, ref: DatasetRef, *, full: bool = False) -> PublishResult:
+    from civiclake.history.engine import open_history
+
+    started = time.perf_counter()
+    uri = ctx.project.layout.table_uri(ref)
+    table = open_history(ctx.project.tables, uri)
+    table_id = _table_id(ctx.project, uri)
+    state = ctx.warehouse.published(ctx.conn, ref.qualified)
+    try:
+        if table is None:
+            version = ctx.project.tables.describe(uri).version
+            if not full and state and (state.table_id, state.delta_version) == (table_id, version):
+                _refresh_access(ctx, ref)
+                return PublishResult(ref.qualified, "unchanged", 0, 0, _since(started))
+            written = _full(ctx, ref, None, table_id, version)
+            return PublishResult(ref.qualified, "full", written, 0, _since(started))
+        columns = _signature(table)
+        usable = (
+            state is not None
+            and state.table_id == table_id
+            and state.columns == columns
+            and state.max_seq is not None
+            and (not ctx.history or _has_table(ctx, ref.schema, ref.name + HISTORY_SUFFIX))
+        )
+        if not full and usable and state is not None:
+            if state.delta_version == table.version:
+                _refresh_access(ctx, ref)
+                return PublishResult(ref.qualified, "unchanged", 0, 0, _since(started))
+            written, deleted = _incremental(ctx, ref, table, table_id, state)
+            return PublishResult(ref.qualified, "incremental", written, deleted, _since(started))
+        written = _full(ctx, ref, table, table_id, table.version)
+        return PublishResult(ref.qualified, "full", written, 0, _since(started))
+    except Exception as exc:
+        ctx.conn.rollback()
+        if isinstance(exc, ImportError):
+            raise
+        raise wrap_error(exc, ref.qualified) from exc
+
+
+def _refresh_access(ctx: Context, ref: DatasetRef, *, commit: bool = True) -> None:
+    """GRANTs and masked views again (PII tags or masking may have changed; data did not)."""
+    rows = ctx.conn.execute(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s "
+        "AND table_name IN (%s, %s) ORDER BY table_name, ordinal_position",
+        (ref.schema, ref.name, ref.name + HISTORY_SUFFIX),
+    ).fetchall()
+    columns: dict[str, list[str]] = {}
+    for table, column in rows:
+        columns.setdefault(table, []).append(column)
+    if columns:
+        dataset_access(ctx.conn, ctx.policy, ctx.names, ref, sorted(columns), columns)
+    if commit:
+        ctx.conn.commit()
+
+
+# -- full ----------------------------------------------------------------------------
+def _full(
+    ctx: Context, ref: DatasetRef, table: HistoryTable | None, table_id: str, version: int
+) -> int:
+    conn, schema = ctx.conn, ref.schema
+    session = ctx.project.engine().session()
+    try:
+        targets = [ref.name]
+        if table is not None and ctx.history:
+            targets.append(ref.name + HISTORY_SUFFIX)
+        session.register([ref])
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {q(schema)}")
+        written, columns, max_seq = 0, {}, None
+        catalog_key = _catalog_key(ctx.project, ref)
+        for name in targets:
+            relation = f"{q(schema)}.{q(name)}"
+            reader = session.sql(_select_for_pg(_describe(session.sql, relation), relation))
+            load = name + "__load"
+            conn.execute(f"DROP TABLE IF EXISTS {qual(schema, load)}")
+            # history rows get their valid_to updated in place: room on each page lets
+            # PostgreSQL do that without touching the indexes (HOT updates)
+            storage = " WITH (fillfactor = 90)" if name != ref.name else ""
+            conn.execute(f"CREATE TABLE {qual(schema, load)} ({_ddl(reader.schema)}){storage}")
+            written += copy_in(conn, qual(schema, load), reader)
+            columns[name] = list(reader.schema.names)
+            if table is not None:
+                _index(conn, schema, load, list(table.spec.key), history=name != ref.name)
+            elif catalog_key:
+                _try_primary_key(conn, schema, load, catalog_key)
+            conn.execute(f"ANALYZE {qual(schema, load)}")
+        if table is not None:
+            max_seq = _max_seq(table)
+        for name in targets:
+            conn.execute(f"DROP TABLE IF EXISTS {qual(schema, name)} CASCADE")
+            conn.execute(f"ALTER TABLE {qual(schema, name + '__load')} RENAME TO {q(name)}")
+            _rename_indexes(conn, schema, name)
+        dataset_access(ctx.conn, ctx.policy, ctx.names, ref, targets, columns)
+        signature = _signature(table) if table is not None else []
+        ctx.warehouse.record(
+            conn, Published(ref.qualified, table_id, version, max_seq, signature, written)
+        )
+        conn.commit()
+        return written
+    finally:
+        session.close()
+
+
+def _index(
+    conn: psycopg.Connection[Any], schema: str, load: str, key: list[str], history: bool
+) -> None:
+    """Indexes built after the load (faster than maintaining them row by row)."""
+    keys = ", ".join(q(k) for k in key)
+    if history:
+        conn.execute(f"CREATE UNIQUE INDEX {q(load + '__seq')} ON {qual(schema, load)} ({q(SEQ)})")
+        conn.execute(f"CREATE INDEX {q(load + '__key')} ON {qual(schema, load)} ({keys})")
+    else:
+        conn.execute(
+            f"ALTER TABLE {qual(schema, load)} ADD CONSTRAINT {q(load + '__pkey')} "
+            f"PRIMARY KEY ({keys})"
+        )
+
+
+def _try_primary_key(conn: psycopg.Connection[Any], schema: str, load: str, key: list[str]) -> None:
+    """A plain dataset's declared key as PRIMARY KEY when the data allows it (FK targets)."""
+    import psycopg
+
+    try:
+        with conn.transaction():
+            _index(conn, schema, load, key, history=False)
+    except psycopg.errors.Error:
+        pass  # duplicate or NULL keys: published without a primary key
+
+
+def _rename_indexes(conn: psycopg.Connection[Any], schema: str, name: str) -> None:
+    """``x__load__pkey`` → ``x__pkey``, once the old table and its indexes are gone."""
+    load = name + "__load"
+    rows = conn.execute(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = %s",
+        (schema, name),
+    ).fetchall()
+    for (index,) in rows:
+        if index.startswith(load):
+            final = name + index[len(load) :]
+            conn.execute(f"ALTER INDEX {qual(schema, index)} RENAME TO {q(final)}")
+
+
+def _catalog_key(project: Project, ref: DatasetRef) -> list[str]:
+    row = project.store.dataset(ref.qualified)
+    return list(row["key"] or []) if row else []
+
+
+# -- incremental ---------------------------------------------------------------------
+def _incremental(
+    ctx: Context, ref: DatasetRef, table: HistoryTable, table_id: str, state: Published
+) -> tuple[int, int]:
+    import duckdb
+
+    from civiclake.history.engine import parquet_relation, relations
+    from civiclake.model.publish import drop_foreign_keys
+
+    conn, schema, key = ctx.conn, ref.schema, list(table.spec.key)
+    assert state.max_seq is not None
+    last = state.max_seq
+    con = duckdb.connect(config={"threads": ctx.project.config.engine.threads})
+    try:
+        keys = ", ".join(q(k) for k in key)
+        files = [f for f in table.everything if _may_hold_newer(f, last)]
+        if files:
+            source = parquet_relation(files)
+        else:
+            con.register("__nothing", table.schema.empty_table())
+            source = "__nothing"
+        columns = ", ".join(q(c) for c in table.columns)
+        con.execute(
+            f"CREATE TEMP TABLE __new AS SELECT {columns} FROM {source} WHERE {q(SEQ)} > {last}"
+        )
+        con.execute(f"CREATE TEMP TABLE __keys AS SELECT DISTINCT {keys} FROM __new")
+        base, recent, everything = relations(con, table, "publish")
+        narrow = f"{keys}, {q(VALID_FROM)}, {q(SEQ)}"
+        if ctx.history:
+            # every version of the touched keys, narrow: one scan serves both the winners
+            # (archive only holds superseded versions, so the newest is never there) and
+            # valid_to below
+            versions = f"SELECT {narrow} FROM {everything}"
+        else:
+            versions = f"SELECT {narrow} FROM {base}"
+            if recent is not None:
+                versions += f" UNION ALL SELECT {narrow} FROM {recent}"
+        con.execute(
+            f"CREATE TEMP TABLE __versions AS SELECT * FROM ({versions}) "
+            f"SEMI JOIN __keys USING ({keys})"
+        )
+        con.execute(
+            "CREATE TEMP TABLE __won AS SELECT arg_max("
+            f"{q(SEQ)}, ({q(VALID_FROM)}, {q(SEQ)})) AS {q(SEQ)} FROM __versions GROUP BY {keys}"
+        )
+        con.execute(
+            f"CREATE TEMP TABLE __winners AS SELECT * FROM __new SEMI JOIN __won USING ({q(SEQ)})"
+        )
+        described = _describe(lambda sql: _reader(con, sql), "__new")
+        key_types = ", ".join(f"{q(k)} {pg_type(table.schema.field(k).type, k)}" for k in key)
+
+        # x: the touched keys whose winner is new lose their row and get the winner, copied
+        # straight in (the transaction hides both steps); rows go in key order so the key
+        # index's pages are visited once each, in order
+        conn.execute(f"CREATE TEMP TABLE _stage_keys ({key_types}) ON COMMIT DROP")
+        copy_in(conn, "_stage_keys", _reader(con, f"SELECT {keys} FROM __winners ORDER BY {keys}"))
+        latest = [c for c in table.columns if c != DELETED]
+        alive = f"NOT {q(DELETED)} ORDER BY {keys}"
+        conn.execute("ANALYZE _stage_keys")
+        drop_foreign_keys(conn, schema, ref.name)  # re-added, NOT VALID if need be, after
+        # The statements below touch the increment's keys only. Left to itself the planner
+        # hashes the whole table for a 1% increment (measured: 1.1 s of 4.8 s at 2M rows,
+        # growing with the table); probing the key indexes keeps the cost with the increment.
+        conn.execute("SET LOCAL enable_hashjoin = off")
+        conn.execute("SET LOCAL enable_mergejoin = off")
+        match = " AND ".join(f"t.{q(k)} = k.{q(k)}" for k in key)
+        result = conn.execute(
+            f"DELETE FROM {qual(schema, ref.name)} AS t USING _stage_keys AS k WHERE {match}"
+        )
+        deleted = max(result.rowcount or 0, 0)
+        written = copy_in(
+            conn,
+            qual(schema, ref.name),
+            _reader(con, _select_for_pg(described, "__winners", latest, alive)),
+            latest,
+        )
+
+        # x__history: the new versions with their valid_to, and the older versions whose
+        # valid_to the increment changed — both found in DuckDB over the touched keys' narrow
+        # columns (valid_to before and after), so PostgreSQL only inserts and updates by _seq
+        if ctx.history:
+            history = qual(schema, ref.name + HISTORY_SUFFIX)
+            _valid_to(con, keys, last)
+            every = list(table.columns)
+            new_rows = (
+                f"(SELECT n.*, v.{q(VALID_TO)} FROM __new AS n JOIN __vt AS v USING ({q(SEQ)}) "
+                f"ORDER BY {keys}, {q(SEQ)})"
+            )
+            described_vt = {**described, VALID_TO: False}
+            written += copy_in(
+                conn,
+                history,
+                _reader(con, _select_for_pg(described_vt, new_rows, [*every, VALID_TO])),
+                [*every, VALID_TO],
+            )
+            vt_type = pg_type(table.schema.field(VALID_FROM).type, VALID_FROM)
+            conn.execute(
+                f"CREATE TEMP TABLE _stage_vt ({q(SEQ)} bigint, {q(VALID_TO)} {vt_type}) "
+                "ON COMMIT DROP"
+            )
+            copy_in(
+                conn,
+                "_stage_vt",
+                _reader(
+                    con,
+                    f"SELECT {q(SEQ)}, {q(VALID_TO)} FROM __vt WHERE {q(SEQ)} <= {last} "
+                    f"AND {q(VALID_TO)} IS DISTINCT FROM old_valid_to ORDER BY {q(SEQ)}",
+                ),
+            )
+            conn.execute("ANALYZE _stage_vt")
+            conn.execute(
+                f"UPDATE {history} AS t SET {q(VALID_TO)} = s.{q(VALID_TO)} FROM _stage_vt AS s "
+                f"WHERE t.{q(SEQ)} = s.{q(SEQ)}"
+            )
+        _refresh_access(ctx, ref, commit=False)
+        row = con.execute(f"SELECT max({q(SEQ)}) FROM __new").fetchone()
+        max_seq = last if row is None or row[0] is None else int(row[0])
+        ctx.warehouse.record(
+            conn, Published(ref.qualified, table_id, table.version, max_seq, state.columns, written)
+        )
+        conn.commit()
+        return written, deleted
+    finally:
+        con.close()
+
+
+def _valid_to(con: duckdb.DuckDBPyConnection, keys: str, last: int) -> None:
+    """``__vt``: per version of a touched key, ``valid_to`` now and before the increment."""
+    window = f"OVER (PARTITION BY {keys} ORDER BY {q(VALID_FROM)}, {q(SEQ)})"
+    con.execute(
+        f"CREATE TEMP TABLE __vt AS SELECT a.{q(SEQ)}, a.{q(VALID_TO)}, b.old_valid_to FROM "
+        f"(SELECT {q(SEQ)}, lead({q(VALID_FROM)}) {window} AS {q(VALID_TO)} FROM __versions) AS a "
+        f"LEFT JOIN (SELECT {q(SEQ)}, lead({q(VALID_FROM)}) {window} AS old_valid_to "
+        f"FROM __versions WHERE {q(SEQ)} <= {last}) AS b USING ({q(SEQ)})"
+    )
+
+
+def _has_table(ctx: Context, schema: str, table: str) -> bool:
+    row = ctx.conn.execute(
+        "SELECT 1 FROM pg_tables WHERE schemaname = %s AND tablename = %s", (schema, table)
+    ).fetchone()
+    return row is not None
+
+
+def _may_hold_newer(f: Any, last: int) -> bool:
+    high = f.max.get(SEQ)
+    return high is None or int(high) > last
+
+
+def _max_seq(table: HistoryTable) -> int:
+    highs = [f.max.get(SEQ) for f in table.everything if f.rows]
+    if not highs:
+        return -1
+    if None in highs:
+        import duckdb
+
+        from civiclake.history.engine import parquet_relation
+
+        con = duckdb.connect()
+        try:
+            row = con.execute(
+                f"SELECT max({q(SEQ)}) FROM {parquet_relation(table.everything)}"
+            ).fetchone()
+        finally:
+            con.close()
+        return -1 if row is None or row[0] is None else int(row[0])
+    return max(int(h) for h in highs if h is not None)
+
+
+# -- helpers -----------------------------------------------------------------------
+def _signature(table: HistoryTable) -> list[list[str]]:
+    return [[f.name, pg_type(f.type, f.name)] for f in table.schema]
+
+
+def _ddl(schema: pa.Schema) -> str:
+    return ", ".join(f"{q(f.name)} {pg_type(f.type, f.name)}" for f in schema)
+
+
+def _describe(run: Any, relation: str) -> dict[str, bool]:
+    """``{column: is nested}`` of a relation, in order (``run`` returns an Arrow reader)."""
+    schema = run(f"SELECT * FROM {relation} LIMIT 0").schema
+    return {f.name: is_nested(f.type) for f in schema}
+
+
+def _select_for_pg(
+    described: dict[str, bool],
+    relation: str,
+    columns: list[str] | None = None,
+    where: str | None = None,
+) -> str:
+    """``SELECT`` of ``columns`` with nested ones as JSON text (PostgreSQL ``jsonb``)."""
+    parts = [
+        f"to_json({q(c)}) AS {q(c)}" if described[c] else q(c)
+        for c in (columns if columns is not None else list(described))
+    ]
+    return f"SELECT {', '.join(parts)} FROM {relation}" + (f" WHERE {where}" if where else "")
+
+
+def _reader(con: duckdb.DuckDBPyConnection, sql: str) -> pa.RecordBatchReader:
+    return con.sql(sql).to_arrow_reader(batch_size=122_880)
+
+
+def _table_id(project: Project, uri: str) -> str:
+    """The Delta table's id: a rebuilt history table is a new table with new ``_seq``s."""
+    return str(project.tables.open(uri).metadata().id)
+
+
+def _since(started: float) -> float:
+    return time.perf_counter() - started
