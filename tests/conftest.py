@@ -63,3 +63,90 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     yield postgres_server.rsplit("/", 1)[0] + "/" + name
     with psycopg.connect(postgres_server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """The bootstrap servers (``127.0.0.1:PORT``) of the test Apache Kafka broker (KRaft)."""
+    return _service_url("kafka", "CIVICLAKE_TEST_KAFKA")
+
+
+# -- issue 6: a council with access grants, shared by tests/access, serve and publish ---------
+@pytest.fixture
+def council(tmp_path: Path) -> Iterator[Project]:
+    """Housing, parking and planning data, PII tagged; users with grants (see below).
+
+    * ``housing_trusted.tenants`` (PII ``name``), ``housing_raw.rent_lines``
+    * ``planning_refined.applications``: keyed history (PII ``applicant``), one update, one delete
+    * ``unrestricted_trusted.wards``
+    * users: ``hana`` analyst in housing; ``eli`` engineer in housing with PII;
+      ``pat`` analyst in planning; ``ada`` admin of every department
+    """
+    from datetime import datetime
+
+    import pyarrow as pa
+
+    from civiclake.history import HistorySpec, apply_increment
+
+    root = init_project(tmp_path / "council", departments=["housing", "parking", "planning"])
+    proj = Project.load(root)
+    tenants = pa.table(
+        {"id": [1, 2, 3], "name": ["Ann Lee", "Bo Chan", None], "ward_id": [1, 2, 9]}
+    )
+    proj.write_table(
+        proj.dataset("housing", "trusted", "tenants"),
+        tenants,
+        mode="overwrite",
+        producer="test",
+        pii=["name"],
+    )
+    proj.write_table(
+        proj.dataset("housing", "raw", "rent_lines"),
+        pa.table({"line": ["a", "b"]}),
+        mode="overwrite",
+        producer="test",
+    )
+    proj.write_table(
+        proj.dataset("unrestricted", "trusted", "wards"),
+        pa.table({"id": [1, 2], "ward": ["Hill", "Vale"]}),
+        mode="overwrite",
+        producer="test",
+        key=["id"],
+    )
+    spec = HistorySpec(key=("id",), version="last_updated", deleted="ceased")
+    apps = proj.dataset("planning", "refined", "applications")
+
+    def day(n: int, rows: list[tuple[int, str, int, bool]]) -> None:
+        data = pa.table(
+            {
+                "id": [r[0] for r in rows],
+                "applicant": [r[1] for r in rows],
+                "ward_id": [r[2] for r in rows],
+                "ceased": [r[3] for r in rows],
+                "last_updated": [datetime(2026, 3, n, 12)] * len(rows),
+            }
+        )
+        apply_increment(
+            proj,
+            apps,
+            data,
+            spec,
+            app_id=f"day-{n}",
+            import_id=f"i{n}",
+            producer="test",
+            pii=["applicant"],
+        )
+
+    day(1, [(1, "Cy Dune", 1, False), (2, "Di Fox", 2, False), (3, "Ed Gray", 7, False)])
+    day(2, [(2, "Di Fox-Hart", 2, False), (3, "Ed Gray", 7, True)])
+    store = proj.store
+    for name, dept, role, pii in [
+        ("hana", "housing", "analyst", False),
+        ("eli", "housing", "engineer", True),
+        ("pat", "planning", "analyst", False),
+        ("ada", "*", "admin", False),
+    ]:
+        store.add_user(name)
+        store.set_grant(name, dept, role, pii)
+    yield proj
+    store.close()

@@ -151,3 +151,5 @@ def test_demo_command_prints_what_was_built_and_how_to_query(tmp_path: Path) -> 
     assert "housing_trusted.arrears_by_ward" in out
     assert 'civiclake query "select' in out
     assert re.search(r"work_orders: reconciliation found \d+ stale \(\d+ repaired\)", out)
+    # serving: a curl line with the demo analyst's token for the SQL API
+    assert "civiclake serve" in out and "curl" in out and "Bearer clk_" in out

@@ -9,8 +9,13 @@ from typing import Annotated, Literal
 import typer
 
 from civiclake.cli import commands
+from civiclake.cli.access import access_app
+from civiclake.cli.model import model_app
+from civiclake.cli.publish import login, publish
+from civiclake.cli.serve import serve
 from civiclake.cli.simulate import simulate_app
 from civiclake.cli.status import reconcile, repairs_db, status
+from civiclake.cli.stream import stream
 
 app = typer.Typer(
     help="civiclake: ingest council data, keep its history, transform it with SQL or Python, "
@@ -32,6 +37,12 @@ app.command("status")(status)
 app.command("reconcile")(reconcile)
 history_app = typer.Typer(help="Keyed datasets' history: rebuild it from landing, compact it.")
 app.add_typer(history_app, name="history")
+app.add_typer(access_app, name="access")
+app.command("serve")(serve)
+app.command("publish")(publish)
+app.command("stream")(stream)
+access_app.command("login")(login)
+app.add_typer(model_app, name="model")
 
 ProjectOpt = Annotated[
     Path | None,
@@ -151,10 +162,18 @@ def query(
         Path | None, typer.Option("--output", "-o", help="Write to this file.")
     ] = None,
     limit: Annotated[int, typer.Option(help="Rows shown in table format.")] = 50,
+    as_user: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            help="Query as this user once access control is on (default: $CIVICLAKE_USER, "
+            "then your login name).",
+        ),
+    ] = None,
     project: ProjectOpt = None,
 ) -> None:
     """Query the datasets with SQL (DuckDB dialect) and print or save the result."""
-    commands.query(project, sql, format, output, limit)
+    commands.query(project, sql, format, output, limit, as_user)
 
 
 @app.command()

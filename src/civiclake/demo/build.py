@@ -8,6 +8,7 @@ project does.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,14 +20,20 @@ from typing import TYPE_CHECKING, Any
 from civiclake.demo.repairs import ENV as REPAIRS_ENV
 from civiclake.demo.repairs import build_repairs
 from civiclake.demo.repairs import default_url as default_repairs_url
+from civiclake.demo.streams import add_housing_streams
 from civiclake.exceptions import ConfigError
 from civiclake.project import CONFIG_FILE, Project
 from civiclake.project.scaffold import init_project
+from civiclake.serve.demo import serving_demo
 
 if TYPE_CHECKING:
     from civiclake.runner.runner import RunSummary
 
 DEPARTMENTS = ["housing", "housing-repairs", "parking", "planning"]
+KAFKA_ENV, REGISTRY_ENV = "KAFKA_BOOTSTRAP_SERVERS", "SCHEMA_REGISTRY_URL"
+"""Set both when the demo is first built, and its housing streams come through Kafka."""
+WAREHOUSE_ENV = "WAREHOUSE_URL"
+"""Set (a PostgreSQL URL) when the demo is first built, and it publishes there too."""
 PLANNING_DAYS = 30
 """Days of the planning system the demo ingests, one daily run each."""
 PLANNING_KEYS = {
@@ -46,6 +53,8 @@ EXAMPLE_QUERIES = [
     "from planning_refined.applications__history "
     "where id = (select max(id) from planning_refined.applications) order by valid_from",
     "select * from housing_repairs_trusted.open_work_orders order by past_target desc limit 5",
+    "select tenure_type_description, count(*) as tenures, count(*) filter (where "
+    "terminated_is_terminated) as terminated from housing_refined.tenures group by 1",
 ]
 
 
@@ -80,6 +89,16 @@ def build_demo(
         written = generate(Path(project.layout.join("landing")), seed=seed)
         _age(written)
         _write_env(directory)
+        # the housing app's event streams: files in landing, or Kafka when one is named
+        add_housing_streams(
+            directory,
+            seed=seed,
+            bootstrap=os.environ.get(KAFKA_ENV) or None,
+            registry=os.environ.get(REGISTRY_ENV) or None,
+        )
+        if os.environ.get(WAREHOUSE_ENV):  # publish to this PostgreSQL warehouse too
+            with (directory / CONFIG_FILE).open("a", encoding="utf-8") as config:
+                config.write(f"warehouse:\n  url: ${{{WAREHOUSE_ENV}}}\n")
         _say(console, f"Created the demo council project in {directory}")
     project = Project.load(directory)
     reporter = RichReporter(console) if console is not None and console.is_terminal else None
@@ -110,6 +129,7 @@ def build_demo(
         )
         port = simulator.url.split(":")[2].split("/")[0]
         start, tomorrow = days[0] - timedelta(days=1), days[-1] + timedelta(days=1)
+    serving = serving_demo(Project.load(directory)) if summary.ok else []
     if console is not None:
         from civiclake.cli.commands import datasets, print_summary
 
@@ -140,6 +160,10 @@ def build_demo(
         ]
         for line in lines:
             console.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
+        if serving:
+            console.print("\n[bold]Serve it[/]")
+            for line in serving:
+                console.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
     project.store.close()
     return summary
 
