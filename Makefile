@@ -36,6 +36,10 @@ typecheck: env  ## mypy on the package
 bench: env  ## run the benchmarks (results go to bench/RESULTS.md by hand)
 	$(BIN)/python bench/load_csv.py
 	$(BIN)/python bench/snapshot.py
+	$(BIN)/python bench/dbsync.py
+	$(BIN)/python bench/streams.py
+	$(BIN)/python bench/publish.py
+	$(BIN)/python bench/serve_load.py
 
 docs: env  ## regenerate docs/cli.md from the commands
 	$(BIN)/python -m typer civiclake.cli.app utils docs --name civiclake --output docs/cli.md

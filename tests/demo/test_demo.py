@@ -121,6 +121,19 @@ def test_demo_repairs_sync_matches_the_repairs_system_after_reconciling(demo: Pa
     assert check["jobs"] == check["recount"] > 0
 
 
+def test_demo_housing_streams_give_current_tenures_and_their_history(demo: Path) -> None:
+    project = Project.load(demo)
+    [row] = _rows(
+        project,
+        "select (select count(*) from housing_refined.tenures) as tenures, "
+        "(select count(*) from housing_refined.tenures__history) as versions, "
+        "(select count(*) from housing_refined.tenure_household_members) as members, "
+        "(select count(*) from housing_raw.tenure_events__rejected) as poison",
+    )
+    assert row["tenures"] > 100 and row["versions"] > row["tenures"] and row["members"] > 0
+    assert row["poison"] > 0  # the simulator's poison messages, kept with their reasons
+
+
 def test_rerunning_the_demo_loads_nothing_twice(demo: Path) -> None:
     project = Project.load(demo)
     before = _rows(project, "select count(*) as n from housing_raw.rent_accounts")
