@@ -250,3 +250,24 @@ def test_without_history_only_x_is_kept(warehouse: Warehouse) -> None:
     assert tables == [("applications",)]
     (result,) = publish(project, datasets=[apps])  # history wanted now: a full load
     assert result.mode == "full"
+
+
+def test_civiclake_run_publishes_after_the_jobs(warehouse: Warehouse) -> None:
+    from civiclake.runner.runner import Runner
+
+    job = warehouse.project.dir / "jobs" / "housing" / "tenants_by_ward.sql"
+    job.write_text(
+        "-- zone: trusted\n-- key: ward_id\n"
+        "SELECT ward_id, count(*) AS tenants FROM housing_trusted.tenants GROUP BY ward_id\n"
+    )
+    summary = Runner(warehouse.project, retries=0).run()
+    assert summary.ok, [(s.name, s.error) for s in summary.steps]
+    order = [s.name for s in summary.steps]
+    assert order.index("unrestricted/publish") > order.index("housing/tenants_by_ward")
+    assert warehouse.rows(
+        "SELECT ward_id, tenants FROM housing_trusted.tenants_by_ward ORDER BY ward_id"
+    ) == [(1, 1), (2, 1), (9, 1)]
+    again = Runner(warehouse.project, retries=0).run()
+    [step] = [s for s in again.steps if s.name == "unrestricted/publish"]
+    # only the job's table, rewritten by the run, is copied again; the rest is unchanged
+    assert [n.split(":")[0] for n in step.result.notes] == ["housing_trusted.tenants_by_ward"]

@@ -148,7 +148,13 @@ class Project:
         return list(load_jobs(self))
 
     def nodes(self) -> list[Node]:
-        return [*self.sources(), *self.jobs()]
+        """Sources and jobs, then publishing to the warehouse when one is configured."""
+        nodes: list[Node] = [*self.sources(), *self.jobs()]
+        if self.config.warehouse.url is not None:
+            from civiclake.publish.step import publish_step
+
+            nodes.append(publish_step(self, nodes))
+        return nodes
 
     # -- datasets ---------------------------------------------------------------
     def catalog_datasets(self) -> list[DatasetRef]:
