@@ -129,7 +129,14 @@ def build_demo(
         )
         port = simulator.url.split(":")[2].split("/")[0]
         start, tomorrow = days[0] - timedelta(days=1), days[-1] + timedelta(days=1)
-    serving = serving_demo(Project.load(directory)) if summary.ok else []
+    serving = (
+        serving_demo(
+            Project.load(directory),
+            sql="SELECT * FROM housing_trusted.arrears_by_ward ORDER BY total_arrears DESC LIMIT 5",
+        )
+        if summary.ok
+        else []
+    )
     if console is not None:
         from civiclake.cli.commands import datasets, print_summary
 

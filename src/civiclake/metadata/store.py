@@ -96,6 +96,10 @@ class MetadataStore:
             ) from None
         if self.url.startswith("sqlite"):
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            # Python's sqlite3 commits each CREATE TABLE on its own, so a process killed
+            # during the first migration left half a schema that no later open could
+            # migrate; with BEGIN issued here, a migration (like every write) is atomic
+            sa.event.listen(self.engine, "begin", _sqlite_begin)
         self._lock = threading.Lock()
         self.migrate()
 
@@ -540,11 +544,16 @@ def _alive(pid: int) -> bool:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # transactions are begun by _sqlite_begin
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN")
 
 
 def _resolve_sqlite(url: str, project_dir: Path | None) -> str:

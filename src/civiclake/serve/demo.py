@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 DEMO_ANALYST = "demo_analyst"
 
 
-def serving_demo(project: Project, department: str = "housing") -> list[str]:
+def serving_demo(
+    project: Project, department: str = "housing", sql: str | None = None
+) -> list[str]:
     """Give a demo analyst a role and a token; publish when a warehouse is configured.
 
     Returns the lines to print: how to start the API and a curl example with the
@@ -41,14 +43,7 @@ def serving_demo(project: Project, department: str = "housing") -> list[str]:
     lines = [
         f"SQL API: civiclake serve --project {project.dir}   (as {DEMO_ANALYST}, "
         f"{department} analyst, PII masked), then:",
-        curl_example(
-            settings.host,
-            settings.port,
-            token,
-            f"SELECT * FROM {department}_trusted.arrears_by_ward LIMIT 5"
-            if department == "housing"
-            else "SELECT * FROM unrestricted_refined.wards LIMIT 5",
-        ),
+        curl_example(settings.host, settings.port, token, *([sql] if sql else [])),
     ]
     if project.config.warehouse.url is None:
         lines.append(
