@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from civiclake.cli import output as out
+from civiclake.cli.options import ProjectOpt
 
 if TYPE_CHECKING:
     from civiclake.project import Project
@@ -19,10 +20,6 @@ access_app = typer.Typer(
 token_app = typer.Typer(help="SQL API bearer tokens (shown once, stored hashed).")
 access_app.add_typer(token_app, name="token")
 
-ProjectOpt = Annotated[
-    Path | None,
-    typer.Option("--project", "-p", help="Project folder.", envvar="CIVICLAKE_PROJECT"),
-]
 UserArg = Annotated[str, typer.Argument(help="User (a person or a BI tool), e.g. alice.")]
 
 

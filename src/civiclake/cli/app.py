@@ -11,6 +11,7 @@ import typer
 from civiclake.cli import commands
 from civiclake.cli.access import access_app
 from civiclake.cli.model import model_app
+from civiclake.cli.options import ProjectOpt
 from civiclake.cli.publish import login, publish
 from civiclake.cli.serve import serve
 from civiclake.cli.simulate import simulate_app
@@ -43,17 +44,6 @@ app.command("publish")(publish)
 app.command("stream")(stream)
 access_app.command("login")(login)
 app.add_typer(model_app, name="model")
-
-ProjectOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--project",
-        "-p",
-        help="Project folder (default: this folder or the nearest parent with civiclake.yaml).",
-        envvar="CIVICLAKE_PROJECT",
-        show_default=False,
-    ),
-]
 
 
 @app.command()

@@ -8,15 +8,12 @@ from typing import Annotated
 import typer
 
 from civiclake.cli import output as out
+from civiclake.cli.options import ProjectOpt
 
 model_app = typer.Typer(
     help="Relationships between datasets, declared in models/relationships.yaml.",
     no_args_is_help=True,
 )
-ProjectOpt = Annotated[
-    Path | None,
-    typer.Option("--project", "-p", help="Project folder.", envvar="CIVICLAKE_PROJECT"),
-]
 
 
 @model_app.command("suggest")

@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from civiclake.cli import output as out
-
-ProjectOpt = Annotated[
-    Path | None,
-    typer.Option("--project", "-p", help="Project folder.", envvar="CIVICLAKE_PROJECT"),
-]
+from civiclake.cli.options import ProjectOpt
 
 
 def publish(

@@ -9,26 +9,15 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from civiclake.cli import output as out
+from civiclake.cli.options import ProjectOpt
 
 if TYPE_CHECKING:
     from civiclake.project import Project
-
-ProjectOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--project",
-        "-p",
-        help="Project folder (default: this folder or the nearest parent with civiclake.yaml).",
-        envvar="CIVICLAKE_PROJECT",
-        show_default=False,
-    ),
-]
 
 
 def status(

@@ -11,24 +11,16 @@ committed offsets — but the run shows as ``abandoned``.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from civiclake.cli.options import ProjectOpt
+
 
 def stream(
     source: Annotated[str, typer.Argument(help="The stream source, <department>/<source>.")],
-    project_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--project",
-            "-p",
-            help="Project folder (default: this folder or the nearest parent with civiclake.yaml).",
-            envvar="CIVICLAKE_PROJECT",
-            show_default=False,
-        ),
-    ] = None,
+    project_dir: ProjectOpt = None,
     poll: Annotated[
         float, typer.Option(min=0.1, help="Seconds between folder checks (events sources).")
     ] = 5.0,

@@ -296,7 +296,7 @@ def _apply(
             f"{', '.join(spec.key)}; a new key needs `civiclake history rebuild`"
         )
     stored = current.spec if current is not None else spec
-    con = _connect(project)
+    con = connect(project)
     try:
         notes: list[str] = []
         staged = _stage(con, data, spec, import_id)
@@ -360,7 +360,8 @@ def _apply(
     )
 
 
-def _connect(project: Project) -> duckdb.DuckDBPyConnection:
+def connect(project: Project) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the project's limits, for writing or comparing history."""
     import duckdb
 
     cfg = project.config.engine
@@ -751,7 +752,7 @@ def _maybe_compact(project: Project, uri: str, *, ratio: float = 0.25, force: bo
         return False
     if not force and not table.needs_compaction(ratio):
         return False
-    con = _connect(project)
+    con = connect(project)
     try:
         base, recent, _ = relations(con, table, "compact")
         assert recent is not None

@@ -398,21 +398,10 @@ def write_batches(
 
 
 def connect(project: Project) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection for comparing and shaping batches (UTC, the project's limits)."""
-    import duckdb
+    """The history engine's DuckDB connection, in UTC (cursor values compare in UTC)."""
+    from civiclake.history.engine import connect as history_connection
 
-    cfg = project.config.engine
-    tmp = project.state_dir / "tmp"
-    tmp.mkdir(exist_ok=True)
-    con = duckdb.connect(
-        config={
-            "threads": cfg.threads,
-            "memory_limit": cfg.memory_limit,
-            "temp_directory": str(tmp),
-            "preserve_insertion_order": False,
-        }
-    )
-    con.execute("SET enable_progress_bar = false")
+    con = history_connection(project)
     con.execute("SET TimeZone = 'UTC'")
     return con
 
