@@ -8,15 +8,7 @@ from civiclake.access.tokens import token_hash
 from civiclake.cli import main
 from civiclake.project import Project
 
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out + err
+from ._support import cli
 
 
 def test_grant_show_revoke(

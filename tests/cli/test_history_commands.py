@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from civiclake.cli import main
 from civiclake.project import Project
 from civiclake.project.scaffold import init_project
 from civiclake.runner.runner import Runner
 from civiclake.simulators.planning import PlanningSimulator, PlanningWorld
+
+from ._support import cli
 
 START = date(2026, 2, 2)
 PUBLIC, PRIVATE = "pk-test", "sk-test-secret"
@@ -40,16 +41,6 @@ def council(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[P
         assert Runner(Project.load(root), today=day).run().ok
     yield root, days
     simulator.stop()
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out + err
 
 
 def tables(root: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:

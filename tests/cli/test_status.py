@@ -7,18 +7,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from civiclake.cli import main
 from civiclake.project.scaffold import init_project
 
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out + err
+from ._support import cli
 
 
 def test_status_shows_a_reconciliation_that_repaired_a_missed_change(

@@ -15,7 +15,7 @@ from civiclake.cli.options import ProjectOpt
 from civiclake.cli.publish import login, publish
 from civiclake.cli.serve import serve
 from civiclake.cli.simulate import simulate_app
-from civiclake.cli.status import reconcile, repairs_db, status
+from civiclake.cli.status import reconcile, status
 from civiclake.cli.stream import stream
 
 app = typer.Typer(
@@ -33,7 +33,6 @@ app.add_typer(department_app, name="department")
 app.add_typer(new_app, name="new")
 app.add_typer(runs_app, name="runs")
 app.add_typer(simulate_app, name="simulate")
-simulate_app.command("repairs-db")(repairs_db)
 app.command("status")(status)
 app.command("reconcile")(reconcile)
 history_app = typer.Typer(help="Keyed datasets' history: rebuild it from landing, compact it.")

@@ -175,3 +175,29 @@ def housing_events(
     where = f"Kafka at {bootstrap}" if bootstrap else str(folder)
     unit = "messages" if bootstrap else "files"
     print(f"{sent} {unit} sent to {where} ({len(truth.events)} distinct events, seed {seed})")
+
+
+@simulate_app.command("repairs-db")
+def repairs_db(
+    url: Annotated[
+        str, typer.Argument(help="SQLAlchemy URL of the database to create, e.g. sqlite:///drs.db")
+    ],
+    cycles: Annotated[int, typer.Option(min=0, help="15-minute cycles of changes to make.")] = 4,
+    scale: Annotated[float, typer.Option(help="Size relative to the default (2,000 jobs).")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same database.")] = 7,
+) -> None:
+    """Create a simulated repairs-scheduling database and change it like the real one."""
+    from civiclake.simulators.repairs import RepairsSimulator
+
+    with RepairsSimulator(url, seed=seed, scale=scale) as sim:
+        sim.create()
+        for _ in range(cycles):
+            report = sim.cycle()
+            print(
+                f"{report.now:%Y-%m-%d %H:%M}: {report.inserted} new, {report.updated} updated "
+                f"({len(report.silent_updates)} without bumping updated_at, "
+                f"{report.skewed_updates} by the server running slow), "
+                f"{len(report.deleted)} hard-deleted, {report.long_committed} late commits",
+                flush=True,
+            )
+        sim.settle()

@@ -1,4 +1,4 @@
-"""``civiclake status``, ``civiclake reconcile`` and ``civiclake simulate repairs-db``.
+"""``civiclake status`` and ``civiclake reconcile``.
 
 ``status`` answers "is my data fresh and whole?" per source: its last run, and for a
 database source each table's cursor and last reconciliation (what it found and repaired),
@@ -194,28 +194,3 @@ def reconcile(
     print_summary(summary, proj)
     if not summary.ok:
         sys.exit(1)
-
-
-def repairs_db(
-    url: Annotated[
-        str, typer.Argument(help="SQLAlchemy URL of the database to create, e.g. sqlite:///drs.db")
-    ],
-    cycles: Annotated[int, typer.Option(min=0, help="15-minute cycles of changes to make.")] = 4,
-    scale: Annotated[float, typer.Option(help="Size relative to the default (2,000 jobs).")] = 1.0,
-    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same database.")] = 7,
-) -> None:
-    """Create a simulated repairs-scheduling database and change it like the real one."""
-    from civiclake.simulators.repairs import RepairsSimulator
-
-    with RepairsSimulator(url, seed=seed, scale=scale) as sim:
-        sim.create()
-        for _ in range(cycles):
-            report = sim.cycle()
-            print(
-                f"{report.now:%Y-%m-%d %H:%M}: {report.inserted} new, {report.updated} updated "
-                f"({len(report.silent_updates)} without bumping updated_at, "
-                f"{report.skewed_updates} by the server running slow), "
-                f"{len(report.deleted)} hard-deleted, {report.long_committed} late commits",
-                flush=True,
-            )
-        sim.settle()

@@ -157,6 +157,20 @@ class TableStore:
         from civiclake.storage import staged
 
         staged_file = staged.stage(Path(uri), data, threads=self._threads, constants=constants)
+        return self.write_staged(uri, staged_file, mode=mode, props=props, description=description)
+
+    def write_staged(
+        self,
+        uri: str,
+        staged_file: StagedFile,
+        *,
+        mode: WriteMode,
+        props: Any,
+        description: str | None = None,
+    ) -> WriteResult:
+        """Commit a file already written into the table's folder with ``props`` (application
+        transactions, metadata) in one commit; through delta-rs's writer when its schema must
+        be merged. The file is removed when it cannot be committed."""
         try:
             result = self._commit(uri, staged_file, mode, props, description)
             if result is None:  # the rows need delta-rs's schema handling
@@ -168,6 +182,20 @@ class TableStore:
         except BaseException:
             staged_file.discard()
             raise
+
+    def write_stream(
+        self,
+        uri: str,
+        data: Any,
+        *,
+        mode: WriteMode,
+        props: Any,
+        description: str | None = None,
+        constants: Mapping[str, Constant] | None = None,
+    ) -> WriteResult:
+        """delta-rs's writer with ``props``: remote tables, or when no file can be staged."""
+        rows = with_constants(as_reader(data), constants or {})
+        return self._write_arrow(uri, rows, mode, None, props, description)
 
     def _commit(
         self,

@@ -42,11 +42,13 @@ class StagedFile:
     rows: int
     size: int
     schema: pa.Schema
+    stats: dict[str, dict[str, int]] | None = None
+    """``minValues``/``maxValues`` of columns readers prune files by (stream offsets)."""
 
     def add_action(self) -> Any:
         from deltalake.transaction import AddAction
 
-        stats = json.dumps({"numRecords": self.rows})
+        stats = json.dumps({"numRecords": self.rows, **(self.stats or {})})
         return AddAction(self.name, self.size, {}, int(time.time() * 1000), True, stats)
 
     def reader(self) -> pa.RecordBatchReader:

@@ -38,12 +38,9 @@ def sync(project: Project, **runner: Any) -> None:
 
 
 def query(project: Project, sql: str) -> list[dict[str, Any]]:
-    session = project.engine().session()
-    try:
-        session.register(project.catalog_datasets())
-        return session.sql(sql).read_all().to_pylist()
-    finally:
-        session.close()
+    from civiclake.query import run_query
+
+    return run_query(project, sql).read_all().to_pylist()
 
 
 def platform_rows(project: Project, table: str) -> dict[tuple[Any, ...], dict[str, Any]]:

@@ -61,12 +61,9 @@ def _run(project_dir: Path) -> tuple[Project, object]:
 
 
 def _query(project: Project, sql: str) -> list[dict[str, object]]:
-    session = project.engine().session()
-    try:
-        session.register(project.catalog_datasets())
-        return session.sql(sql).read_all().to_pylist()
-    finally:
-        session.close()
+    from civiclake.query import run_query
+
+    return run_query(project, sql).read_all().to_pylist()
 
 
 def test_files_to_tables_once_each(project_dir: Path, tmp_path: Path) -> None:

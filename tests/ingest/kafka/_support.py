@@ -67,12 +67,9 @@ def kafka_source(project: Project) -> Any:
 
 
 def query(project: Project, sql: str) -> list[dict[str, Any]]:
-    session = project.engine().session()
-    try:
-        session.register(project.catalog_datasets())
-        return session.sql(sql).read_all().to_pylist()
-    finally:
-        session.close()
+    from civiclake.query import run_query
+
+    return run_query(project, sql).read_all().to_pylist()
 
 
 def expected_members(truth: Truth) -> set[tuple[str, str]]:

@@ -32,12 +32,9 @@ def run_day(project: Project, sim: PlanningSimulator, day: date, hour: int = 0) 
 
 
 def query(project: Project, sql: str) -> list[dict[str, Any]]:
-    session = project.engine().session()
-    try:
-        session.register(project.catalog_datasets())
-        return session.sql(sql).read_all().to_pylist()
-    finally:
-        session.close()
+    from civiclake.query import run_query
+
+    return run_query(project, sql).read_all().to_pylist()
 
 
 def truth(world: PlanningWorld, table: str, day: date) -> dict[int, dict[str, Any]]:

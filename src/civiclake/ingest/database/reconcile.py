@@ -30,7 +30,14 @@ from typing import TYPE_CHECKING, Any
 from civiclake.history.engine import latest_sql, open_history, relations
 from civiclake.history.sql import q
 from civiclake.ingest.database.connection import ROW_HASH
-from civiclake.ingest.database.sync import Applied, Pending, TableSync, connect, write_batches
+from civiclake.ingest.database.sync import (
+    Applied,
+    Pending,
+    TableSync,
+    connect,
+    new_import_id,
+    write_batches,
+)
 from civiclake.storage.staged import sql_literal
 
 if TYPE_CHECKING:
@@ -338,13 +345,11 @@ def _repair(
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from civiclake.ingest.database.sync import _new_import_id
-
-    import_id = _new_import_id()
+    import_id = new_import_id()
     report.import_id = import_id
-    rows_path = sync._landing_path(today, import_id, "repair")
+    rows_path = sync.landing_path(today, import_id, "repair")
     key_cols = [sync.table.c[k] for k in sync.spec.key]
-    select = sync._select(sync.columns)
+    select = sync.select_sql(sync.columns)
 
     def batches() -> Iterable[pa.RecordBatch]:
         for chunk in _chunks(missing + stale, KEY_CHUNK):
@@ -360,7 +365,7 @@ def _repair(
     report.rows_fetched = rows
     deleted_paths = []
     if deleted:
-        path = sync._landing_path(today, import_id, "deleted")
+        path = sync.landing_path(today, import_id, "deleted")
         columns = list(zip(*deleted, strict=True))
         pq.write_table(
             pa.table({k: list(v) for k, v in zip(sync.spec.key, columns, strict=True)}), path

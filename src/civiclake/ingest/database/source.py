@@ -19,7 +19,6 @@ from civiclake.ingest.database.config import DatabaseConfig
 from civiclake.storage import DatasetRef
 
 if TYPE_CHECKING:
-    from civiclake.history import HistorySpec
     from civiclake.ingest.database.connection import SourceDatabase
     from civiclake.ingest.database.reconcile import Report
     from civiclake.ingest.database.sync import Applied, TableSync
@@ -38,9 +37,6 @@ class DatabaseSource(Source[DatabaseConfig]):
     @property
     def outputs(self) -> list[DatasetRef]:
         return [self.dataset(t) for t in self.config.tables]
-
-    def history_spec(self, table: str) -> HistorySpec:
-        return self.syncs(None)[table].spec
 
     def database(self) -> SourceDatabase:
         from civiclake.ingest.database.connection import SourceDatabase

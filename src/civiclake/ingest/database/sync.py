@@ -183,15 +183,15 @@ class TableSync:
         columns = self.columns
         added = [c for c in columns if state.columns and c not in state.columns]
         full = state.cursor is None or self.settings.cursor is None or bool(added)
-        select = self._select(columns)
+        select = self.select_sql(columns)
         if full:
             where, kind = "", "full"
         else:
             since = _parse(state.cursor) - timedelta(minutes=self._overlap)  # type: ignore[arg-type]
             cursor_col = self.table.c[self.settings.cursor]  # type: ignore[index]
             where, kind = " WHERE " + self.db.render(cursor_col >= since), "incremental"
-        import_id = _new_import_id()
-        path = self._landing_path(today, import_id, kind)
+        import_id = new_import_id()
+        path = self.landing_path(today, import_id, kind)
         rows, newest = self._read_to(path, select + where, f"reading {self.source_table}")
         next_cursor = _later(state.cursor, newest)
         state.pending = Pending(
@@ -217,14 +217,14 @@ class TableSync:
         own = self.settings.overlap_minutes
         return self.config.overlap_minutes if own is None else own
 
-    def _select(self, columns: Sequence[str]) -> str:
+    def select_sql(self, columns: Sequence[str]) -> str:
         cols = ", ".join(self.db.quote(c) for c in columns)
         return (
             f"SELECT {cols}, {self.db.row_hash(self.table)} AS {ROW_HASH} "
             f"FROM {self.db.quote_table(self.table)}"
         )
 
-    def _landing_path(self, today: str, import_id: str, kind: str) -> Path:
+    def landing_path(self, today: str, import_id: str, kind: str) -> Path:
         folder = self.project.layout.landing_archive(self.department, self.source_name, today)
         path = Path(folder) / self.name / f"{import_id}-{kind}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -302,7 +302,7 @@ class TableSync:
         now = sql_literal(_parse(source_now) if source_now else datetime.now(UTC))
         now = f"CAST({now} AS TIMESTAMP)"
         if pending.rows:
-            listed = ", ".join(_literal(p) for p in pending.rows)
+            listed = ", ".join(sql_literal(p) for p in pending.rows)
             con.execute(
                 f"CREATE TEMP VIEW incoming AS SELECT * FROM read_parquet([{listed}], "
                 "union_by_name = true, hive_partitioning = false)"
@@ -345,7 +345,7 @@ class TableSync:
                 else (f"SELECT {keys} FROM prior")
             )
         elif pending.deleted:
-            listed = ", ".join(_literal(p) for p in pending.deleted)
+            listed = ", ".join(sql_literal(p) for p in pending.deleted)
             gone = f"SELECT {keys} FROM read_parquet([{listed}])"
         if gone:
             parts.append(
@@ -406,11 +406,7 @@ def connect(project: Project) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _new_import_id() -> str:
+def new_import_id() -> str:
     """Sortable by time, so landing files list in the order they were read."""
     return f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:8]}"
 

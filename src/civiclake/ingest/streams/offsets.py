@@ -18,12 +18,11 @@ batch is dropped instead of being written twice.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from civiclake.exceptions import TransientError
-from civiclake.storage.exceptions import CommitConflictError, StorageError
+from civiclake.storage.staged import StagedFile
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -91,20 +90,18 @@ def append(
         app_transactions=[Transaction(app_id(stage, p), end) for p, (_, end) in offsets.items()]
     )
     if "://" in uri:
-        return _delta_rs_write(tables, uri, data, props, constants, description)
-    staged_file = _stage(Path(uri), data, constants or {})
-    try:
-        if _commit_staged(tables, uri, staged_file, props, description):
-            return staged_file.size
-        size = _delta_rs_write(tables, uri, staged_file.reader(), props, None, description)
-        staged_file.discard()
-        return size
-    except BaseException:
-        staged_file.discard()
-        raise
+        written = tables.write_stream(
+            uri, data, mode="append", props=props, description=description, constants=constants
+        )
+    else:
+        staged_file = _stage(Path(uri), data, constants or {})
+        written = tables.write_staged(
+            uri, staged_file, mode="append", props=props, description=description
+        )
+    return written.bytes_written
 
 
-def _stage(table_dir: Path, data: pa.Table, constants: Mapping[str, Constant]) -> Any:
+def _stage(table_dir: Path, data: pa.Table, constants: Mapping[str, Constant]) -> StagedFile:
     """Write the batch as one Parquet file in the table's folder with pyarrow.
 
     Stream batches are mostly opaque bytes (message values, event lists):
@@ -139,41 +136,7 @@ def _stage(table_dir: Path, data: pa.Table, constants: Mapping[str, Constant]) -
         path.unlink(missing_ok=True)
         raise
     schema = pa.schema([f.with_nullable(True) for f in data.schema])
-    return _StreamFile(
-        path, name, data.num_rows, os.path.getsize(path), schema, _offset_stats(data)
-    )
-
-
-@dataclass(frozen=True)
-class _StreamFile:
-    """A written, uncommitted file whose ``add`` action carries min/max of its partition
-    and offset columns, so a catch-up reads only the files holding its offsets."""
-
-    path: Path
-    name: str
-    rows: int
-    size: int
-    schema: pa.Schema
-    stats: dict[str, dict[str, int]]
-
-    def add_action(self) -> Any:
-        import json
-        import time
-
-        from deltalake.transaction import AddAction
-
-        stats = json.dumps({"numRecords": self.rows, **self.stats})
-        return AddAction(self.name, self.size, {}, int(time.time() * 1000), True, stats)
-
-    def reader(self) -> pa.RecordBatchReader:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        file = pq.ParquetFile(self.path)
-        return pa.RecordBatchReader.from_batches(file.schema_arrow, file.iter_batches())
-
-    def discard(self) -> None:
-        self.path.unlink(missing_ok=True)
+    return StagedFile(path, name, data.num_rows, os.path.getsize(path), schema, _offset_stats(data))
 
 
 def _offset_stats(data: pa.Table) -> dict[str, dict[str, int]]:
@@ -187,81 +150,6 @@ def _offset_stats(data: pa.Table) -> dict[str, dict[str, int]]:
             if bounds["min"] is not None:
                 mins[column], maxes[column] = int(bounds["min"]), int(bounds["max"])
     return {"minValues": mins, "maxValues": maxes}
-
-
-def _commit_staged(
-    tables: TableStore, uri: str, staged_file: Any, props: Any, description: str | None
-) -> bool:
-    """Commit the staged Parquet file as is (False: its columns differ from the table's)."""
-    from deltalake import Schema
-    from deltalake.exceptions import CommitFailedError, DeltaError
-    from deltalake.transaction import create_table_with_add_actions
-
-    from civiclake.storage.staged import delta_compatible, same_columns
-
-    if not delta_compatible(staged_file.schema):
-        return False
-    try:
-        if not tables.exists(uri):
-            create_table_with_add_actions(
-                uri,
-                Schema.from_arrow(staged_file.schema),
-                [staged_file.add_action()],
-                mode="error",
-                description=description,
-                commit_properties=props,
-            )
-            return True
-        dt = tables.open(uri)
-        import pyarrow as pa
-
-        current = pa.schema(dt.schema().to_arrow())
-        if not same_columns(current, staged_file.schema):
-            return False
-        dt.create_write_transaction(
-            [staged_file.add_action()], mode="append", schema=current, commit_properties=props
-        )
-    except CommitFailedError as exc:
-        raise CommitConflictError(f"commit to {uri} conflicted: {exc}") from exc
-    except DeltaError as exc:
-        raise StorageError(f"committing to {uri} failed: {exc}") from exc
-    return True
-
-
-def _delta_rs_write(
-    tables: TableStore,
-    uri: str,
-    data: Any,
-    props: Any,
-    constants: Mapping[str, Constant] | None,
-    description: str | None,
-) -> int:
-    """delta-rs's writer: new columns (a schema change mid-stream), remote tables."""
-    from deltalake import write_deltalake
-    from deltalake.exceptions import CommitFailedError, DeltaError
-
-    from civiclake.storage.staged import as_reader, with_constants
-
-    rows = with_constants(as_reader(data), constants or {})
-    try:
-        write_deltalake(
-            uri,
-            rows,
-            mode="append",
-            schema_mode="merge",
-            storage_options=tables.storage_options,
-            commit_properties=props,
-            description=description,
-        )
-    except CommitFailedError as exc:
-        raise CommitConflictError(f"commit to {uri} conflicted: {exc}") from exc
-    except (DeltaError, OSError) as exc:
-        raise StorageError(f"writing {uri} failed: {exc}") from exc
-    added = tables.open(uri).get_add_actions(flatten=True)
-    import pyarrow as pa
-
-    sizes = pa.table(added).column("size_bytes").to_pylist()
-    return int(sizes[-1]) if sizes else 0
 
 
 __all__ = ["OffsetsMovedError", "Partition", "app_id", "append", "committed"]
