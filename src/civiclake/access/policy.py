@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from civiclake.access.exceptions import AccessDenied, AccessError
+from civiclake.access.masking import Masker
 from civiclake.naming import HISTORY_SUFFIX, TABLE_ZONES
 from civiclake.storage import DatasetRef
 
 if TYPE_CHECKING:
-    from civiclake.config.models import AccessConfig
     from civiclake.project import Project
 
 Role = Literal["admin", "engineer", "analyst"]
@@ -96,8 +96,7 @@ class AccessPolicy:
     datasets: dict[str, DatasetInfo]
     """Keyed by qualified name (``housing_trusted.tenancies``)."""
     users: dict[str, tuple[Grant, ...]]
-    masking: str = "hash"
-    salt: str = ""
+    masker: Masker = field(default_factory=Masker)
     _readable: dict[str, list[DatasetInfo]] = field(default_factory=dict, repr=False)
 
     # -- loading --------------------------------------------------------------
@@ -120,8 +119,7 @@ class AccessPolicy:
             departments=project.departments,
             datasets=datasets,
             users={name: tuple(g) for name, g in grants.items()},
-            masking=project.config.access.masking,
-            salt=_salt(project.config.access),
+            masker=Masker.from_config(project.config.access),
         )
 
     @property
@@ -214,16 +212,29 @@ class AccessPolicy:
         """``{schema.x: {column: masking SQL}}`` for every readable dataset with PII hidden.
 
         Keyed by the base dataset, so ``x``, ``x__history`` and ``x_as_of`` mask alike.
+        The SQL calls the department's masking function (:meth:`Masker.register` puts it
+        on the connection); it holds no key.
         """
         masks: dict[str, dict[str, str]] = {}
         for info in self.readable(principal):
             columns = self.masked_columns(principal, info.ref)
             if columns:
                 base = info.ref.sibling(info.ref.name.removesuffix(HISTORY_SUFFIX))
+                dept = info.ref.department
                 masks.setdefault(base.qualified, {}).update(
-                    {c: mask_sql(c, self.masking, self.salt, "duckdb") for c in columns}
+                    {c: self.masker.sql(_quote_ident(c), dept) for c in columns}
                 )
         return masks
+
+    def masked_departments(self, principal: Principal) -> list[str]:
+        """Departments with a readable dataset ``principal`` sees masked columns of."""
+        return sorted(
+            {
+                i.ref.department
+                for i in self.readable(principal)
+                if self.masked_columns(principal, i.ref)
+            }
+        )
 
     def access_key(self, principal: Principal) -> tuple[Any, ...]:
         """Two principals with equal keys see exactly the same data (for sharing sessions)."""
@@ -238,24 +249,8 @@ class AccessPolicy:
         return DatasetRef.parse(dataset, self.departments)
 
 
-def _salt(config: AccessConfig) -> str:
-    return config.hash_salt.reveal() if config.hash_salt is not None else ""
-
-
-def mask_sql(column: str, masking: str, salt: str, dialect: str) -> str:
-    """SQL masking ``column``: the same text in DuckDB and PostgreSQL gives the same value.
-
-    ``hash`` keeps 16 hex digits of SHA-256 over salt + value, so equal values
-    still join and count alike; ``redact`` shows ``***``. NULL stays NULL.
-    """
-    ident = '"' + column.replace('"', '""') + '"'
-    if masking == "redact":
-        return f"CASE WHEN {ident} IS NULL THEN NULL ELSE '***' END"
-    salted = "'" + salt.replace("'", "''") + "' || CAST(" + ident + " AS VARCHAR)"
-    if dialect == "postgres":
-        salted = salted.replace("AS VARCHAR", "AS TEXT")
-        return f"left(encode(sha256(convert_to({salted}, 'UTF8')), 'hex'), 16)"
-    return f"left(sha256({salted}), 16)"
+def _quote_ident(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
 
 
 def _login_name() -> str:

@@ -25,17 +25,34 @@ def open_session(
     for ref in refs:
         policy.check_read(principal, ref)
     session = project.engine().session()
-    masks = policy.duckdb_masks(principal)
-    if masks:
-        if not hasattr(session, "masks"):
-            session.close()
-            raise AccessError(
-                f"the {project.config.engine.name} engine cannot mask PII columns yet; "
-                "query through the duckdb engine"
-            )
-        session.masks = masks
+    try:
+        apply_masks(session, policy, principal)
+    except Exception:
+        session.close()
+        raise
     session.register(refs)
     return session
+
+
+def apply_masks(session: Session, policy: AccessPolicy, principal: Principal) -> None:
+    """Tell ``session``'s views which columns to mask for ``principal``.
+
+    The masking functions are registered on the session's connection; their key
+    stays in this process (no SQL text the session holds contains it).
+    """
+    from civiclake.engines.duckdb import DuckDBSession
+
+    masks = policy.duckdb_masks(principal)
+    if not masks:
+        return
+    if not isinstance(session, DuckDBSession):
+        raise AccessError(
+            "this engine cannot mask PII columns yet; query through the duckdb engine"
+        )
+    policy.masker.check()
+    for department in policy.masked_departments(principal):
+        policy.masker.register(session.con, department)
+    session.masks = masks
 
 
 def audited(

@@ -71,10 +71,23 @@ class AccessConfig(Model):
     """How PII columns look to users not granted PII (in the SQL API, CLI and warehouse)."""
 
     masking: Literal["hash", "redact"] = "hash"
-    """``hash``: a salted SHA-256 prefix (joins and counts still work); ``redact``: ``***``."""
-    hash_salt: Secret | None = None
-    """Salt for ``hash`` masking, e.g. ``${CIVICLAKE_PII_SALT}``; without it short values such as
-    postcodes can be guessed by hashing candidates."""
+    """``hash``: a keyed HMAC-SHA256 prefix per department (joins and counts still work, nobody
+    without the key can reverse it); ``redact``: ``***``."""
+    masking_key: Secret | None = None
+    """The key for ``hash`` masking, e.g. ``${CIVICLAKE_MASKING_KEY}`` (from the environment or
+    ``.env``; at least 32 characters, `civiclake access key` makes one). Required once a
+    dataset has PII and masking is ``hash``."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _salt_renamed(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "hash_salt" in value:
+            raise ValueError(
+                "access.hash_salt is gone: masks are now a keyed HMAC, not a salted hash. "
+                "Rename it to access.masking_key and give it at least 32 random characters "
+                "(`civiclake access key` makes one)"
+            )
+        return value
 
 
 class ServeConfig(Model):

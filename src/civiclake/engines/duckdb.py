@@ -12,7 +12,7 @@ the storage root, and DuckDB's configuration cannot be changed by SQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from civiclake.engines.base import Capabilities
@@ -173,9 +173,10 @@ class DuckDBSession:
             sql = sqlglot.transpile(sql, read=dialect, write="duckdb")[0]
         self.lock_down()
         try:
-            return self.con.sql(sql).to_arrow_reader(batch_size=122_880)
+            reader = self.con.sql(sql).to_arrow_reader(batch_size=122_880)
         except duckdb.Error as exc:
             raise EngineError(str(exc).strip()) from None
+        return _keeping_alive(reader, self)
 
     def frame(self, ref: DatasetRef) -> duckdb.DuckDBPyRelation:
         self.register([ref])
@@ -213,6 +214,21 @@ class DuckDBSession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _keeping_alive(reader: pa.RecordBatchReader, owner: object) -> pa.RecordBatchReader:
+    """``reader``, holding ``owner`` (the session) until the last batch is read.
+
+    A DuckDB connection dropped while its result streams frees the Python functions
+    registered on it (the masking functions); a view calling one then crashes the process.
+    """
+    import pyarrow as pa
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        keep = owner  # noqa: F841 - held by this generator's frame
+        yield from reader
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
 def _duck_type(arrow_type: pa.DataType) -> str:

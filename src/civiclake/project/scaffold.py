@@ -43,6 +43,14 @@ run:
   threads: 2          # sources and jobs run at once
   retries: 2          # retries of transient failures, with backoff
   retry_backoff_seconds: 1.0
+
+access:
+  # How PII columns look to users not granted PII: hash (a keyed HMAC: joins and counts
+  # still work, nobody without the key can reverse it) | redact (***).
+  masking: hash
+  # The key lives in .env (written by `civiclake init`, never committed); keep a copy
+  # in your secrets manager: changing it changes every masked value.
+  masking_key: ${{CIVICLAKE_MASKING_KEY}}
 """
 
 _GITIGNORE = """\
@@ -90,6 +98,7 @@ def init_project(
         (directory / "jobs" / dept).mkdir(parents=True, exist_ok=True)
         (directory / "sources" / dept).mkdir(parents=True, exist_ok=True)
     (directory / ".gitignore").write_text(_GITIGNORE, encoding="utf-8")
+    _write_env(directory / ".env")
     readme = directory / "README.md"
     if not readme.exists():
         readme.write_text(_README.format(name=project_name), encoding="utf-8")
@@ -98,6 +107,22 @@ def init_project(
         encoding="utf-8",
     )
     return directory
+
+
+def _write_env(path: Path) -> None:
+    """A ``.env`` with a new masking key, readable by its owner only (kept if it exists)."""
+    import os
+
+    from civiclake.access.masking import KEY_ENV, generate_key
+
+    if path.exists():
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as env:
+        env.write(
+            "# Secrets for this project, read by civiclake; never commit this file.\n"
+            f"{KEY_ENV}={generate_key()}\n"
+        )
 
 
 def add_department(project_dir: Path, name: str) -> str:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from civiclake.access.policy import ALL_DEPARTMENTS, PUBLIC_DEPARTMENT, mask_sql
+from civiclake.access.policy import ALL_DEPARTMENTS, PUBLIC_DEPARTMENT
 from civiclake.naming import sql_name
 from civiclake.publish.warehouse import literal, q, qual
 
@@ -124,10 +124,7 @@ def dataset_access(
     conn.execute(f"GRANT USAGE ON SCHEMA {q(masked_schema)} TO {q(reader)}")
     for table in tables:
         select = ", ".join(
-            f"{mask_sql(c, policy.masking, policy.salt, 'postgres')} AS {q(c)}"
-            if c in pii
-            else q(c)
-            for c in columns[table]
+            f"{_pending_mask(c)} AS {q(c)}" if c in pii else q(c) for c in columns[table]
         )
         view = qual(masked_schema, table)
         conn.execute(f"DROP VIEW IF EXISTS {view}")
@@ -171,3 +168,8 @@ def _managed_logins(conn: psycopg.Connection[Any], prefix: str) -> list[str]:
         (USER_COMMENT, prefix.replace("_", r"\_") + "%"),
     ).fetchall()
     return [r[0] for r in rows]
+
+
+def _pending_mask(column: str) -> str:
+    # TODO(issue 11): the warehouse receives values masked by civiclake.access.masking
+    return f"CASE WHEN {q(column)} IS NULL THEN NULL ELSE '***' END"

@@ -171,6 +171,7 @@ class QueryService:
             return session
 
     def _build(self, policy: AccessPolicy, principal: Principal) -> DuckDBSession:
+        from civiclake.access.session import apply_masks
         from civiclake.engines.duckdb import DuckDBSession
         from civiclake.engines.exceptions import EngineError
 
@@ -178,7 +179,7 @@ class QueryService:
         if not isinstance(session, DuckDBSession):
             session.close()
             raise ApiError("internal", "the SQL API runs on the embedded duckdb engine")
-        session.masks = policy.duckdb_masks(principal)
+        apply_masks(session, policy, principal)
         for info in policy.readable(principal):
             try:
                 session.register([info.ref])

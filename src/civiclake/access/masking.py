@@ -1,0 +1,158 @@
+"""Masking PII so that nobody without the project's key can reverse it.
+
+A masked value is the first 16 hex digits of HMAC-SHA256 over the value's text,
+keyed per department: ``key(dept) = HMAC-SHA256(masking_key, "civiclake-mask-v1:" + dept)``.
+Equal values still join and count alike within a department; the same name in
+two departments masks differently, so one department's masked column cannot be
+joined to another's to re-identify people. Without the key, building a
+dictionary (hashing every name in the electoral roll) matches nothing.
+
+The key lives in the environment (``access.masking_key: ${CIVICLAKE_MASKING_KEY}``)
+and never in SQL text: DuckDB sessions compute masks through a Python function
+registered on the connection (the SQL guard refuses calls to it), and the
+warehouse receives values already masked. ``redact`` shows ``***`` and needs no key.
+
+A project whose datasets carry PII and whose masking is ``hash`` cannot serve
+without a key: a missing key is an error, never a silent unkeyed hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from civiclake.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+    from civiclake.config.models import AccessConfig
+
+KEY_ENV = "CIVICLAKE_MASKING_KEY"
+MIN_KEY_CHARS = 32
+HEX_DIGITS = 16
+REDACTED = "***"
+FUNCTION_PREFIX = "__civiclake_mask_"
+"""Masking functions registered on DuckDB connections start with this (the guard refuses them)."""
+
+
+def generate_key() -> str:
+    """A new random masking key (64 hex digits) for ``.env``."""
+    return secrets.token_hex(32)
+
+
+@dataclass
+class Masker:
+    """Masks values for one project: ``hash`` (keyed HMAC) or ``redact``."""
+
+    method: str = "hash"
+    key: str | None = None
+    """The project's masking key (revealed); ``None`` is an error only once hashing is needed."""
+    _department_keys: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_config(cls, config: AccessConfig) -> Masker:
+        key = config.masking_key.reveal() if config.masking_key is not None else None
+        return cls(config.masking, key)
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` unless this masker can mask (a key long enough for hash)."""
+        if self.method != "hash":
+            return
+        if not self.key:
+            raise ConfigError(
+                "PII is masked by keyed hash but no masking key is set: add "
+                f"`access: {{masking_key: ${{{KEY_ENV}}}}}` to civiclake.yaml and put "
+                f"{KEY_ENV}=<key> in the project's .env (`civiclake access key` makes one), "
+                "or set `access: {masking: redact}`"
+            )
+        if len(self.key) < MIN_KEY_CHARS:
+            raise ConfigError(
+                f"the masking key is {len(self.key)} characters; use at least {MIN_KEY_CHARS} "
+                "random characters (`civiclake access key` makes one)"
+            )
+
+    def department_key(self, department: str) -> bytes:
+        found = self._department_keys.get(department)
+        if found is None:
+            self.check()
+            assert self.key is not None
+            found = hmac.new(
+                self.key.encode("utf-8"),
+                b"civiclake-mask-v1:" + department.encode("utf-8"),
+                hashlib.sha256,
+            ).digest()
+            self._department_keys[department] = found
+        return found
+
+    def mask_text(self, department: str, value: str | None) -> str | None:
+        """One value masked as ``department``'s datasets show it; NULL stays NULL."""
+        if value is None:
+            return None
+        if self.method == "redact":
+            return REDACTED
+        digest = hmac.new(self.department_key(department), value.encode("utf-8"), hashlib.sha256)
+        return digest.hexdigest()[:HEX_DIGITS]
+
+    def mask_array(self, department: str, values: pa.Array | pa.ChunkedArray) -> pa.Array:
+        """An Arrow string array masked value by value (NULLs kept)."""
+        import pyarrow as pa
+
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
+            values = values.cast(pa.string())
+        if self.method == "redact":
+            return pa.array(
+                [None if v is None else REDACTED for v in values.to_pylist()], pa.string()
+            )
+        key = self.department_key(department)
+        new = hmac.new
+        sha = hashlib.sha256
+        return pa.array(
+            [
+                None if v is None else new(key, v.encode("utf-8"), sha).hexdigest()[:HEX_DIGITS]
+                for v in values.to_pylist()
+            ],
+            pa.string(),
+        )
+
+    # -- DuckDB ---------------------------------------------------------------
+    def register(self, con: duckdb.DuckDBPyConnection, department: str) -> str:
+        """Register ``department``'s masking function on ``con``; returns its SQL name.
+
+        The key stays in this process: the function's SQL text is only its name.
+        """
+        import duckdb
+
+        name = function_name(department)
+        try:
+            con.create_function(
+                name,
+                lambda values: self.mask_array(department, values),
+                [duckdb.sqltype("VARCHAR")],
+                duckdb.sqltype("VARCHAR"),
+                type="arrow",
+                null_handling="special",
+                side_effects=False,
+            )
+        except duckdb.NotImplementedException:
+            pass  # already registered on this connection
+        return name
+
+    def sql(self, column_sql: str, department: str) -> str:
+        """SQL masking ``column_sql`` (a quoted identifier) for ``department``."""
+        if self.method == "redact":
+            return f"CASE WHEN {column_sql} IS NULL THEN NULL ELSE '{REDACTED}' END"
+        return f"{function_name(department)}(CAST({column_sql} AS VARCHAR))"
+
+
+def function_name(department: str) -> str:
+    """The DuckDB function masking ``department``'s values."""
+    import re
+
+    return FUNCTION_PREFIX + re.sub(r"[^a-z0-9]", "_", department.lower())
