@@ -18,11 +18,12 @@ without a key: a missing key is an error, never a silent unkeyed hash.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from civiclake.exceptions import ConfigError
 
@@ -130,18 +131,20 @@ class Masker:
         import duckdb
 
         name = function_name(department)
-        try:
-            con.create_function(
+
+        def mask(values: Any) -> Any:
+            return self.mask_array(department, values)
+
+        with contextlib.suppress(duckdb.NotImplementedException):  # registered already
+            con.create_function(  # type: ignore[call-overload]  # stubs lack the string enums
                 name,
-                lambda values: self.mask_array(department, values),
+                mask,
                 [duckdb.sqltype("VARCHAR")],
                 duckdb.sqltype("VARCHAR"),
                 type="arrow",
                 null_handling="special",
                 side_effects=False,
             )
-        except duckdb.NotImplementedException:
-            pass  # already registered on this connection
         return name
 
     def sql(self, column_sql: str, department: str) -> str:
