@@ -1,4 +1,4 @@
-"""Tables of the metadata store (catalog, runs, cursors, loaded files).
+"""Tables of the metadata store (catalog, runs, cursors, loaded files, column lineage).
 
 Changes to these tables need an Alembic migration in ``migrations/versions``;
 ``tests/metadata/test_migrations.py`` fails when the two drift apart.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -239,3 +240,39 @@ publish_state = Table(
     Column("published_at", DateTime(timezone=True), nullable=False),
 )
 """What the PostgreSQL warehouse holds of each dataset: the Delta version and newest ``_seq``."""
+
+# -- column lineage and PII clearances (issue 11) ----------------------------------------------
+column_lineage = Table(
+    "column_lineage",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job", String(255), nullable=False, index=True),
+    Column("output_dataset", String(255), nullable=False, index=True),
+    Column("output_column", String(255), nullable=False),
+    Column("input_dataset", String(255), index=True),
+    Column("input_column", String(255)),
+    Column("resolved", Boolean, nullable=False),
+    Column("pii", Boolean, nullable=False),
+    Column("import_id", String(64), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+"""Which input columns each output column of a job derives from, as of the job's last run.
+
+``resolved`` is false when the SQL could not be traced (or a Python job declared nothing):
+the column is then recorded as derived from every PII column of the inputs (``input_*``
+NULL when there were none). ``pii`` says whether the input column was PII at that run.
+"""
+
+pii_clearances = Table(
+    "pii_clearances",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job", String(255), nullable=False, index=True),
+    Column("dataset", String(255), nullable=False, index=True),
+    Column("column_name", String(255), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("import_id", String(64), nullable=False),
+    Column("cleared_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("dataset", "column_name", name="uq_pii_clearances_dataset_column"),
+)
+"""Output columns a job derived from PII but declared not personal (``pii_cleared``), and why."""

@@ -1,4 +1,4 @@
-"""The metadata store: catalog, runs, cursors and the loaded-files ledger.
+"""The metadata store: catalog, runs, cursors, the loaded-files ledger, column lineage.
 
 SQLite by default, any SQLAlchemy URL otherwise; the schema is kept current
 by Alembic migrations that run when the store opens. All methods are safe to
@@ -77,6 +77,50 @@ class StepRecord:
         if self.started_at and self.ended_at:
             return (self.ended_at - self.started_at).total_seconds()
         return None
+
+
+@dataclass(frozen=True)
+class LineageEdge:
+    """One output column of a job derived from one input column (what a run writes).
+
+    ``input_dataset``/``input_column`` are None for a column traced to no input at all
+    while unresolved (nothing known, and no PII among the inputs).
+    """
+
+    output_column: str
+    input_dataset: str | None
+    input_column: str | None
+    resolved: bool = True
+    pii: bool = False
+
+
+@dataclass(frozen=True)
+class ColumnLineageRecord:
+    """A stored edge of the column lineage graph: ``output`` derives from ``input``."""
+
+    job: str
+    output_dataset: str
+    output_column: str
+    input_dataset: str | None
+    input_column: str | None
+    resolved: bool
+    """False when the job's SQL could not be traced (or a Python job declared nothing)."""
+    pii: bool
+    """Whether the input column was PII when the job ran."""
+    import_id: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class PiiClearance:
+    """An output column derived from PII that its job declared not personal, and why."""
+
+    job: str
+    dataset: str
+    column: str
+    reason: str
+    import_id: str
+    cleared_at: datetime
 
 
 class MetadataStore:
@@ -524,6 +568,115 @@ class MetadataStore:
 
     # -- end of issue 6 section ------------------------------------------------------------
 
+    # -- column lineage and PII clearances (issue 11) ------------------------------------
+    def record_job_lineage(
+        self,
+        job: str,
+        output_dataset: str,
+        edges: Sequence[LineageEdge],
+        cleared: Mapping[str, str],
+        *,
+        import_id: str,
+    ) -> None:
+        """Replace what ``job``'s last run recorded: its column lineage and its clearances.
+
+        One transaction, so a reader never sees the edges of one run with the clearances
+        of another. Rows of an earlier producer of ``output_dataset`` go too: one dataset
+        has one producer, and its lineage is that producer's.
+        """
+        stamp = now()
+        lin, clr = t.column_lineage, t.pii_clearances
+        with self._tx() as conn:
+            conn.execute(
+                lin.delete().where((lin.c.job == job) | (lin.c.output_dataset == output_dataset))
+            )
+            conn.execute(clr.delete().where((clr.c.job == job) | (clr.c.dataset == output_dataset)))
+            if edges:
+                conn.execute(
+                    lin.insert(),
+                    [
+                        {
+                            "job": job,
+                            "output_dataset": output_dataset,
+                            "output_column": e.output_column,
+                            "input_dataset": e.input_dataset,
+                            "input_column": e.input_column,
+                            "resolved": e.resolved,
+                            "pii": e.pii,
+                            "import_id": import_id,
+                            "recorded_at": stamp,
+                        }
+                        for e in edges
+                    ],
+                )
+            if cleared:
+                conn.execute(
+                    clr.insert(),
+                    [
+                        {
+                            "job": job,
+                            "dataset": output_dataset,
+                            "column_name": column,
+                            "reason": reason,
+                            "import_id": import_id,
+                            "cleared_at": stamp,
+                        }
+                        for column, reason in cleared.items()
+                    ],
+                )
+
+    def column_lineage(
+        self, *, dataset: str | None = None, job: str | None = None, upstream_of: str | None = None
+    ) -> list[ColumnLineageRecord]:
+        """Stored lineage edges: of ``dataset``'s columns, of ``job``, or reading ``upstream_of``.
+
+        ``upstream_of`` (an input dataset) answers "what is derived from this dataset?".
+        """
+        c = t.column_lineage.c
+        query = sa.select(t.column_lineage).order_by(c.output_dataset, c.id)
+        if dataset is not None:
+            query = query.where(c.output_dataset == dataset)
+        if job is not None:
+            query = query.where(c.job == job)
+        if upstream_of is not None:
+            query = query.where(c.input_dataset == upstream_of)
+        with self.engine.connect() as conn:
+            return [
+                ColumnLineageRecord(
+                    job=r.job,
+                    output_dataset=r.output_dataset,
+                    output_column=r.output_column,
+                    input_dataset=r.input_dataset,
+                    input_column=r.input_column,
+                    resolved=bool(r.resolved),
+                    pii=bool(r.pii),
+                    import_id=r.import_id,
+                    recorded_at=_aware(r.recorded_at) or now(),
+                )
+                for r in conn.execute(query)
+            ]
+
+    def pii_clearances(self, dataset: str | None = None) -> list[PiiClearance]:
+        """Recorded clearances, of one dataset or all, by dataset then column."""
+        c = t.pii_clearances.c
+        query = sa.select(t.pii_clearances).order_by(c.dataset, c.column_name)
+        if dataset is not None:
+            query = query.where(c.dataset == dataset)
+        with self.engine.connect() as conn:
+            return [
+                PiiClearance(
+                    job=r.job,
+                    dataset=r.dataset,
+                    column=r.column_name,
+                    reason=r.reason,
+                    import_id=r.import_id,
+                    cleared_at=_aware(r.cleared_at) or now(),
+                )
+                for r in conn.execute(query)
+            ]
+
+    # -- end of issue 11 section -----------------------------------------------------------
+
 
 def _new_id(result: sa.CursorResult[Any]) -> int:
     key = result.inserted_primary_key
@@ -596,7 +749,14 @@ def _step(row: Mapping[str, Any]) -> StepRecord:
     return StepRecord(**values)
 
 
-__all__: Sequence[str] = ["MetadataStore", "RunRecord", "StepRecord"]
+__all__: Sequence[str] = [
+    "ColumnLineageRecord",
+    "LineageEdge",
+    "MetadataStore",
+    "PiiClearance",
+    "RunRecord",
+    "StepRecord",
+]
 
 
 def head_revision() -> str:
