@@ -36,6 +36,8 @@ from civiclake.naming import HISTORY_SUFFIX, TABLE_ZONES
 from civiclake.storage import DatasetRef
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from civiclake.project import Project
 
 Role = Literal["admin", "engineer", "analyst"]
@@ -97,6 +99,8 @@ class AccessPolicy:
     """Keyed by qualified name (``housing_trusted.tenancies``)."""
     users: dict[str, tuple[Grant, ...]]
     masker: Masker = field(default_factory=Masker)
+    owner_login: str | None = None
+    """The OS login owning the project folder (see :func:`folder_owner`); may act as anyone."""
     _readable: dict[str, list[DatasetInfo]] = field(default_factory=dict, repr=False)
 
     # -- loading --------------------------------------------------------------
@@ -120,6 +124,7 @@ class AccessPolicy:
             datasets=datasets,
             users={name: tuple(g) for name, g in grants.items()},
             masker=Masker.from_config(project.config.access),
+            owner_login=folder_owner(project.dir),
         )
 
     @property
@@ -140,20 +145,43 @@ class AccessPolicy:
         return Principal(name, self.users[name])
 
     def cli_principal(self, name: str | None = None) -> Principal:
-        """Who runs a CLI query: ``--as``, then ``$CIVICLAKE_USER``, then the login name.
+        """Who runs a CLI query: the OS login, or ``--as``/``$CIVICLAKE_USER`` for admins.
 
+        Anyone on the machine can type ``--as eli``, so asking for another user is
+        honoured only for the project's admins — a login holding ``admin`` in ``*``
+        — and its owner (the OS user owning the project folder, who can read the
+        files anyway). Everyone else is their login name, whatever they ask for.
         In an open project (no users) that is the owner, who may read everything.
         """
         if not self.enabled:
             return Principal(OWNER, (Grant(ALL_DEPARTMENTS, "admin", True),), owner=True)
-        who = name or os.environ.get(USER_ENV) or _login_name()
+        login = _login_name()
+        who = name or os.environ.get(USER_ENV) or login
+        if who != login and not self.may_act_as_others(login):
+            raise AccessDenied(
+                f"acting as another user (--as {who} or {USER_ENV}={who}) is only for the "
+                f"project's admins, and {login} is neither an admin of every department "
+                f"(`--department '*' --role admin`) nor the owner of the project folder"
+                f"{f' ({self.owner_login})' if self.owner_login else ''}; run the query as "
+                f"yourself (drop --as and unset {USER_ENV}) or ask an admin to run it"
+            )
         if who not in self.users:
             raise AccessDenied(
                 f"access control is on in this project and {who!r} is not one of its users; "
-                f"pass --as <user> (or set {USER_ENV}), or ask an admin to run "
+                f"ask an admin to run "
                 f"`civiclake access grant {who} --department <dept> --role analyst`"
             )
         return self.principal(who)
+
+    def is_admin(self, user: str) -> bool:
+        """``user`` holds ``admin`` in ``*``: a platform admin of every department."""
+        return any(
+            g.department == ALL_DEPARTMENTS and g.role == "admin" for g in self.users.get(user, ())
+        )
+
+    def may_act_as_others(self, login: str) -> bool:
+        """The OS login ``login`` may run CLI queries as another user (``--as``)."""
+        return self.is_admin(login) or (self.owner_login is not None and login == self.owner_login)
 
     # -- decisions --------------------------------------------------------------
     def can_read(self, principal: Principal, dataset: DatasetRef | str) -> bool:
@@ -253,8 +281,41 @@ def _quote_ident(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
 
 
+def login_name() -> str:
+    """The OS login name of whoever runs this process: who the CLI acts as."""
+    return _login_name()
+
+
 def _login_name() -> str:
+    """The OS login of this process, from its real user id.
+
+    Not :func:`getpass.getuser`: that believes ``$USER`` and ``$LOGNAME``, which
+    anyone can set to an admin's name.
+    """
+    try:
+        import pwd
+    except ImportError:  # Windows: no user database to ask
+        return _env_login_name()
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # a uid without a passwd entry (some containers)
+        return f"uid-{os.getuid()}"
+
+
+def _env_login_name() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+def folder_owner(path: Path) -> str | None:
+    """The login owning ``path`` (the project's owner); None where it cannot be told."""
+    try:
+        import pwd
+    except ImportError:
+        return None
+    try:
+        return pwd.getpwuid(path.stat().st_uid).pw_name
+    except (KeyError, OSError):
+        return None
