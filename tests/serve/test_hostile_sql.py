@@ -77,6 +77,64 @@ HOSTILE: list[tuple[str, str]] = [
     ("raw_zone", "SELECT * FROM housing_raw.rent_lines"),
     ("unqualified_macro", "SELECT * FROM applications_as_of(DATE '2026-03-02')"),
     ("unqualified_python", "SELECT * FROM headers"),
+    # issue 11: a CTE of the same name elsewhere must not license a file path (scope per query)
+    (
+        "cte_shadow_exists",
+        'SELECT * FROM "data/refined/planning/applications/**/*.parquet" WHERE EXISTS '
+        '(WITH "data/refined/planning/applications/**/*.parquet" AS (SELECT 1) SELECT 1)',
+    ),
+    (
+        "cte_shadow_scalar",
+        'SELECT (WITH "data/**/*.parquet" AS (SELECT 1) SELECT 1), * FROM "data/**/*.parquet"',
+    ),
+    (
+        "cte_shadow_union",
+        'SELECT 1 FROM "data/raw/housing/rent_lines/**/*.parquet" UNION ALL '
+        '(WITH "data/raw/housing/rent_lines/**/*.parquet" AS (SELECT 1) SELECT 1)',
+    ),
+    (
+        "cte_shadow_lateral",
+        "SELECT * FROM housing_trusted.tenants t, LATERAL "
+        '(WITH p AS (SELECT 1) SELECT * FROM "data/landing/**/*.csv") x',
+    ),
+    (
+        "cte_shadow_catalog",
+        "SELECT * FROM duckdb_views WHERE EXISTS (WITH duckdb_views AS (SELECT 1) SELECT 1)",
+    ),
+    (
+        "cte_shadow_settings",
+        "SELECT * FROM duckdb_settings WHERE EXISTS (WITH duckdb_settings AS (SELECT 1) SELECT 1)",
+    ),
+    (
+        "cte_later_sibling",
+        'WITH a AS (SELECT * FROM "b.parquet"), "b.parquet" AS (SELECT 1) SELECT * FROM a',
+    ),
+    ("cte_later_plain", "WITH a AS (SELECT * FROM b), b AS (SELECT 1) SELECT * FROM a"),
+    ("cte_self_not_recursive", "WITH a AS (SELECT * FROM a) SELECT * FROM a"),
+    ("cte_path_name", 'WITH "data/x.parquet" AS (SELECT 1) SELECT * FROM "data/x.parquet"'),
+    ("cte_inner_scope_leak", "SELECT * FROM (WITH t AS (SELECT 1) SELECT 1) s, t"),
+    (
+        "qualified_is_not_cte",
+        "WITH applications AS (SELECT 1) SELECT * FROM planning_refined.applications",
+    ),
+    ("storage_relative_path", 'SELECT * FROM "data/refined/housing/tenants/*.parquet"'),
+    ("absolute_path_ident", 'SELECT * FROM "/etc/passwd"'),
+    ("landing_csv", "SELECT * FROM 'data/landing/**/*.csv'"),
+    ("delta_log", "SELECT * FROM 'data/refined/housing/tenants/_delta_log/*.json'"),
+    (
+        "table_fn_in_join",
+        "SELECT * FROM housing_trusted.tenants JOIN read_csv('/etc/passwd') ON true",
+    ),
+    ("table_fn_in_exists", "SELECT 1 WHERE EXISTS (SELECT 1 FROM glob('/etc/*'))"),
+    ("parquet_metadata", "SELECT * FROM parquet_metadata('data/**/*.parquet')"),
+    ("query_table", "SELECT * FROM query_table('planning_refined.applications')"),
+    ("pragma_fn", "SELECT * FROM pragma_table_info('housing_trusted.tenants')"),
+    ("duckdb_fn_scalar", "SELECT (SELECT count(*) FROM duckdb_tables())"),
+    ("mask_function", "SELECT __civiclake_mask_housing('Ann Lee')"),
+    ("mask_function_cast", "SELECT __civiclake_mask_housing(name) FROM housing_trusted.tenants"),
+    ("arrow_source_guess", "SELECT * FROM __src_00000000000000000000000000000000"),
+    ("getvariable", "SELECT getvariable('x')"),
+    ("json_execute", "SELECT json_execute_serialized_sql('{}')"),
     # Unicode look-alikes and invisible characters
     ("cyrillic_a", "SELECT * FROM pl\u0430nning_refined.applications"),
     ("fullwidth", "\uff33\uff25\uff2c\uff25\uff23\uff34 1"),

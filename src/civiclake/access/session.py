@@ -26,12 +26,20 @@ def open_session(
         policy.check_read(principal, ref)
     session = project.engine().session()
     try:
+        _restrict(session)
         apply_masks(session, policy, principal)
     except Exception:
         session.close()
         raise
     session.register(refs)
     return session
+
+
+def _restrict(session: Session) -> None:
+    from civiclake.engines.duckdb import DuckDBSession
+
+    if isinstance(session, DuckDBSession):
+        session.restrict()
 
 
 def apply_masks(session: Session, policy: AccessPolicy, principal: Principal) -> None:

@@ -12,7 +12,7 @@ the storage root, and DuckDB's configuration cannot be changed by SQL.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from civiclake.engines.base import Capabilities
@@ -22,6 +22,8 @@ from civiclake.storage import DatasetRef, TableStore
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
+
+    from civiclake.storage.delta import DataFile
 
 
 def _quote(ident: str) -> str:
@@ -73,9 +75,26 @@ class DuckDBSession:
         )
         self._registered: set[DatasetRef] = set()
         self._locked = False
+        self._restricted = False
+        self._objects: dict[str, Any] = {}
+        """Arrow objects registered on the connection, which cursors must register again."""
         self.masks: dict[str, dict[str, str]] = {}
         """``{schema.x: {column: SQL}}``: columns views show masked (set before ``register``;
-        the access policy decides them). Applies to ``x``, ``x__history`` and ``x_as_of``."""
+        the access policy decides them). Applies to ``x``, ``x__history`` and ``x_as_of``.
+        A masked dataset's files are read through Arrow under a random name, never by a
+        path the SQL could name (see :meth:`restrict`)."""
+
+    def restrict(self) -> None:
+        """Make this a person's session: at lock-down it can open only its datasets' files.
+
+        Locking then narrows DuckDB's ``allowed_directories`` to the table folders of the
+        datasets registered *unmasked* (not the storage root), turns off replacement
+        scans, extension loading and spilling for every cursor of the database, and
+        caps expression depth. Masked datasets are scanned by Arrow from sources whose
+        names are random, so even SQL that slipped past the guard could not read their
+        files or their unmasked columns.
+        """
+        self._restricted = True
 
     # -- datasets -----------------------------------------------------------
     def register(self, refs: Iterable[DatasetRef]) -> None:
@@ -101,27 +120,37 @@ class DuckDBSession:
         if not files.uris:
             empty = files.schema.empty_table()
             name = f"__empty_{ref.schema}_{ref.name}"
-            self.con.register(name, empty)
+            self._register_object(name, empty)
             select = self._masked(ref, f"SELECT * FROM {_quote(name)}", empty.column_names)
             self.con.execute(f"CREATE OR REPLACE VIEW {view} AS {select}")
             return
-        file_list = "[" + ", ".join(_literal(u) for u in files.uris) + "]"
-        options = "union_by_name = true"
-        if files.partition_columns:
-            types = ", ".join(
-                f"{_literal(c)}: {_literal(_duck_type(files.schema.field(c).type))}"
-                for c in files.partition_columns
-            )
-            options += f", hive_partitioning = true, hive_types = {{{types}}}"
         columns = ", ".join(_quote(n) for n in files.schema.names)
-        select = f"SELECT {columns} FROM read_parquet({file_list}, {options})"
+        if self._hidden(ref):
+            source = self._arrow_source(files.uris, files.schema, files.partition_columns, uri)
+            select = f"SELECT {columns} FROM {source}"
+        else:
+            file_list = "[" + ", ".join(_literal(u) for u in files.uris) + "]"
+            options = "union_by_name = true"
+            if files.partition_columns:
+                types = ", ".join(
+                    f"{_literal(c)}: {_literal(_duck_type(files.schema.field(c).type))}"
+                    for c in files.partition_columns
+                )
+                options += f", hive_partitioning = true, hive_types = {{{types}}}"
+            select = f"SELECT {columns} FROM read_parquet({file_list}, {options})"
         self.con.execute(
             f"CREATE OR REPLACE VIEW {view} AS {self._masked(ref, select, files.schema.names)}"
         )
 
     def _create_history_views(self, ref: DatasetRef) -> bool:
         """Views of a keyed dataset's history table: ``x``, ``x__history``, ``x_as_of(d)``."""
-        from civiclake.history.engine import as_of_sql, history_sql, latest_sql, open_history
+        from civiclake.history.engine import (
+            as_of_sql,
+            history_sql,
+            latest_sql,
+            open_history,
+            parquet_relation,
+        )
         from civiclake.naming import AS_OF_SUFFIX, HISTORY_SUFFIX
 
         name = ref.name.removesuffix(HISTORY_SUFFIX)
@@ -131,9 +160,20 @@ class DuckDBSession:
             return False
         schema = _quote(ref.schema)
         prefix = f"{ref.schema}_{name}"
-        latest = self._masked(base, latest_sql(self.con, table, prefix), table.columns)
-        history = self._masked(base, history_sql(self.con, table, prefix), table.columns)
-        as_of = self._masked(base, as_of_sql(self.con, table, prefix), table.columns)
+        relation = parquet_relation
+        if self._hidden(base):
+
+            def relation(files: Sequence[DataFile]) -> str:
+                return self._arrow_source([f.uri for f in files], table.schema, [], None)
+
+        con: Any = _Recording(self)
+        latest = self._masked(
+            base, latest_sql(con, table, prefix, relation=relation), table.columns
+        )
+        history = self._masked(
+            base, history_sql(con, table, prefix, relation=relation), table.columns
+        )
+        as_of = self._masked(base, as_of_sql(con, table, prefix, relation=relation), table.columns)
         self.con.execute(f"CREATE OR REPLACE VIEW {schema}.{_quote(name)} AS {latest}")
         self.con.execute(
             f"CREATE OR REPLACE VIEW {schema}.{_quote(name + HISTORY_SUFFIX)} AS {history}"
@@ -153,14 +193,82 @@ class DuckDBSession:
             return select
         return f"SELECT * REPLACE ({', '.join(replace)}) FROM ({select})"
 
+    def _hidden(self, ref: DatasetRef) -> bool:
+        """Whether ``ref``'s files are kept from the SQL (a masked dataset, on local storage)."""
+        return ref.qualified in self.masks and bool(self.engine.allowed_directories)
+
+    def _arrow_source(
+        self,
+        uris: Sequence[str],
+        schema: pa.Schema,
+        partition_columns: Sequence[str],
+        root: str | None,
+    ) -> str:
+        """``uris`` scanned by Arrow, registered under a random name; returns the quoted name."""
+        import secrets
+
+        import pyarrow as pa
+        import pyarrow.dataset as pads
+
+        paths = [u.removeprefix("file://") for u in uris]
+        partitioning = None
+        if partition_columns:
+            partitioning = pads.partitioning(
+                pa.schema([schema.field(c) for c in partition_columns]), flavor="hive"
+            )
+        dataset = pads.dataset(
+            paths,
+            schema=schema,
+            format="parquet",
+            partitioning=partitioning,
+            partition_base_dir=root.removeprefix("file://") if root and partitioning else None,
+        )
+        name = f"__src_{secrets.token_hex(16)}"
+        self._register_object(name, dataset)
+        return _quote(name)
+
+    def _register_object(self, name: str, value: Any) -> None:
+        self.con.register(name, value)
+        self._objects[name] = value
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor on this session's database, seeing everything its views need.
+
+        Settings were set GLOBAL at lock-down, so the cursor is locked alike; Arrow
+        objects are per connection in DuckDB, so they are registered on it again.
+        """
+        self.lock_down()
+        cursor = self.con.cursor()
+        for name, value in self._objects.items():
+            cursor.register(name, value)
+        return cursor
+
     def lock_down(self) -> None:
-        """No file access outside the storage root; no configuration changes."""
+        """No file access outside the allowed folders; no configuration changes.
+
+        An engine session may open the storage root; a restricted (person's) session
+        only the folders of its unmasked datasets, with every cursor locked alike.
+        """
         if self._locked:
             return
-        dirs = ", ".join(_literal(d.rstrip("/") + "/") for d in self.engine.allowed_directories)
-        self.con.execute(f"SET allowed_directories = [{dirs}]")
-        self.con.execute("SET enable_external_access = false")
-        self.con.execute("SET lock_configuration = true")
+        if self._restricted:
+            hidden = {base for base in self._registered if self._hidden(base)}
+            folders = sorted(
+                {
+                    self.engine.resolve(ref.sibling(ref.name.removesuffix("__history")))
+                    for ref in self._registered
+                    if ref.sibling(ref.name.removesuffix("__history")) not in hidden
+                }
+            )
+            allowed = folders if self.engine.allowed_directories else []
+            for setting in _RESTRICTED_SETTINGS:
+                self.con.execute(f"SET GLOBAL {setting}")
+        else:
+            allowed = self.engine.allowed_directories
+        dirs = ", ".join(_literal(d.rstrip("/") + "/") for d in allowed)
+        self.con.execute(f"SET GLOBAL allowed_directories = [{dirs}]")
+        self.con.execute("SET GLOBAL enable_external_access = false")
+        self.con.execute("SET GLOBAL lock_configuration = true")
         self._locked = True
 
     # -- queries --------------------------------------------------------------
@@ -214,6 +322,29 @@ class DuckDBSession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Recording:
+    """The session's connection for SQL builders: what they register, cursors get too."""
+
+    def __init__(self, session: DuckDBSession) -> None:
+        self._session = session
+
+    def register(self, name: str, value: Any) -> None:
+        self._session._register_object(name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session.con, name)
+
+
+_RESTRICTED_SETTINGS = (
+    "python_enable_replacements = false",
+    "autoinstall_known_extensions = false",
+    "autoload_known_extensions = false",
+    "temp_directory = ''",
+    "max_expression_depth = 250",
+)
+"""Set GLOBAL on a person's session, so every cursor of its database has them."""
 
 
 def _keeping_alive(reader: pa.RecordBatchReader, owner: object) -> pa.RecordBatchReader:

@@ -45,8 +45,13 @@ from civiclake.lineage import IMPORT_ID, IMPORTED_AT
 from civiclake.naming import HISTORY_SUFFIX
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import duckdb
     import pyarrow as pa
+
+    FileRelation = Callable[[Sequence[DataFile]], str]
+    """A tier's files as a SQL relation (``read_parquet`` unless a session says otherwise)."""
 
     from civiclake.project import Project
     from civiclake.storage import DatasetRef, TableStore, WriteResult
@@ -196,7 +201,10 @@ def parquet_relation(files: Sequence[DataFile]) -> str:
 
 
 def relations(
-    con: duckdb.DuckDBPyConnection, table: HistoryTable, prefix: str
+    con: duckdb.DuckDBPyConnection,
+    table: HistoryTable,
+    prefix: str,
+    relation: FileRelation = parquet_relation,
 ) -> tuple[str, str | None, str]:
     """(base, recent or None, everything) as SQL relations on ``con``.
 
@@ -205,9 +213,9 @@ def relations(
     """
     empty = f"__empty_{prefix}"
     con.register(empty, table.schema.empty_table())
-    base = parquet_relation(table.base) if table.base else q(empty)
-    recent = parquet_relation(table.recent) if table.recent else None
-    everything = parquet_relation(table.everything) if table.everything else q(empty)
+    base = relation(table.base) if table.base else q(empty)
+    recent = relation(table.recent) if table.recent else None
+    everything = relation(table.everything) if table.everything else q(empty)
     return base, recent, everything
 
 
@@ -217,9 +225,10 @@ def latest_sql(
     prefix: str,
     *,
     include_deleted: bool = False,
+    relation: FileRelation = parquet_relation,
 ) -> str:
     """The latest version per key; with ``include_deleted``, tombstones too (with ``_deleted``)."""
-    base, recent, _ = relations(con, table, prefix)
+    base, recent, _ = relations(con, table, prefix, relation)
     inner = sql.latest(
         base,
         recent,
@@ -232,15 +241,24 @@ def latest_sql(
     return f"SELECT * EXCLUDE ({q(DELETED)}) FROM ({inner})"
 
 
-def history_sql(con: duckdb.DuckDBPyConnection, table: HistoryTable, prefix: str) -> str:
-    _, _, everything = relations(con, table, prefix)
+def history_sql(
+    con: duckdb.DuckDBPyConnection,
+    table: HistoryTable,
+    prefix: str,
+    relation: FileRelation = parquet_relation,
+) -> str:
+    _, _, everything = relations(con, table, prefix, relation)
     return sql.history(everything, table.spec.key, table.columns)
 
 
 def as_of_sql(
-    con: duckdb.DuckDBPyConnection, table: HistoryTable, prefix: str, day: str = "d"
+    con: duckdb.DuckDBPyConnection,
+    table: HistoryTable,
+    prefix: str,
+    day: str = "d",
+    relation: FileRelation = parquet_relation,
 ) -> str:
-    _, _, everything = relations(con, table, prefix)
+    _, _, everything = relations(con, table, prefix, relation)
     return sql.as_of(everything, table.spec.key, day)
 
 

@@ -26,8 +26,6 @@ from typing import TYPE_CHECKING, Any
 from civiclake.serve.errors import ApiError
 
 if TYPE_CHECKING:
-    import duckdb
-
     from civiclake.access.policy import AccessPolicy, Principal
     from civiclake.engines.duckdb import DuckDBSession
     from civiclake.project import Project
@@ -104,7 +102,7 @@ class QueryService:
                 raise ApiError(exc.code, str(exc)) from None
             database = self._database(policy, principal, versions)
             limit = min(max_rows or self.settings.max_rows, self.settings.max_rows)
-            result = self._execute(database.con, checked.sql, limit)
+            result = self._execute(database, checked.sql, limit)
             rows = len(result.rows)
             return result
         except ApiError as exc:
@@ -179,30 +177,22 @@ class QueryService:
         if not isinstance(session, DuckDBSession):
             session.close()
             raise ApiError("internal", "the SQL API runs on the embedded duckdb engine")
+        session.restrict()
         apply_masks(session, policy, principal)
         for info in policy.readable(principal):
             try:
                 session.register([info.ref])
             except EngineError:
                 continue  # catalogued but not written yet: it simply is not there
-        con = session.con
-        con.execute(f"SET memory_limit = '{_setting(self.settings.memory_limit)}'")
-        for setting in (
-            "SET python_enable_replacements = false",
-            "SET autoinstall_known_extensions = false",
-            "SET autoload_known_extensions = false",
-            "SET temp_directory = ''",
-            "SET max_expression_depth = 250",
-        ):
-            con.execute(setting)
+        session.con.execute(f"SET GLOBAL memory_limit = '{_setting(self.settings.memory_limit)}'")
         session.lock_down()
         return session
 
-    def _execute(self, con: duckdb.DuckDBPyConnection, sql: str, limit: int) -> QueryResult:
+    def _execute(self, session: DuckDBSession, sql: str, limit: int) -> QueryResult:
         import duckdb
 
         started = time.perf_counter()
-        cursor = con.cursor()
+        cursor = session.cursor()
         timer = threading.Timer(self.settings.timeout_seconds, cursor.interrupt)
         timer.start()
         try:
