@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-    FileRelation = Callable[[Sequence[DataFile]], str]
+    FileRelation = Callable[[Sequence["DataFile"]], str]
     """A tier's files as a SQL relation (``read_parquet`` unless a session says otherwise)."""
 
     from civiclake.project import Project

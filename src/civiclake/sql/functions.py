@@ -34,7 +34,7 @@ DENIED_PREFIXES = ("duckdb_", "pragma_", "json_execute", "__")
 """Catalog functions and anything registered with a reserved name, whatever DuckDB lists."""
 
 
-def check_functions(query: exp.Expression) -> None:
+def check_functions(query: exp.Expression | exp.Query) -> None:
     """Refuse any function call in ``query`` that is not plain data arithmetic.
 
     Table functions are the relations' business (:mod:`civiclake.sql.relations`);

@@ -57,7 +57,7 @@ def parse_query(sql: str, *, max_chars: int | None = None) -> exp.Query:
     return query
 
 
-def regenerate(query: exp.Expression) -> str:
+def regenerate(query: exp.Expression | exp.Query) -> str:
     """The SQL to run: generated from the checked tree, comments dropped.
 
     What runs is what was checked; a comment trick or a parser difference in the

@@ -157,9 +157,12 @@ def _cte_visible(table: exp.Table, name: str) -> bool:
             skip_with = parent  # its later CTEs are not visible from here
         elif isinstance(node, exp.Query):
             with_ = node.args.get("with_") or node.args.get("with")
-            if with_ is not None and with_ is not skip_with:
-                if any(c.alias_or_name.lower() == name for c in with_.expressions):
-                    return True
+            if (
+                with_ is not None
+                and with_ is not skip_with
+                and any(c.alias_or_name.lower() == name for c in with_.expressions)
+            ):
+                return True
         node = parent
     return False
 
