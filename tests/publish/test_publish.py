@@ -101,14 +101,17 @@ def test_an_analyst_through_psql(warehouse: Warehouse) -> None:
 
 def test_a_revoked_grant_is_revoked_in_postgres(warehouse: Warehouse) -> None:
     project = warehouse.project
+    project.store.set_grant("hana", "planning", "analyst", False)
     publish(project)
     _, password = set_login_password(project, "hana")
-    sql = "SELECT count(*) FROM housing_trusted_masked.tenants"
-    assert warehouse.psql("hana", password, sql).returncode == 0
-    project.store.remove_grant("hana")
+    housing = "SELECT count(*) FROM housing_trusted_masked.tenants"
+    planning = "SELECT count(*) FROM planning_refined_masked.applications"
+    assert warehouse.psql("hana", password, housing).returncode == 0
+    project.store.remove_grant("hana", "housing")
     publish(project)
-    after = warehouse.psql("hana", password, sql)
+    after = warehouse.psql("hana", password, housing)
     assert after.returncode != 0 and "permission denied" in after.stderr
+    assert warehouse.psql("hana", password, planning).returncode == 0
     assert (
         warehouse.psql("hana", password, "SELECT * FROM unrestricted_trusted.wards").returncode == 0
     )

@@ -107,13 +107,15 @@ class WarehouseConfig(Model):
     """The PostgreSQL warehouse BI tools connect to (`civiclake publish`)."""
 
     url: Secret | None = None
-    """A URL with CREATEROLE rights, e.g. ``postgresql://civiclake:${PG_PASSWORD}@db:5432/dw``."""
+    """The service account's URL, e.g. ``postgresql://civiclake:${PG_PASSWORD}@db:5432/dw``: not
+    a superuser, no CREATEROLE before PostgreSQL 16 (docs/serving.md#service-account)."""
     zones: tuple[Literal["refined", "trusted"], ...] = ("trusted",)
     """Zones published: trusted by default; add ``refined`` to publish it too."""
     history: bool = True
     """Publish ``x__history`` beside ``x`` for keyed datasets."""
-    role_prefix: str = Field(default="", pattern=r"^([a-z_][a-z0-9_]*)?$")
-    """Put before every role civiclake creates (roles are shared by the whole server)."""
+    role_prefix: str | None = Field(default=None, pattern=r"^([a-z_][a-z0-9_]*)?$")
+    """Put before every role civiclake creates (roles are shared by the whole server). Default:
+    ``<project>_<database>_``, so two projects on one server never share a role."""
 
 
 class ProjectConfig(Model):

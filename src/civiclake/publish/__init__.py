@@ -4,22 +4,43 @@ Each trusted dataset (and refined ones, by ``warehouse.zones``) becomes
 ``<dept>_<zone>.x`` and, for keyed datasets, ``x__history``; a day's publish
 costs what the day changed (:mod:`civiclake.publish.datasets`); roles, GRANTs
 and masked views come from the access policy (:mod:`civiclake.publish.roles`);
-declared relationships become foreign keys (:mod:`civiclake.model`).
+declared relationships become foreign keys (:mod:`civiclake.model`). The
+service account is checked at every connect (:mod:`civiclake.publish.account`).
+
+Besides :func:`publish`: :func:`sync_access` applies the policy's roles at once
+(after `civiclake access revoke` or a removed user), :func:`set_login_password`
+(`civiclake access login`) and :func:`bootstrap_sql`, the one-time setup a DBA runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from civiclake.publish.datasets import PublishResult
 from civiclake.publish.exceptions import WarehouseError
 
 if TYPE_CHECKING:
+    import psycopg
+
+    from civiclake.access.policy import AccessPolicy
     from civiclake.project import Project
+    from civiclake.publish.account import Account
+    from civiclake.publish.roles import RoleNames
+    from civiclake.publish.warehouse import Warehouse
     from civiclake.storage import DatasetRef
 
-__all__ = ["PublishResult", "WarehouseError", "publish", "publishable", "set_login_password"]
+__all__ = [
+    "PublishResult",
+    "WarehouseError",
+    "bootstrap_sql",
+    "publish",
+    "publishable",
+    "role_names",
+    "set_login_password",
+    "sync_access",
+]
 
 
 def warehouse_url(project: Project) -> str:
@@ -30,6 +51,47 @@ def warehouse_url(project: Project) -> str:
             f"@host:5432/db}}` to {project.config_path}"
         )
     return url.reveal()
+
+
+def role_names(project: Project, database: str | None = None) -> RoleNames:
+    """This project's role namespace in ``database`` (default: the one in ``warehouse.url``)."""
+    from civiclake.publish.account import url_parts
+    from civiclake.publish.roles import RoleNames
+
+    if database is None:
+        database = url_parts(warehouse_url(project))[1]
+    return RoleNames.for_project(
+        project.config.name, database, project.config.warehouse.role_prefix
+    )
+
+
+def bootstrap_sql(project: Project) -> str:
+    """The SQL a DBA runs once, as a superuser, so the service account needs no CREATEROLE.
+
+    For the DBA to run in the warehouse database (``psql -v ON_ERROR_STOP=1 -f
+    bootstrap.sql``): it creates the namespace's role-admin role and functions for the
+    service account of ``warehouse.url``. It holds no password, so it can be printed.
+    """
+    from civiclake.publish.account import bootstrap_sql as make
+    from civiclake.publish.account import url_parts
+
+    service, database = url_parts(warehouse_url(project))
+    return make(role_names(project, database), service, database)
+
+
+def sync_access(project: Project) -> list[str]:
+    """Apply the access policy's roles and memberships to the warehouse now; returns notes.
+
+    For `civiclake access revoke` and `civiclake access user remove` when
+    ``warehouse.url`` is set: a departed user's login is dropped at once rather than at
+    the next publish. (Memberships are checked per query, so revoked ones bite at once
+    even in a session that is already open.)
+    """
+    from civiclake.access.policy import AccessPolicy
+
+    policy = AccessPolicy.load(project)
+    with _session(project) as (warehouse, conn, names, account):
+        return _setup(warehouse, conn, policy, names, account)
 
 
 def publishable(project: Project) -> list[DatasetRef]:
@@ -61,36 +123,29 @@ def publish(
     Roles and memberships are synced first, so a revoked grant takes effect even when
     no data changed. A dataset that fails is rolled back and reported after the others.
     Declared relationships become foreign keys at the end; what could not be done well
-    (a NOT VALID key, a skipped one) is appended to ``notes``. ``history`` overrides
-    ``warehouse.history``.
+    (a NOT VALID key, a skipped one, a login kept NOLOGIN) is appended to ``notes``.
+    ``history`` overrides ``warehouse.history``. PII to hash without a masking key is a
+    :class:`~civiclake.exceptions.ConfigError` before anything is touched.
     """
     from civiclake.access.policy import AccessPolicy
     from civiclake.config.secrets import REDACTOR
     from civiclake.model.publish import publish_relationships
     from civiclake.publish.datasets import Context, publish_dataset
-    from civiclake.publish.roles import RoleNames, sync_roles
-    from civiclake.publish.warehouse import Warehouse
 
     settings = project.config.warehouse
-    warehouse = Warehouse(warehouse_url(project))
     policy = AccessPolicy.load(project)
-    names = RoleNames(settings.role_prefix)
+    chosen = list(datasets) if datasets is not None else publishable(project)
+    infos = [policy.datasets.get(ref.qualified) for ref in chosen]
+    if any(info is not None and info.pii for info in infos):
+        policy.masker.check()
     results, failures = [], []
-    with warehouse.connect() as conn:
-        try:
-            warehouse.ensure_state(conn)
-            sync_roles(conn, policy, names)
-            conn.commit()
-        except Exception as exc:
-            if not type(exc).__module__.startswith("psycopg"):
-                raise
-            raise WarehouseError(
-                f"could not set up the warehouse's schemas and roles: {REDACTOR(str(exc))}; the "
-                "user in `warehouse.url` needs CREATEROLE and CREATE on the database"
-            ) from None
+    with _session(project) as (warehouse, conn, names, account):
+        setup_notes = _setup(warehouse, conn, policy, names, account)
+        if notes is not None:
+            notes.extend(setup_notes)
         with_history = settings.history if history is None else history
         ctx = Context(project, warehouse, conn, policy, names, with_history)
-        for ref in datasets if datasets is not None else publishable(project):
+        for ref in chosen:
             try:
                 result = publish_dataset(ctx, ref, full=full)
             except WarehouseError as exc:
@@ -125,17 +180,69 @@ def publish(
 
 
 def set_login_password(project: Project, user: str) -> tuple[str, str]:
-    """Give ``user`` a new warehouse password; returns (login, password) — shown once."""
+    """Give ``user`` a new warehouse password; returns (login, password) — shown once.
+
+    Only a user with a grant has a login (the next role sync would drop any other).
+    """
     import secrets
 
     from civiclake.access.policy import AccessPolicy
-    from civiclake.publish.roles import RoleNames, set_password
-    from civiclake.publish.warehouse import Warehouse
+    from civiclake.publish.roles import set_password
 
-    AccessPolicy.load(project).principal(user)
+    policy = AccessPolicy.load(project)
+    if not policy.principal(user).grants:
+        raise WarehouseError(
+            f"{user} has no grants, so no warehouse login (the next publish would drop it); "
+            f"grant a role first: `civiclake access grant {user} --department <dept> "
+            "--role analyst`"
+        )
     password = secrets.token_urlsafe(18)
-    names = RoleNames(project.config.warehouse.role_prefix)
-    with Warehouse(warehouse_url(project)).connect() as conn:
-        login = set_password(conn, names, user, password)
+    with _session(project) as (warehouse, conn, names, account):
+        _setup(warehouse, conn, policy, names, account)
+        login = set_password(conn, names, account, user, password)
         conn.commit()
     return login, password
+
+
+@contextmanager
+def _session(
+    project: Project,
+) -> Iterator[tuple[Warehouse, psycopg.Connection[Any], RoleNames, Account]]:
+    """A warehouse connection whose account passed the privilege check, and the namespace."""
+    from civiclake.publish.account import check_account
+    from civiclake.publish.warehouse import Warehouse
+
+    warehouse = Warehouse(warehouse_url(project))
+    with warehouse.connect() as conn:
+        names = role_names(project, conn.info.dbname)
+        account = check_account(conn, names)
+        conn.commit()
+        yield warehouse, conn, names, account
+
+
+def _setup(
+    warehouse: Warehouse,
+    conn: psycopg.Connection[Any],
+    policy: AccessPolicy,
+    names: RoleNames,
+    account: Account,
+) -> list[str]:
+    """The state schema, then groups, logins and memberships (committed); returns notes."""
+    from civiclake.config.secrets import REDACTOR
+    from civiclake.publish.roles import sync_roles
+
+    try:
+        warehouse.ensure_state(conn)
+        notes = sync_roles(conn, policy, names, account)
+        conn.commit()
+    except Exception as exc:
+        conn.rollback()
+        if not type(exc).__module__.startswith("psycopg"):
+            raise
+        raise WarehouseError(
+            f"could not set up the warehouse's schemas and roles: {REDACTOR(str(exc)).strip()}; "
+            "the service account needs CREATE on the database and the role functions of "
+            "`civiclake.publish.bootstrap_sql` (or CREATEROLE on PostgreSQL 16+), see "
+            "docs/serving.md#service-account"
+        ) from None
+    return notes

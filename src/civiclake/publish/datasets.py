@@ -22,6 +22,10 @@ the old ones are dropped and the new renamed in the same transaction, with
 their GRANTs and masked views. Used for the first publish, ``--full``, a
 plain (unkeyed) dataset whose Delta version moved, a schema change, or a
 history table that was rebuilt (new Delta table id).
+
+**PII.** Each PII column travels with its masked copy, computed from the same
+DuckDB read (:mod:`civiclake.publish.masks`); what it was masked with is part of
+the published signature, so a new key or PII tag means a full publish.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from civiclake.naming import HISTORY_SUFFIX
+from civiclake.publish import masks
+from civiclake.publish.masks import masked_column
 from civiclake.publish.roles import RoleNames, dataset_access
 from civiclake.publish.types import is_nested, pg_type
 from civiclake.publish.warehouse import Published, Warehouse, copy_in, q, qual, wrap_error
@@ -80,12 +86,18 @@ def publish_dataset(ctx: Context, ref: DatasetRef, *, full: bool = False) -> Pub
     try:
         if table is None:
             version = ctx.project.tables.describe(uri).version
-            if not full and state and (state.table_id, state.delta_version) == (table_id, version):
+            if (
+                not full
+                and state is not None
+                and (state.table_id, state.delta_version) == (table_id, version)
+                and state.columns
+                == _mask_signature(ctx, ref, _pg_columns(ctx, ref.schema, ref.name))
+            ):
                 _refresh_access(ctx, ref)
                 return PublishResult(ref.qualified, "unchanged", 0, 0, _since(started))
             written = _full(ctx, ref, None, table_id, version)
             return PublishResult(ref.qualified, "full", written, 0, _since(started))
-        columns = _signature(table)
+        columns = _signature(table) + _mask_signature(ctx, ref, list(table.columns))
         usable = (
             state is not None
             and state.table_id == table_id
@@ -110,14 +122,11 @@ def publish_dataset(ctx: Context, ref: DatasetRef, *, full: bool = False) -> Pub
 
 def _refresh_access(ctx: Context, ref: DatasetRef, *, commit: bool = True) -> None:
     """GRANTs and masked views again (PII tags or masking may have changed; data did not)."""
-    rows = ctx.conn.execute(
-        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s "
-        "AND table_name IN (%s, %s) ORDER BY table_name, ordinal_position",
-        (ref.schema, ref.name, ref.name + HISTORY_SUFFIX),
-    ).fetchall()
-    columns: dict[str, list[str]] = {}
-    for table, column in rows:
-        columns.setdefault(table, []).append(column)
+    columns = {
+        name: found
+        for name in (ref.name, ref.name + HISTORY_SUFFIX)
+        if (found := _pg_columns(ctx, ref.schema, name))
+    }
     if columns:
         dataset_access(ctx.conn, ctx.policy, ctx.names, ref, sorted(columns), columns)
     if commit:
@@ -128,8 +137,11 @@ def _refresh_access(ctx: Context, ref: DatasetRef, *, commit: bool = True) -> No
 def _full(
     ctx: Context, ref: DatasetRef, table: HistoryTable | None, table_id: str, version: int
 ) -> int:
+    from civiclake.engines.duckdb import DuckDBSession
+
     conn, schema = ctx.conn, ref.schema
     session = ctx.project.engine().session()
+    assert isinstance(session, DuckDBSession)  # masks are computed on its connection
     try:
         targets = [ref.name]
         if table is not None and ctx.history:
@@ -138,9 +150,13 @@ def _full(
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {q(schema)}")
         written, columns, max_seq = 0, {}, None
         catalog_key = _catalog_key(ctx.project, ref)
+        pii: list[str] = []
         for name in targets:
             relation = f"{q(schema)}.{q(name)}"
-            reader = session.sql(_select_for_pg(_describe(session.sql, relation), relation))
+            described = _describe(session.sql, relation)
+            pii = _pii(ctx, ref, list(described))
+            extra = masks.mask_selects(ctx.policy.masker, session.con, ref.department, pii)
+            reader = session.sql(_select_for_pg(described, relation, extra=extra))
             load = name + "__load"
             conn.execute(f"DROP TABLE IF EXISTS {qual(schema, load)}")
             # history rows get their valid_to updated in place: room on each page lets
@@ -161,7 +177,9 @@ def _full(
             conn.execute(f"ALTER TABLE {qual(schema, name + '__load')} RENAME TO {q(name)}")
             _rename_indexes(conn, schema, name)
         dataset_access(ctx.conn, ctx.policy, ctx.names, ref, targets, columns)
-        signature = _signature(table) if table is not None else []
+        signature = (_signature(table) if table is not None else []) + masks.signature(
+            ctx.policy.masker, ref.department, pii
+        )
         ctx.warehouse.record(
             conn, Published(ref.qualified, table_id, version, max_seq, signature, written)
         )
@@ -264,6 +282,9 @@ def _incremental(
             f"CREATE TEMP TABLE __winners AS SELECT * FROM __new SEMI JOIN __won USING ({q(SEQ)})"
         )
         described = _describe(lambda sql: _reader(con, sql), "__new")
+        pii = _pii(ctx, ref, list(described))
+        extra = masks.mask_selects(ctx.policy.masker, con, ref.department, pii)
+        copies = [masked_column(c) for c in pii]
         key_types = ", ".join(f"{q(k)} {pg_type(table.schema.field(k).type, k)}" for k in key)
 
         # x: the touched keys whose winner is new lose their row and get the winner, copied
@@ -288,8 +309,8 @@ def _incremental(
         written = copy_in(
             conn,
             qual(schema, ref.name),
-            _reader(con, _select_for_pg(described, "__winners", latest, alive)),
-            latest,
+            _reader(con, _select_for_pg(described, "__winners", latest, alive, extra)),
+            [*latest, *copies],
         )
 
         # x__history: the new versions with their valid_to, and the older versions whose
@@ -307,8 +328,10 @@ def _incremental(
             written += copy_in(
                 conn,
                 history,
-                _reader(con, _select_for_pg(described_vt, new_rows, [*every, VALID_TO])),
-                [*every, VALID_TO],
+                _reader(
+                    con, _select_for_pg(described_vt, new_rows, [*every, VALID_TO], extra=extra)
+                ),
+                [*every, VALID_TO, *copies],
             )
             vt_type = pg_type(table.schema.field(VALID_FROM).type, VALID_FROM)
             conn.execute(
@@ -389,6 +412,31 @@ def _signature(table: HistoryTable) -> list[list[str]]:
     return [[f.name, pg_type(f.type, f.name)] for f in table.schema]
 
 
+def _pii(ctx: Context, ref: DatasetRef, columns: list[str]) -> list[str]:
+    """The dataset's PII-tagged columns among ``columns`` (in ``columns``' order)."""
+    info = ctx.policy.datasets.get(ref.qualified)
+    tagged = set(info.pii if info else ())
+    return [c for c in columns if c in tagged]
+
+
+def _mask_signature(ctx: Context, ref: DatasetRef, columns: list[str]) -> list[list[str]]:
+    return masks.signature(ctx.policy.masker, ref.department, _pii(ctx, ref, columns))
+
+
+def _plain_mask_signature(ctx: Context, ref: DatasetRef) -> list[list[str]]:
+    return _mask_signature(ctx, ref, _pg_columns(ctx, ref.schema, ref.name))
+
+
+def _pg_columns(ctx: Context, schema: str, table: str) -> list[str]:
+    """A published table's columns, in order (masked copies included)."""
+    rows = ctx.conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+        "AND table_name = %s ORDER BY ordinal_position",
+        (schema, table),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def _ddl(schema: pa.Schema) -> str:
     return ", ".join(f"{q(f.name)} {pg_type(f.type, f.name)}" for f in schema)
 
@@ -404,12 +452,16 @@ def _select_for_pg(
     relation: str,
     columns: list[str] | None = None,
     where: str | None = None,
+    extra: list[str] | None = None,
 ) -> str:
-    """``SELECT`` of ``columns`` with nested ones as JSON text (PostgreSQL ``jsonb``)."""
+    """``SELECT`` of ``columns`` with nested ones as JSON text (PostgreSQL ``jsonb``).
+
+    ``extra`` (the masked copies) come last.
+    """
     parts = [
         f"to_json({q(c)}) AS {q(c)}" if described[c] else q(c)
         for c in (columns if columns is not None else list(described))
-    ]
+    ] + list(extra or ())
     return f"SELECT {', '.join(parts)} FROM {relation}" + (f" WHERE {where}" if where else "")
 
 
