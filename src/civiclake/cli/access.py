@@ -19,6 +19,8 @@ access_app = typer.Typer(
 )
 token_app = typer.Typer(help="SQL API bearer tokens (shown once, stored hashed).")
 access_app.add_typer(token_app, name="token")
+user_app = typer.Typer(help="Users: remove one (grants, tokens and warehouse login with them).")
+access_app.add_typer(user_app, name="user")
 
 UserArg = Annotated[str, typer.Argument(help="User (a person or a BI tool), e.g. alice.")]
 
@@ -60,18 +62,61 @@ def grant(
     ] = False,
     project: ProjectOpt = None,
 ) -> None:
-    """Give a user a role in a department (creating the user if new); replaces an older grant."""
+    """Give a user a role in a department (creating the user if new); replaces an older grant.
+
+    The first grant turns access control on, so it also makes whoever runs it (their login
+    name) admin of every department: otherwise the project's owner would be locked out.
+    """
     from civiclake.access.policy import ALL_DEPARTMENTS
 
     proj = _project(project)
     name = _user_name(user)
     dept = department if department == ALL_DEPARTMENTS else proj.require_department(department)
+    first = not proj.store.users()
     created = proj.store.add_user(name, kind="tool" if tool else "person")
     proj.store.set_grant(name, dept, role, pii)
-    out.console().print(
+    console = out.console()
+    console.print(
         f"{'Added user ' if created else ''}{name}: {role} in {dept}"
         f"{' with PII' if pii else ' (PII masked)'}. `civiclake access show {name}` lists what "
         "they can read; `civiclake publish` applies it to the warehouse."
+    )
+    if first:
+        _keep_the_granter(proj, name)
+
+
+def _keep_the_granter(proj: Project, granted: str) -> None:
+    """After the first grant: make the login running it admin in ``*``, and say so.
+
+    Until now the project was open and its owner read everything; from this grant on,
+    ``civiclake query`` serves only users, and a login that is not one would be refused.
+    Granting yourself first (``grant <your login> ...``) is taken as meaning exactly that.
+    """
+    from civiclake.access import AccessError
+    from civiclake.access.policy import ALL_DEPARTMENTS, login_name
+
+    login = login_name()
+    if login == granted:
+        return
+    console = out.console()
+    try:
+        _user_name(login)
+    except AccessError:
+        console.print(
+            f"Access control is now on, and your login name {login!r} cannot be a user (user "
+            "names are lowercase and become PostgreSQL logins), so it was not made an admin. "
+            "Make one: `civiclake access grant <name> --department '*' --role admin`; the "
+            "owner of the project folder may then query with `--as <name>`.",
+            markup=False,
+        )
+        return
+    proj.store.add_user(login, description="ran the first grant")
+    proj.store.set_grant(login, ALL_DEPARTMENTS, "admin", False)
+    console.print(
+        f"Access control is now on: you ({login}) are now admin of every department; PII "
+        f"stays masked for you too (`civiclake access grant {login} --department '*' --role "
+        "admin --pii` shows it), and as an admin you may query as any user with --as.",
+        markup=False,
     )
 
 
@@ -104,6 +149,62 @@ def revoke(
         + (f" and {out.plural(tokens, 'token')}" if tokens else "")
         + "; run `civiclake publish` to apply it to the warehouse."
     )
+
+
+@user_app.command("remove")
+def user_remove(user: UserArg, project: ProjectOpt = None) -> None:
+    """Remove a user: their grants, their API tokens and their warehouse login's access.
+
+    The query audit keeps their lines. The last admin of every department cannot be
+    removed: without one, nobody could act as another user or would be left to manage
+    access.
+    """
+    from civiclake.access import AccessError
+    from civiclake.access.policy import AccessPolicy
+
+    proj = _project(project)
+    policy = AccessPolicy.load(proj)
+    policy.principal(user)  # an unknown user is an error with a suggestion
+    admins = [name for name in policy.users if policy.is_admin(name)]
+    if admins == [user]:
+        raise AccessError(
+            f"{user} is the last admin of every department, so removing them would leave "
+            "nobody to manage access; first make someone else one with `civiclake access "
+            "grant <user> --department '*' --role admin`"
+        )
+    removed = proj.store.delete_user(user)
+    grants, tokens = removed or (0, 0)
+    console = out.console()
+    console.print(
+        f"Removed user {user} with {out.plural(grants, 'grant')} and "
+        f"{out.plural(tokens, 'token')}; their lines in `civiclake access audit` stay."
+    )
+    if proj.config.warehouse.url is not None:
+        from civiclake.publish import sync_access
+
+        # now, not at the next publish: a departed user's login must stop working today
+        for note in sync_access(proj):
+            console.print(f"  note: {note}", markup=False)
+        console.print(
+            f"Synced the warehouse roles: {user}'s warehouse login no longer has LOGIN or "
+            "any of its grants."
+        )
+
+
+@access_app.command("key")
+def key() -> None:
+    """Print a new random masking key for the project's .env (CIVICLAKE_MASKING_KEY)."""
+    from civiclake.access.masking import KEY_ENV, generate_key
+
+    out.console(stderr=True).print(
+        f"A new masking key. Put it in the project's .env as {KEY_ENV}=<key> (civiclake.yaml "
+        f"reads it as `access: {{masking_key: ${{{KEY_ENV}}}}}`) and keep a copy in your "
+        "secrets manager. Changing the key changes every masked value: masked values saved "
+        "or joined before no longer match, and the warehouse's masked views change at the "
+        "next `civiclake publish`.",
+        markup=False,
+    )
+    print(generate_key())
 
 
 @access_app.command("show")

@@ -490,6 +490,25 @@ class MetadataStore:
                 {**_with_aware_times(r._mapping), "pii": bool(r.pii)} for r in conn.execute(query)
             ]
 
+    def delete_user(self, name: str) -> tuple[int, int] | None:
+        """Delete ``name`` with their grants and tokens; returns (grants, tokens) or None.
+
+        Tokens are deleted, not only revoked: the user row they point to goes. The
+        query audit names users by text, so their lines stay.
+        """
+        with self._tx() as conn:
+            users = t.access_users
+            if conn.execute(sa.select(users.c.name).where(users.c.name == name)).first() is None:
+                return None
+            grants = conn.execute(
+                t.access_grants.delete().where(t.access_grants.c.user_name == name)
+            ).rowcount
+            tokens = conn.execute(
+                t.access_tokens.delete().where(t.access_tokens.c.user_name == name)
+            ).rowcount
+            conn.execute(users.delete().where(users.c.name == name))
+            return int(grants or 0), int(tokens or 0)
+
     def add_token(self, user: str, token_sha256: str, prefix: str) -> int:
         with self._tx() as conn:
             result = conn.execute(
