@@ -25,12 +25,18 @@ class Lake:
     def __init__(self, project: Project) -> None:
         self.project = project
 
-    def dataset(self, qualified: str, data: dict[str, list[Any]] | pa.Table) -> DatasetRef:
-        """Write (overwrite) an input dataset, as a source would."""
+    def dataset(
+        self,
+        qualified: str,
+        data: dict[str, list[Any]] | pa.Table,
+        *,
+        pii: list[str] | None = None,
+    ) -> DatasetRef:
+        """Write (overwrite) an input dataset, as a source would (``pii`` as its config says)."""
         ref = self.project.parse_dataset(qualified)
         assert ref is not None, qualified
         table = data if isinstance(data, pa.Table) else pa.table(data)
-        self.project.write_table(ref, table, mode="overwrite", producer="test")
+        self.project.write_table(ref, table, mode="overwrite", producer="test", pii=pii or [])
         return ref
 
     def job(self, relative: str, text: str) -> Path:

@@ -2,9 +2,10 @@
 
 A job reads datasets and writes exactly one, always in its own department
 (the folder it lives in). Subclasses only say how to compute the result as an
-Arrow stream; stamping lineage and writing it the declared way
-(:mod:`civiclake.jobs.materialize`) is the same for every job, so a SQL job
-and a Python job with the same options store their results identically.
+Arrow stream and what each output column derives from; deciding the output's
+PII from that (:mod:`civiclake.jobs.pii`), stamping lineage and writing it the
+declared way (:mod:`civiclake.jobs.materialize`) is the same for every job, so
+a SQL job and a Python job with the same options store their results identically.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     import pyarrow as pa
 
     from civiclake.jobs.options import JobOptions
+    from civiclake.jobs.pii import Derivation, InputColumns, PiiDecision
     from civiclake.project import Project
     from civiclake.runner.context import NodeKind, RunContext, StepResult
     from civiclake.storage import DatasetRef
@@ -84,10 +87,54 @@ class Job(ABC):
         if materialize.already_written(ctx, self):
             return StepResult(notes=["inputs unchanged since the last append; nothing appended"])
         ctx.session.register(self.inputs)
-        data = materialize.stamp_lineage(self.compute(ctx), ctx.import_id, where=self.location)
-        result = materialize.write(ctx, self, data)
+        reader = self.compute(ctx)
+        # decided before a row is written: a bad clearance must not publish anything
+        decision = self.decide_pii(ctx.project, reader.schema.names)
+        data = materialize.stamp_lineage(reader, ctx.import_id, where=self.location)
+        result = materialize.write(ctx, self, data, pii=decision.columns)
+        ctx.project.store.record_job_lineage(
+            self.name,
+            self.output.qualified,
+            decision.edges,
+            decision.cleared,
+            import_id=ctx.import_id,
+        )
         result.rows_in = materialize.count_rows(ctx.project, self.inputs)
+        result.notes.extend(decision.notes())
         return result
+
+    def decide_pii(self, project: Project, output: Sequence[str]) -> PiiDecision:
+        """The output's PII: declared ∪ derived from the inputs' PII − cleared.
+
+        The inputs' PII is read from the catalog now, at run time, so a job reading
+        another job's output sees the PII that job derived in this same run.
+        """
+        from civiclake.jobs import pii
+
+        inputs = pii.catalog_inputs(project, self.lineage_tables())
+        return pii.decide(
+            output,
+            self.column_lineage(inputs, output),
+            inputs,
+            declared=self.options.pii,
+            cleared=self.options.pii_cleared,
+            where=self.location,
+            cleared_where=self.cleared_where(),
+        )
+
+    def lineage_tables(self) -> list[str]:
+        """The ``schema.table`` names whose catalog columns lineage is traced against."""
+        return [ref.qualified for ref in self.inputs]
+
+    def cleared_where(self) -> dict[str, str]:
+        """Where each ``pii_cleared`` column is declared (file and line), for errors."""
+        return {}
+
+    @abstractmethod
+    def column_lineage(
+        self, inputs: Mapping[str, InputColumns], output: Sequence[str]
+    ) -> dict[str, Derivation]:
+        """What each output column derives from; unknown ones unresolved (see jobs/pii.py)."""
 
     @abstractmethod
     def compute(self, ctx: RunContext) -> pa.RecordBatchReader:

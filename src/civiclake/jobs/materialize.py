@@ -96,8 +96,14 @@ def stamp_lineage(
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 
-def write(ctx: RunContext, job: Job, data: pa.RecordBatchReader) -> StepResult:
-    """Write ``data`` to the job's output the way its options say."""
+def write(
+    ctx: RunContext, job: Job, data: pa.RecordBatchReader, *, pii: Sequence[str] | None = None
+) -> StepResult:
+    """Write ``data`` to the job's output the way its options say.
+
+    ``pii`` is the effective PII list (declared, derived, cleared: :mod:`civiclake.jobs.pii`)
+    the catalog records, so every door masks it; without it, the declared ``pii:``.
+    """
     from civiclake.runner.context import StepResult
 
     opts = job.options
@@ -106,7 +112,7 @@ def write(ctx: RunContext, job: Job, data: pa.RecordBatchReader) -> StepResult:
         "key": opts.key,
         "description": opts.description,
         "owner": opts.owner,
-        "pii": opts.pii,
+        "pii": list(opts.pii if pii is None else pii),
     }
     project = ctx.project
     if opts.materialize == "incremental":

@@ -1,4 +1,4 @@
-"""A job's options — zone, key, materialization, description, owner, PII — typed.
+"""A job's options — zone, key, materialization, description, owner, PII, clearances — typed.
 
 SQL jobs set them in a header comment block, Python jobs as ``@job(...)``
 arguments; both are validated by one pydantic model so a typo gets the same
@@ -33,7 +33,9 @@ class JobOptions(Model):
     description: str = ""
     owner: str = ""
     pii: list[str] = Field(default_factory=list)
-    """Columns holding personal data."""
+    """Columns holding personal data (more are derived from the inputs' PII: jobs/pii.py)."""
+    pii_cleared: dict[str, str] = Field(default_factory=dict)
+    """Output columns derived from PII that are not personal, each with the reason why."""
 
     @field_validator("key", "pii", mode="before")
     @classmethod
@@ -55,6 +57,24 @@ class JobOptions(Model):
                 "columns are lowercase snake_case (e.g. account_ref)"
             )
         return value
+
+    @field_validator("pii_cleared")
+    @classmethod
+    def _reasons(cls, value: dict[str, str]) -> dict[str, str]:
+        """A clearance without a reason cannot be reviewed, so it is not a clearance."""
+        bad = [c for c in value if not is_identifier(c)]
+        if bad:
+            raise ValueError(
+                f"{', '.join(repr(c) for c in bad)} is not a column name; "
+                "columns are lowercase snake_case (e.g. account_ref)"
+            )
+        empty = [c for c, reason in value.items() if not reason.strip()]
+        if empty:
+            raise ValueError(
+                f"{', '.join(empty)} has no reason; say why the column is not personal data, "
+                'e.g. {tenancies: "counted per ward"}'
+            )
+        return {c: reason.strip() for c, reason in value.items()}
 
     @model_validator(mode="after")
     def _incremental_needs_key(self) -> JobOptions:

@@ -8,6 +8,11 @@
     def permits_by_ward(permits, wards):
         return permits.join(wards, "ward_code").aggregate("ward_code, count(*) AS permits")
 
+A Python function cannot be traced the way SQL is, so a job reading PII says
+where its columns come from with ``derives={"ward_code": ["parking_refined.permits.ward_code"],
+"permits": []}``; a column it does not declare derives from every PII column
+of its inputs (see :mod:`civiclake.jobs.pii`).
+
 The function receives its inputs as the engine's native frames (DuckDB
 relations on one machine), in the order of ``inputs``, and returns a pyarrow
 Table, a DuckDB relation or a polars/pandas frame. The decorator only records
@@ -19,7 +24,7 @@ imported by ``import civiclake`` (and so by ``civiclake --help``).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -31,6 +36,7 @@ from civiclake.jobs.exceptions import JobDefinitionError, JobError
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from civiclake.jobs.pii import Derivation, InputColumns
     from civiclake.project import Project
     from civiclake.runner.context import RunContext
 
@@ -46,6 +52,8 @@ class JobSpec:
     inputs: tuple[str, ...]
     options: dict[str, Any] = field(default_factory=dict)
     output: str | None = None
+    derives: Mapping[str, Sequence[str] | str] | None = None
+    """Output column → the ``schema.dataset.column`` inputs it derives from."""
 
 
 def job(
@@ -60,11 +68,16 @@ def job(
     description: str = "",
     owner: str = "",
     pii: Sequence[str] | str = (),
+    pii_cleared: Mapping[str, str] | None = None,
+    derives: Mapping[str, Sequence[str] | str] | None = None,
 ) -> Callable[[F], F]:
     """Declare a function as this file's job (see the module docstring).
 
     ``output`` defaults to the file's name; ``description`` to the first line of
     the function's docstring. Options mean what they mean in a SQL job's header.
+    ``derives`` maps output columns to the input columns they come from
+    (``[]``: from none, e.g. a count); ``pii_cleared`` maps PII-derived output
+    columns to the reason they are not personal data.
     """
     if _function is not None:
         raise JobDefinitionError(
@@ -85,8 +98,9 @@ def job(
             "description": description or doc.split("\n\n")[0].replace("\n", " "),
             "owner": owner,
             "pii": pii,
+            "pii_cleared": dict(pii_cleared or {}),
         }
-        spec = JobSpec(function, tuple(inputs), options, output)
+        spec = JobSpec(function, tuple(inputs), options, output, derives)
         setattr(function, _SPEC_ATTR, spec)
         return function
 
@@ -98,9 +112,16 @@ class PythonJob(Job):
 
     language: ClassVar[str] = "python"
 
-    def __init__(self, *args: Any, function: Callable[..., Any], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        function: Callable[..., Any],
+        derives: dict[str, list[str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.function = function
+        self.derives = dict(derives or {})
 
     @classmethod
     def load(cls, project: Project, department: str, path: Path) -> PythonJob:
@@ -118,7 +139,32 @@ class PythonJob(Job):
             raise JobDefinitionError(f"{at}: inputs={list(spec.inputs)} names a dataset twice")
         _check_arity(spec, len(inputs), at)
         output = output_ref(project, department, options.zone, spec.output or path.stem, where=at)
-        return cls(project, department, path, options, inputs, output, function=spec.function)
+        derives = _check_derives(spec, [ref.qualified for ref in inputs], at)
+        return cls(
+            project,
+            department,
+            path,
+            options,
+            inputs,
+            output,
+            function=spec.function,
+            derives=derives,
+        )
+
+    def column_lineage(
+        self, inputs: Mapping[str, InputColumns], output: Sequence[str]
+    ) -> dict[str, Derivation]:
+        """As declared with ``derives=``; undeclared columns are unresolved."""
+        from civiclake.jobs.pii import declared_lineage
+
+        return declared_lineage(self.derives, inputs, output, where=self._at)
+
+    def cleared_where(self) -> dict[str, str]:
+        return dict.fromkeys(self.options.pii_cleared, self._at)
+
+    @property
+    def _at(self) -> str:
+        return f"{self.location}, line {self.function.__code__.co_firstlineno}"
 
     def compute(self, ctx: RunContext) -> pa.RecordBatchReader:
         frames = [ctx.session.frame(ref) for ref in self.inputs]
@@ -202,3 +248,38 @@ def _check_arity(spec: JobSpec, count: int, at: str) -> None:
             f"{at}: {spec.function.__name__}({params}) must take {count} argument(s), one per "
             f"input in the order of inputs={list(spec.inputs)}"
         ) from None
+
+
+def _check_derives(spec: JobSpec, inputs: Sequence[str], at: str) -> dict[str, list[str]]:
+    """``derives=`` in its one shape: column → ``schema.dataset.column`` of a listed input.
+
+    Whether the columns exist is checked when the job runs, against the catalog.
+    """
+    from civiclake.config.suggest import did_you_mean
+    from civiclake.naming import is_identifier
+
+    if spec.derives is None:
+        return {}
+    if not isinstance(spec.derives, Mapping):
+        raise JobDefinitionError(
+            f"{at}: derives= is a mapping of output column to the input columns it comes "
+            "from, e.g. derives={'ward_code': ['parking_refined.permits.ward_code']}"
+        )
+    result: dict[str, list[str]] = {}
+    for column, sources in spec.derives.items():
+        if not isinstance(column, str) or not is_identifier(column):
+            raise JobDefinitionError(
+                f"{at}: derives: {column!r} is not a column name; columns are lowercase "
+                "snake_case (e.g. account_ref)"
+            )
+        listed = [sources] if isinstance(sources, str) else list(sources)
+        for source in listed:
+            dataset, _, name = str(source).lower().rpartition(".")
+            if dataset not in inputs or not name:
+                raise JobDefinitionError(
+                    f"{at}: derives[{column!r}] names {source!r}; write "
+                    f"<department>_<zone>.<dataset>.<column> of one of inputs={list(inputs)}"
+                    f"{did_you_mean(dataset, inputs)}"
+                )
+        result[column] = [str(s).lower() for s in listed]
+    return result

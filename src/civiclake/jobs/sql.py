@@ -9,7 +9,9 @@
     SELECT … FROM housing_raw.rent_accounts JOIN unrestricted_raw.wards USING (ward_code)
 
 The header is the leading block of ``-- key: value`` lines; it ends at the
-first line that is not one (a blank line, a plain comment, the query). The
+first line that is not one (a blank line, a plain comment, the query).
+``-- pii_cleared: {column: reason}`` (a YAML mapping, may repeat) clears an
+output column that derives from PII (see :mod:`civiclake.jobs.pii`). The
 query's inputs are every ``schema.table`` it names that is not a CTE — found
 by parsing it with sqlglot, so nobody declares dependencies by hand. The file
 runs as written (comments and all), never regenerated, so what an analyst
@@ -34,9 +36,12 @@ from civiclake.jobs.references import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     import pyarrow as pa
     from sqlglot import exp
 
+    from civiclake.jobs.pii import Derivation, InputColumns
     from civiclake.project import Project
     from civiclake.runner.context import RunContext
     from civiclake.storage import DatasetRef
@@ -44,11 +49,47 @@ if TYPE_CHECKING:
 _HEADER_LINE = re.compile(r"^--\s*([A-Za-z][\w-]*)\s*:\s*(.*?)\s*$")
 _CONCATENATED = {"description"}
 """Header keys that may repeat; their lines are joined (a long description)."""
+_CLEARED = "pii_cleared"
+_CLEARED_EXAMPLE = '`-- pii_cleared: {tenancies: "counted per ward"}`'
 
 
-def parse_header(text: str, *, where: str) -> tuple[dict[str, str], dict[str, int]]:
-    """The header's ``{key: value}`` and ``{key: line number}`` (1-based)."""
-    values: dict[str, str] = {}
+def parse_cleared(value: str, *, where: str) -> dict[str, str]:
+    """One ``pii_cleared`` line: a YAML mapping of column to reason, in braces or not.
+
+    ``{tenancies: counted per ward, total: "summed, per ward"}`` and
+    ``tenancies: counted per ward`` both work; anything else is an error at ``where``.
+    """
+    import yaml
+
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise JobDefinitionError(
+            f"{where}: pii_cleared does not parse ({problem}); write a mapping of column to "
+            f"reason, e.g. {_CLEARED_EXAMPLE} (quote a reason holding , : {{ or }})"
+        ) from None
+    if not isinstance(parsed, dict) or not parsed:
+        raise JobDefinitionError(
+            f"{where}: pii_cleared needs column: reason pairs, e.g. {_CLEARED_EXAMPLE}; "
+            f"got {value.strip()!r}. Every cleared column says why it is not personal data"
+        )
+    for column, reason in parsed.items():
+        if not isinstance(reason, str) or not reason.strip():
+            raise JobDefinitionError(
+                f"{where}: pii_cleared: {column} has no reason in words ({reason!r}); say why "
+                f"it is not personal data, e.g. {_CLEARED_EXAMPLE}"
+            )
+    return {str(column): reason.strip() for column, reason in parsed.items()}
+
+
+def parse_header(text: str, *, where: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """The header's ``{key: value}`` and ``{key: line number}`` (1-based).
+
+    ``pii_cleared`` may repeat (one long reason per line reads better); its value is
+    the merged ``{column: reason}`` and each column's line is ``pii_cleared.<column>``.
+    """
+    values: dict[str, Any] = {}
     lines: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() and not values:
@@ -57,6 +98,19 @@ def parse_header(text: str, *, where: str) -> tuple[dict[str, str], dict[str, in
         if match is None:
             break
         key, value = match.group(1).lower().replace("-", "_"), match.group(2)
+        if key == _CLEARED:
+            cleared = values.setdefault(key, {})
+            for column, reason in parse_cleared(value, where=f"{where}, line {number}").items():
+                if column in cleared:
+                    first = lines[f"{key}.{column}"]
+                    raise JobDefinitionError(
+                        f"{where}, line {number}: {column} is cleared twice (first on line "
+                        f"{first}); keep one reason"
+                    )
+                cleared[column] = reason
+                lines[f"{key}.{column}"] = number
+            lines.setdefault(key, number)
+            continue
         if key in values and key not in _CONCATENATED:
             raise JobDefinitionError(
                 f"{where}, line {number}: `{key}` is set twice (first on line {lines[key]}); "
@@ -139,9 +193,12 @@ class SqlJob(Job):
 
     language: ClassVar[str] = "sql"
 
-    def __init__(self, *args: Any, sql: str, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, sql: str, cleared_lines: dict[str, int] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.sql = sql
+        self._cleared_lines = dict(cleared_lines or {})
 
     @classmethod
     def load(cls, project: Project, department: str, path: Path) -> SqlJob:
@@ -157,10 +214,40 @@ class SqlJob(Job):
         query = parse_query(text, where=where)
         inputs = [_input(project, name, department, where) for name in table_names(query)]
         output = output_ref(project, department, options.zone, path.stem, where=where)
-        return cls(project, department, path, options, inputs, output, sql=text)
+        prefix = f"{_CLEARED}."
+        cleared_lines = {
+            k.removeprefix(prefix): n for k, n in lines.items() if k.startswith(prefix)
+        }
+        return cls(
+            project,
+            department,
+            path,
+            options,
+            inputs,
+            output,
+            sql=text,
+            cleared_lines=cleared_lines,
+        )
 
     def compute(self, ctx: RunContext) -> pa.RecordBatchReader:
         return ctx.session.sql(self.sql)
+
+    def lineage_tables(self) -> list[str]:
+        """Tables as the SQL names them: ``x__history`` has columns of its own."""
+        from civiclake.jobs.pii import sql_tables
+
+        return sql_tables(parse_query(self.sql, where=self.location))
+
+    def column_lineage(
+        self, inputs: Mapping[str, InputColumns], output: Sequence[str]
+    ) -> dict[str, Derivation]:
+        """Traced by sqlglot through the query (see :func:`civiclake.jobs.pii.sql_lineage`)."""
+        from civiclake.jobs.pii import sql_lineage
+
+        return sql_lineage(parse_query(self.sql, where=self.location), inputs, output)
+
+    def cleared_where(self) -> dict[str, str]:
+        return {c: f"{self.location}, line {n}" for c, n in self._cleared_lines.items()}
 
     def transpile(self, to: str = "spark") -> str:
         """This job's SQL in another engine's dialect (see :mod:`civiclake.jobs.portable`)."""
