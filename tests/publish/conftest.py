@@ -28,6 +28,8 @@ class Warehouse:
     """The superuser's URL of the project's database (to look, and to play the DBA)."""
     service_url: str
     service: str
+    env: str
+    """The environment variable ``warehouse.url`` is read from."""
     prefix: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -109,7 +111,7 @@ def attach(project_dir: object, admin_url: str, *, extra: str = "") -> Warehouse
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    return Warehouse(project, admin_url, url, service)
+    return Warehouse(project, admin_url, url, service, env)
 
 
 def drop_namespace(warehouse: Warehouse) -> None:
