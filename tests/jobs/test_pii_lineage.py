@@ -434,3 +434,41 @@ def test_bad_derives_names_the_file_line_and_fix(tenants, derives, expected, whe
     assert message.startswith("jobs/housing/roll.py")
     for part in expected:
         assert part in message
+
+
+# -- civiclake datasets -----------------------------------------------------------------------
+def datasets_output(lake, capsys, monkeypatch) -> str:
+    from civiclake.cli import main
+
+    monkeypatch.setenv("COLUMNS", "250")
+    try:
+        main(["datasets", "--project", str(lake.project.dir)])
+    except SystemExit as exc:
+        assert not exc.code
+    return capsys.readouterr().out
+
+
+def test_datasets_lists_pii_columns_and_clearances_with_reasons(tenants, capsys, monkeypatch):
+    lake = tenants
+    lake.job(
+        "housing/tenancies.sql",
+        '-- pii_cleared: {named: "a count per ward"}\n'
+        "SELECT ward_code, any_value(tenant_name) AS someone, count(tenant_name) AS named\n"
+        "FROM housing_raw.rent_accounts GROUP BY ALL\n",
+    )
+    lake.run("housing/tenancies")
+    text = datasets_output(lake, capsys, monkeypatch)
+    lines = [" ".join(line.replace("│", " ").split()) for line in text.splitlines()]
+    assert "PII columns" in text
+    assert "housing_raw.rent_accounts tenant_name masked declared" in lines
+    assert (
+        "housing_refined.tenancies someone masked from housing_raw.rent_accounts.tenant_name"
+    ) in lines
+    assert "housing_refined.tenancies named cleared a count per ward (housing/tenancies)" in lines
+
+
+def test_datasets_without_pii_list_as_before(lake, capsys, monkeypatch):
+    lake.dataset("unrestricted_raw.wards", {"ward_code": ["W1"], "ward_name": ["Hoxton"]})
+    text = datasets_output(lake, capsys, monkeypatch)
+    assert "unrestricted_raw.wards" in text
+    assert "PII" not in text

@@ -245,7 +245,8 @@ def datasets(project_dir: Path | None) -> None:
 
     project = _project(project_dir)
     table = Table("dataset", "zone", "department", "rows", "key", "produced by", "description")
-    for d in project.store.datasets():
+    rows = project.store.datasets()
+    for d in rows:
         table.add_row(
             d["qualified_name"],
             d["zone"],
@@ -256,6 +257,52 @@ def datasets(project_dir: Path | None) -> None:
             _first_sentence(d["description"]),
         )
     out.console().print(table)
+    pii = _pii_table(project, rows)
+    if pii is not None:
+        out.console().print(pii)
+
+
+def _pii_table(project: Project, rows: list[dict[str, Any]]) -> Any:
+    """Each dataset's PII columns and why, and the columns cleared with their reasons.
+
+    ``declared`` is a source's or job's ``pii:``; ``from x.y`` was derived through a job's
+    column lineage (``lineage unknown``: assumed, see docs/jobs.md). None without any PII,
+    so a catalog without personal data lists as it always has.
+    """
+    from rich.table import Table
+
+    store = project.store
+    cleared = {(c.dataset, c.column): c for c in store.pii_clearances()}
+    lines: list[tuple[str, str, str, str]] = []
+    for d in rows:
+        name = d["qualified_name"]
+        sources: dict[str, list[str]] = {}
+        unknown: set[str] = set()
+        for edge in store.column_lineage(dataset=name) if d["pii"] else []:
+            if edge.pii:
+                sources.setdefault(edge.output_column, []).append(
+                    f"{edge.input_dataset}.{edge.input_column}"
+                )
+                if not edge.resolved:
+                    unknown.add(edge.output_column)
+        for column in d["pii"] or []:
+            if column in unknown:
+                why = "lineage unknown: assumed from every PII input column"
+            elif column in sources:
+                found = sources[column]
+                why = "from " + ", ".join(found[:2]) + (" …" if len(found) > 2 else "")
+            else:
+                why = "declared"
+            lines.append((name, column, "masked", why))
+        for (dataset, column), c in cleared.items():
+            if dataset == name:
+                lines.append((name, column, "cleared", f"{c.reason} ({c.job})"))
+    if not lines:
+        return None
+    table = Table("dataset", "column", "pii", "why", title="PII columns")
+    for line in lines:
+        table.add_row(*line)
+    return table
 
 
 def _first_sentence(text: str, limit: int = 60) -> str:
