@@ -13,81 +13,29 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from civiclake.project import Project
-    from civiclake.storage import DatasetRef
-
-
-def check_read_only(sql: str) -> Any:
-    """Accept exactly one query (SELECT, WITH, UNION…); refuse anything that changes state.
-
-    Returns the parsed query.
-    """
-    import sqlglot
-    from sqlglot import exp
-
-    try:
-        statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
-    except sqlglot.errors.ParseError as exc:
-        raise EngineError(f"the query does not parse: {exc}") from None
-    if len(statements) != 1:
-        raise EngineError(f"give exactly one query (got {len(statements)} statements)")
-    if not isinstance(statements[0], exp.Query):
-        kind = type(statements[0]).__name__.upper()
-        raise EngineError(f"only queries are allowed here (SELECT/WITH), not {kind}")
-    return statements[0]
-
-
-def check_tables(query: Any, known: list[DatasetRef]) -> None:
-    """Every ``schema.table`` the query names must be a known dataset (with a suggestion)."""
-    from sqlglot import exp
-
-    from civiclake.config.suggest import did_you_mean
-    from civiclake.naming import dataset_read
-
-    names = {ref.qualified for ref in known}
-    ctes = {cte.alias_or_name for cte in query.find_all(exp.CTE)}
-    for table in query.find_all(exp.Table):
-        name = table.name
-        if isinstance(table.this, exp.Anonymous):  # x_as_of(DATE '…') reads x
-            name = dataset_read(table.this.name, call=True)
-            if name == table.this.name:
-                continue  # another table function: the engine's own checks apply
-        if not table.db or name in ctes:
-            continue
-        qualified = f"{table.db}.{name}".lower()
-        if qualified not in names:
-            listed = ", ".join(sorted(names)[:12]) or "none yet (run `civiclake run`)"
-            raise EngineError(
-                f"unknown table {qualified}{did_you_mean(qualified, names)}. "
-                f"Datasets: {listed}{' …' if len(names) > 12 else ''} "
-                "(`civiclake datasets` lists them all)"
-            )
 
 
 def run_query(project: Project, sql: str, *, user: str | None = None) -> pa.RecordBatchReader:
-    """Run ``sql`` with every dataset of the catalog visible as ``<dept>_<zone>.<name>``.
+    """Run ``sql`` over the catalog's datasets, named ``<dept>_<zone>.<name>``.
 
-    Once the project has users, the access policy decides instead: ``user`` (or
+    Always through the same guard and locked session as the SQL API: one query, its
+    relations resolved by scope, no files or table functions. In an open project (no
+    users) the owner reads every dataset; once the project has users, ``user`` (or
     ``$CIVICLAKE_USER``, or the login name) sees only what they may read, PII masked,
-    through the same guard as the SQL API, and the query is audited.
+    and the query is audited.
     """
+    from civiclake.access.guard import check_sql
     from civiclake.access.policy import AccessPolicy
+    from civiclake.access.session import audited, open_session
 
     policy = AccessPolicy.load(project)
     principal = policy.cli_principal(user)
-    if not principal.owner:
-        from civiclake.access.guard import check_sql
-        from civiclake.access.session import audited, open_session
-
-        checked = check_sql(sql, policy, principal, max_chars=project.config.serve.max_sql_chars)
-        session = open_session(project, policy, principal, checked.datasets)
-        reader = session.sql(checked.sql)
-        return audited(reader, project.store, principal.name, "cli", sql)
-    query = check_read_only(sql)
-    known = project.catalog_datasets()
-    check_tables(query, known)
-    session = project.engine().session()
-    session.register(known)
-    return session.sql(sql)
+    checked = check_sql(sql, policy, principal, max_chars=project.config.serve.max_sql_chars)
+    session = open_session(project, policy, principal, checked.datasets)
+    reader = session.sql(checked.sql)
+    if principal.owner:
+        return reader  # an open project: nobody to audit
+    return audited(reader, project.store, principal.name, "cli", sql)
 
 
 def write_result(reader: pa.RecordBatchReader, fmt: str, output: Path | None) -> int:
@@ -107,9 +55,10 @@ def write_result(reader: pa.RecordBatchReader, fmt: str, output: Path | None) ->
     sink: Any = open(output, "wb") if output else sys.stdout.buffer  # noqa: SIM115
     try:
         if fmt == "csv":
-            with pacsv.CSVWriter(sink, reader.schema) as writer:
+            schema = _csv_schema(reader.schema)
+            with pacsv.CSVWriter(sink, schema) as writer:
                 for batch in reader:
-                    writer.write_batch(batch)
+                    writer.write_batch(_csv_batch(batch, schema))
                     rows += batch.num_rows
         else:
             first = True
@@ -128,3 +77,40 @@ def write_result(reader: pa.RecordBatchReader, fmt: str, output: Path | None) ->
         else:
             sink.flush()
     return rows
+
+
+def _nested(arrow_type: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    return bool(
+        pa.types.is_list(arrow_type)
+        or pa.types.is_large_list(arrow_type)
+        or pa.types.is_fixed_size_list(arrow_type)
+        or pa.types.is_struct(arrow_type)
+        or pa.types.is_map(arrow_type)
+        or pa.types.is_union(arrow_type)
+    )
+
+
+def _csv_schema(schema: pa.Schema) -> pa.Schema:
+    """CSV has no lists or structs: those columns are written as JSON text."""
+    import pyarrow as pa
+
+    return pa.schema([pa.field(f.name, pa.string()) if _nested(f.type) else f for f in schema])
+
+
+def _csv_batch(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    import pyarrow as pa
+
+    if schema == batch.schema:
+        return batch
+    columns = [
+        pa.array(
+            [None if v is None else json.dumps(v, default=str) for v in column.to_pylist()],
+            pa.string(),
+        )
+        if _nested(column.type)
+        else column
+        for column in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)

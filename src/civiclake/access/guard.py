@@ -81,8 +81,9 @@ def _dataset(schema: str, name: str, policy: AccessPolicy, principal: Principal)
         readable = [i.ref.qualified for i in policy.readable(principal)]
         raise SqlRefused(
             "unknown_table",
-            f"unknown dataset {qualified}{did_you_mean(qualified, readable)}; "
-            f"{principal.name} can read {len(readable)} datasets",
+            f"unknown table {qualified}{did_you_mean(qualified, readable)}; "
+            f"{principal.name} can read {len(readable)} datasets "
+            "(`civiclake datasets` lists them)",
         )
     if not policy.can_read(principal, ref):
         raise SqlRefused("forbidden_table", policy.why_not(principal, ref))

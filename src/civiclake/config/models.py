@@ -97,6 +97,9 @@ class ServeConfig(Model):
     port: int = Field(default=8765, ge=1, le=65535)
     max_rows: int = Field(default=10_000, ge=1, le=1_000_000)
     """Rows returned at most; a longer result is cut and flagged ``truncated``."""
+    max_result_mb: float = Field(default=16, gt=0, le=4096)
+    """Result size at most (Arrow bytes, counted while streaming); a bigger result is cut and
+    flagged ``truncated``. DuckDB's memory limit does not cover results, so this bounds them."""
     timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     memory_limit: str = "1GB"
     """DuckDB memory limit of each access set's database."""

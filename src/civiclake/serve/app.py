@@ -39,12 +39,12 @@ class SqlRequest(BaseModel):
 
 def create_app(project: Project, service: QueryService | None = None) -> FastAPI:
     try:
-        from fastapi import FastAPI, Header
-        from fastapi.responses import Response
+        from fastapi import FastAPI
     except ImportError:
         raise MissingDependencyError("fastapi", "serve") from None
 
-    from civiclake.serve.errors import ApiError, install_handlers
+    from civiclake.serve import _routes
+    from civiclake.serve.errors import install_handlers
     from civiclake.serve.service import QueryService
 
     svc = service or QueryService(project)
@@ -65,33 +65,7 @@ def create_app(project: Project, service: QueryService | None = None) -> FastAPI
     app.state.service = svc
     scrub = (project.layout.root,) if project.layout.is_local else ()
     install_handlers(app, tuple(str(s) for s in scrub))
-
-    @app.get("/api/health")
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.post("/api/sql")
-    def sql(body: SqlRequest, authorization: str | None = Header(default=None)) -> Response:
-        try:
-            principal = svc.authenticate(authorization)
-        except ApiError as exc:  # refused callers are audited too (never their token)
-            svc.audit_refused(body.sql, exc)
-            raise
-        result = svc.run(principal, body.sql, body.max_rows)
-        payload = {
-            "columns": result.columns,
-            "rows": result.rows,
-            "row_count": len(result.rows),
-            "truncated": result.truncated,
-            "elapsed_ms": result.elapsed_ms,
-        }
-        return Response(_dumps(payload), media_type="application/json")
-
-    @app.get("/api/datasets")
-    def datasets(authorization: str | None = Header(default=None)) -> dict[str, Any]:
-        principal = svc.authenticate(authorization)
-        return {"user": principal.name, "datasets": svc.readable(principal)}
-
+    app.include_router(_routes.router(svc))
     return app
 
 

@@ -8,12 +8,14 @@ caller may not read, a timeout, a bug — reaches the client as::
 
 ``code`` is stable (clients and tests switch on it); ``message`` is for people
 and says what to do. Messages pass through the secret redactor, and the storage
-root is replaced by ``<storage>`` so DuckDB errors do not reveal the server's
-file layout. An unexpected exception becomes ``internal`` with no detail.
+root is replaced by ``<storage>`` and any other absolute path by ``<path>``, so
+DuckDB errors do not reveal the server's file layout. An unexpected exception
+becomes ``internal`` with no detail.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,10 +25,15 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_found": 404,
     "method_not_allowed": 405,
     "timeout": 408,
+    "too_large": 413,
     "bad_request": 422,
     "internal": 500,
 }
 """Codes that are not 400; every other guard or query code is 400 (the SQL is at fault)."""
+
+
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.<>])/(?:[\w.\-*]+/)*[\w.\-*]+")
+"""Any absolute path left after the storage root is scrubbed (the server's layout is private)."""
 
 
 @dataclass
@@ -47,6 +54,7 @@ def error_body(code: str, message: str, *, scrub: tuple[str, ...] = ()) -> dict[
     for path in scrub:
         if path:
             text = text.replace(path, "<storage>")
+    text = _ABSOLUTE_PATH.sub("<path>", text)
     return {"error": {"status": STATUS_BY_CODE.get(code, 400), "code": code, "message": text}}
 
 

@@ -26,11 +26,15 @@ from typing import TYPE_CHECKING, Any
 from civiclake.serve.errors import ApiError
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from civiclake.access.policy import AccessPolicy, Principal
     from civiclake.engines.duckdb import DuckDBSession
     from civiclake.project import Project
 
 POLICY_TTL_SECONDS = 1.0
+RESULT_BATCH_ROWS = 2048
+"""Rows per Arrow batch read from DuckDB: small, so the byte cap is checked often."""
 MAX_ACCESS_SETS = 32
 
 
@@ -192,16 +196,25 @@ class QueryService:
         import duckdb
 
         started = time.perf_counter()
+        max_bytes = int(self.settings.max_result_mb * 1024 * 1024)
         cursor = session.cursor()
         timer = threading.Timer(self.settings.timeout_seconds, cursor.interrupt)
         timer.start()
+        truncated = False
         try:
-            reader = cursor.sql(sql).to_arrow_reader(batch_size=min(limit + 1, 122_880))
-            batches, count = [], 0
+            reader = cursor.sql(sql).to_arrow_reader(batch_size=min(limit + 1, RESULT_BATCH_ROWS))
+            batches, count, size = [], 0, 0
             for batch in reader:
+                if size + batch.nbytes > max_bytes:
+                    batch = _fit(batch, max_bytes - size)
+                    truncated = True
                 batches.append(batch)
                 count += batch.num_rows
+                size += batch.nbytes
                 if count > limit:
+                    truncated = True
+                    break
+                if truncated:
                     break
             schema = reader.schema
         except duckdb.InterruptException:
@@ -220,15 +233,24 @@ class QueryService:
         table = pa.Table.from_batches(batches, schema=schema).slice(0, limit)
         columns = [{"name": f.name, "type": str(f.type)} for f in schema]
         rows = [list(r) for r in zip(*(c.to_pylist() for c in table.columns), strict=True)]
-        return QueryResult(
-            columns, rows, count > limit, int((time.perf_counter() - started) * 1000)
-        )
+        return QueryResult(columns, rows, truncated, int((time.perf_counter() - started) * 1000))
 
     def close(self) -> None:
         with self._lock:
             for session in self._sets.values():
                 session.close()
             self._sets.clear()
+
+
+def _fit(batch: pa.RecordBatch, room: int) -> pa.RecordBatch:
+    """The first rows of ``batch`` that fit in ``room`` bytes (estimated by average row size)."""
+    if batch.num_rows == 0 or room <= 0:
+        return batch.slice(0, 0)
+    per_row = max(batch.nbytes / batch.num_rows, 1)
+    rows = int(room // per_row)
+    while rows > 0 and batch.slice(0, rows).nbytes > room:
+        rows //= 2
+    return batch.slice(0, rows)
 
 
 def _setting(value: str) -> str:
