@@ -104,3 +104,9 @@ def housing_inputs(lake: Lake) -> Lake:
         "unrestricted_raw.wards", {"ward_code": ["W1", "W2"], "ward_name": ["Hoxton", "Dalston"]}
     )
     return lake
+
+
+@pytest.fixture
+def council_lake(council: Project) -> Iterator[Lake]:
+    """The shared ``council`` project (PII tagged, users with grants) as a Lake."""
+    yield Lake(council)

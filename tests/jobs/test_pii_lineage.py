@@ -472,3 +472,39 @@ def test_datasets_without_pii_list_as_before(lake, capsys, monkeypatch):
     text = datasets_output(lake, capsys, monkeypatch)
     assert "unrestricted_raw.wards" in text
     assert "PII" not in text
+
+
+def test_generated_tables_carry_no_pii_but_unnest_does(tenants):
+    lake = tenants
+    lake.job(
+        "housing/spread.sql",
+        "SELECT a.account_ref, r.range AS n, u.part\n"
+        "FROM housing_raw.rent_accounts AS a, range(2) AS r,\n"
+        "    unnest(string_split(a.tenant_name, ' ')) AS u(part)\n",
+    )
+    lake.run("housing/spread")
+    assert sorted(set(column(lake, "hana", "housing_refined.spread", "n"))) == [0, 1]
+    assert masked(column(lake, "hana", "housing_refined.spread", "part"))
+    assert catalog_pii(lake, "housing_refined.spread") == ["part"]
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        "planning_refined.applications",
+        "planning_refined.applications__history",
+        "planning_refined.applications_as_of(DATE '2026-03-01')",
+    ],
+    ids=["latest", "history", "as-of"],
+)
+def test_pii_follows_from_history_and_as_of_reads(council_lake, table):
+    """``applicant`` is PII in the keyed dataset; every way of reading it carries it."""
+    lake = council_lake
+    lake.job("planning/applicants.sql", f"SELECT id, applicant AS who FROM {table}\n")
+    lake.run("planning/applicants")
+    who = column(lake, "pat", "planning_refined.applicants", "who")
+    assert masked(who)
+    assert catalog_pii(lake, "planning_refined.applicants") == ["who"]
+    edges = lake.project.store.column_lineage(dataset="planning_refined.applicants")
+    assert all(e.resolved for e in edges)  # traced, not assumed
+    assert ("who", "applicant") in {(e.output_column, e.input_column) for e in edges}

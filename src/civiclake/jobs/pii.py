@@ -171,11 +171,15 @@ def _derivation(node: Any, inputs: Mapping[str, InputColumns]) -> Derivation:
         if leaf.downstream:
             continue
         expression = leaf.expression
+        if isinstance(expression, exp.Table) and not isinstance(expression.this, exp.Identifier):
+            if _reads_nothing(expression.this):
+                continue  # range(DATE '2015-01-01', …): generated, not read
+            return UNRESOLVED  # unnest(t.names) and the like: not followed
         if isinstance(expression, exp.Table):
             dataset = f"{expression.db}.{expression.name}".lower()
             info = inputs.get(dataset)
-            if info is None or not isinstance(expression.this, exp.Identifier):
-                return UNRESOLVED  # a table function, or a table the catalog lacks
+            if info is None:
+                return UNRESOLVED  # a table the catalog lacks
             column = sqlglot.parse_one(leaf.name, into=exp.Column, dialect="duckdb").name
             by_lower = {c.lower(): c for c in info.columns}
             if column.lower() not in by_lower:

@@ -36,6 +36,8 @@ _SQL = """\
 --                state of the inputs)
 --                | incremental (upsert by key; needs key)
 --   description, owner, pii (comma-separated columns holding personal data)
+--   pii_cleared  {{column: "reason"}}: a column derived from an input's PII that is
+--                not personal data (output columns derived from PII are PII)
 -- Inputs are the tables the query names, as <department>_<zone>.<table>;
 -- civiclake works out the order jobs run in from them. Lineage columns
 -- (_import_id, _imported_at) are added for you.
@@ -62,6 +64,9 @@ from civiclake import job
     materialize="table",  # table | append | incremental (upsert by key=[...])
     # key=["id"],         # columns identifying one row
     # pii=["name"],       # columns holding personal data
+    # derives={{"name": ["housing_raw.x.name"], "total": []}},  # where columns come from;
+    #                     # undeclared ones are PII when an input has PII (docs/jobs.md)
+    # pii_cleared={{"initials": "first letters only"}},  # derived from PII, not personal
     description="{description}",
 )
 def {function}({params}):
