@@ -90,6 +90,19 @@ def test_renamed_pii_column_is_masked_for_an_analyst(tenants):
     ]
 
 
+@pytest.mark.parametrize("materialize", ["append", "incremental"])
+def test_derived_pii_is_masked_whatever_the_materialization(tenants, materialize):
+    lake = tenants
+    lake.job(
+        "housing/tenancies.sql",
+        f"-- materialize: {materialize}\n-- key: account_ref\n"
+        "SELECT account_ref, tenant_name AS name_of_tenant FROM housing_raw.rent_accounts\n",
+    )
+    lake.run("housing/tenancies", "import-1")
+    lake.run("housing/tenancies", "import-2")  # the merge / second append keeps it PII
+    assert masked(column(lake, "hana", "housing_refined.tenancies", "name_of_tenant"))
+
+
 FROM = "FROM housing_raw.rent_accounts"
 
 
