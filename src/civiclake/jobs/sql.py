@@ -162,29 +162,18 @@ def parse_query(text: str, *, where: str) -> exp.Query:
 def table_names(query: exp.Query) -> list[str]:
     """Datasets read by ``query`` as ``schema.table``, leaving out CTEs and table functions.
 
-    ``x__history`` and ``x_as_of(…)`` read keyed dataset ``x``.
+    Relations are resolved by scope (:mod:`civiclake.sql`), so a CTE hides a name
+    only where it is visible. ``x__history`` and ``x_as_of(…)`` read keyed dataset ``x``.
+    Unqualified names no CTE explains are returned bare, for the job to explain.
     """
-    from sqlglot import exp
+    from civiclake.sql import resolve_relations
 
-    from civiclake.naming import dataset_read
-
-    ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
     names: set[str] = set()
-    for table in query.find_all(exp.Table):
-        if isinstance(table.this, exp.Anonymous) and table.db:
-            name = table.this.name
-            if dataset_read(name, call=True) != name:  # x_as_of(DATE '…')
-                names.add(f"{table.db}.{dataset_read(name, call=True)}")
-            continue
-        if not isinstance(table.this, exp.Identifier):
-            continue  # range(10), read_parquet(…): not a dataset
-        if not table.db:
-            if table.name.lower() in ctes:
-                continue
-            names.add(table.name)
-        else:
-            parts = (table.catalog, table.db, dataset_read(table.name))
-            names.add(".".join(p for p in parts if p))
+    for relation in resolve_relations(query, strict=False):
+        if relation.kind == "dataset":
+            names.add(relation.qualified)
+        elif relation.kind == "unqualified":
+            names.add(relation.name)
     return sorted(names)
 
 

@@ -41,7 +41,8 @@ _PATH_LIKE = re.compile(r"[/\\.*?:'\"~$]")
 class Relation:
     """One relation of a query and what it binds to."""
 
-    kind: Literal["dataset", "cte", "generator"]
+    kind: Literal["dataset", "cte", "generator", "function", "unqualified"]
+    """``function`` and ``unqualified`` only when resolving with ``strict=False`` (jobs)."""
     schema: str = ""
     """``<department>_<zone>`` for a dataset, lowercased."""
     name: str = ""
@@ -54,24 +55,42 @@ class Relation:
         return f"{self.schema}.{self.dataset}"
 
 
-def resolve_relations(query: exp.Query) -> list[Relation]:
-    """Every relation of ``query``, in tree order; raises :class:`SqlRejected` for one refused."""
+def resolve_relations(query: exp.Query, *, strict: bool = True) -> list[Relation]:
+    """Every relation of ``query``, in tree order; raises :class:`SqlRejected` for one refused.
+
+    ``strict=False`` is for the platform's own jobs, which run with the project's
+    access and may call table functions: those come back as ``function``, and
+    unqualified names no CTE explains as ``unqualified`` (the job says which
+    dataset was meant), instead of being refused. Scoping is the same either way.
+    """
     from sqlglot import exp
 
-    scoped = _scope_bindings(query)
+    try:
+        scoped = _scope_bindings(query)
+    except SqlRejected:
+        if strict:
+            raise
+        scoped = {}
     relations: list[Relation] = []
     for table in query.find_all(exp.Table):
         binding = scoped.get(id(table))
+        if binding is None and not strict:
+            binding = True  # the ancestor walk alone decides, for the platform's own jobs
         if binding is None:
             raise SqlRejected(
                 "unresolved_table",
                 f"cannot tell what {_shown(table)} refers to here; name datasets as "
                 "<department>_<zone>.<dataset>",
             )
-        relations.append(_classify(table, binding))
+        try:
+            relations.append(_classify(table, binding))
+        except SqlRejected:
+            if strict:
+                raise
+            relations.append(_lenient(table))
     for cte in query.find_all(exp.CTE):
         name = cte.alias_or_name
-        if _PATH_LIKE.search(name):
+        if strict and _PATH_LIKE.search(name):
             raise SqlRejected(
                 "forbidden_table",
                 f"the CTE name {name!r} looks like a file path; name CTEs with letters, "
@@ -138,6 +157,17 @@ def _classify(table: exp.Table, scoped_as_cte: bool) -> Relation:
         )
     # a quoted "schema"."../x.parquet" is no dataset either: the caller's catalog lookup refuses it
     return Relation("dataset", table.db.lower(), name.lower(), dataset_read(name.lower()))
+
+
+def _lenient(table: exp.Table) -> Relation:
+    from sqlglot import exp
+
+    if isinstance(table.this, exp.Func):
+        return Relation("function", name=table.this.sql_name().lower())
+    if not table.db:
+        return Relation("unqualified", name=table.name)
+    parts = (table.catalog, table.db)
+    return Relation("dataset", ".".join(p for p in parts if p), table.name, table.name)
 
 
 def _cte_visible(table: exp.Table, name: str) -> bool:
