@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from civiclake.config.models import AccessConfig
+    from civiclake.config.secrets import Secret
 
 KEY_ENV = "CIVICLAKE_MASKING_KEY"
 MIN_KEY_CHARS = 32
@@ -51,19 +52,26 @@ class Masker:
     """Masks values for one project: ``hash`` (keyed HMAC) or ``redact``."""
 
     method: str = "hash"
-    key: str | None = None
+    key: str | None = field(default=None, repr=False)
     """The project's masking key (revealed); ``None`` is an error only once hashing is needed."""
+    secret: Secret | None = None
+    """Where the key comes from (``${CIVICLAKE_MASKING_KEY}``), revealed only when first needed,
+    so a caller who sees no masked column never needs the key."""
     _department_keys: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_config(cls, config: AccessConfig) -> Masker:
-        key = config.masking_key.reveal() if config.masking_key is not None else None
-        return cls(config.masking, key)
+        return cls(config.masking, secret=config.masking_key)
 
     def check(self) -> None:
         """Raise :class:`ConfigError` unless this masker can mask (a key long enough for hash)."""
         if self.method != "hash":
             return
+        if not self.key and self.secret is not None:
+            try:
+                self.key = self.secret.reveal()
+            except ConfigError as exc:
+                raise ConfigError(f"PII is masked by keyed hash, but {exc}") from None
         if not self.key:
             raise ConfigError(
                 "PII is masked by keyed hash but no masking key is set: add "
@@ -80,7 +88,7 @@ class Masker:
     def department_key(self, department: str) -> bytes:
         found = self._department_keys.get(department)
         if found is None:
-            self.check()
+            self.check()  # reveals the key
             assert self.key is not None
             found = hmac.new(
                 self.key.encode("utf-8"),

@@ -104,18 +104,31 @@ def _scope_bindings(query: exp.Query) -> dict[int, bool]:
     from sqlglot.errors import OptimizeError
     from sqlglot.optimizer.scope import Scope, traverse_scope
 
+    from sqlglot import exp
+    from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+
+    # DuckDB matches names case-insensitively, quoted or not; sqlglot's scopes compare them
+    # as written. So scopes are built on a normalised copy, whose tables pair with the
+    # original's in tree order (what runs keeps the caller's spelling).
     bindings: dict[int, bool] = {}
     try:
-        scopes = traverse_scope(query)
+        normalised = normalize_identifiers(query.copy(), dialect="duckdb")
+        scopes = traverse_scope(normalised)
     except (OptimizeError, RecursionError) as exc:
         raise SqlRejected(
             "unresolved_table", f"cannot resolve the query's tables: {str(exc)[:200]}"
         ) from None
+    original = {
+        id(copy): id(table)
+        for copy, table in zip(
+            normalised.find_all(exp.Table), query.find_all(exp.Table), strict=True
+        )
+    }
     for scope in scopes:
         for table in scope.tables:
             source = scope.sources.get(table.alias_or_name)
             is_cte = isinstance(source, Scope) and source.is_cte
-            bindings[id(table)] = is_cte
+            bindings[original[id(table)]] = is_cte
     return bindings
 
 
