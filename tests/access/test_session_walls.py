@@ -39,7 +39,7 @@ def test_a_bypass_cannot_open_other_departments_or_zones(council: Project) -> No
         f"{root}/raw/housing/rent_lines/**/*.parquet",
         f"{root}/**/*.parquet",
     ):
-        with pytest.raises(EngineError, match="Permission|not allowed|disabled"):
+        with pytest.raises(EngineError, match=r"Permission|not allowed|disabled"):
             raw(session, f"SELECT * FROM read_parquet('{path}')")
     with pytest.raises(EngineError):
         raw(session, "SELECT * FROM read_text('/etc/passwd')")
@@ -57,7 +57,7 @@ def test_a_masked_datasets_files_cannot_be_read_unmasked(council: Project) -> No
     shown = raw(session, "SELECT name FROM housing_trusted.tenants ORDER BY id")
     assert "Ann Lee" not in {r["name"] for r in shown}  # type: ignore[index]
     root = council.layout.root
-    with pytest.raises(EngineError, match="Permission|not allowed"):
+    with pytest.raises(EngineError, match=r"Permission|not allowed"):
         raw(
             session, f"SELECT name FROM read_parquet('{root}/trusted/housing/tenants/**/*.parquet')"
         )

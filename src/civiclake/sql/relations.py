@@ -101,11 +101,10 @@ def resolve_relations(query: exp.Query, *, strict: bool = True) -> list[Relation
 
 def _scope_bindings(query: exp.Query) -> dict[int, bool]:
     """``id(table) → is_cte`` as sqlglot's scope analysis binds each table of ``query``."""
-    from sqlglot.errors import OptimizeError
-    from sqlglot.optimizer.scope import Scope, traverse_scope
-
     from sqlglot import exp
+    from sqlglot.errors import OptimizeError
     from sqlglot.optimizer.normalize_identifiers import normalize_identifiers
+    from sqlglot.optimizer.scope import Scope, traverse_scope
 
     # DuckDB matches names case-insensitively, quoted or not; sqlglot's scopes compare them
     # as written. So scopes are built on a normalised copy, whose tables pair with the
