@@ -176,10 +176,15 @@ def build_demo(
 
 
 def _write_env(directory: Path) -> None:
-    """The simulators' demo keys and addresses, as a council would keep real ones: in ``.env``."""
+    """The simulators' demo keys and addresses, as a council would keep real ones: in ``.env``.
+
+    Appended to the ``.env`` that :func:`init_project` wrote: it holds the project's
+    masking key, and without it the demo's PII-masked users could query nothing.
+    """
     lines = [f"{name}={value}" for name, value in PLANNING_KEYS.items()]
     lines.append(f"{REPAIRS_ENV}={default_repairs_url(directory)}")
-    (directory / ".env").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with (directory / ".env").open("a", encoding="utf-8") as env:
+        env.write("# The demo's simulated systems\n" + "\n".join(lines) + "\n")
 
 
 @contextmanager

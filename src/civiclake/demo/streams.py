@@ -48,6 +48,36 @@ current:
     deleted: NOT is_active
     on_delete: remove
 """
+PII = {
+    # household members (names, dates of birth) and the home's address, in the decoded
+    # events (tenure_ prefix), in tenures and in tenure_household_members; the free-text
+    # legacy references ("notes"); the housing officer in every event's envelope
+    "tenure_events": [
+        "user_name",
+        "user_email",
+        "tenure_household_members",
+        "household_members",
+        "full_name",
+        "date_of_birth",
+        "tenure_tenured_asset_full_address",
+        "tenured_asset_full_address",
+        "tenure_legacy_references",
+        "legacy_references",
+    ],
+    # the phone number, e-mail or address itself, its free-text description and who
+    # entered it, in the decoded events (contact_details_ prefix) and in contact_details
+    "contact_details_events": [
+        "user_name",
+        "user_email",
+        "contact_details_contact_information_value",
+        "contact_information_value",
+        "contact_details_contact_information_description",
+        "contact_information_description",
+        "contact_details_created_by",
+        "created_by",
+    ],
+}
+"""Columns holding personal data, per stream source: its ``pii:`` list."""
 DESCRIPTIONS = {
     "tenure_events": "Tenure change events from the housing app (new tenures, household "
     "changes, charges, terminations)",
@@ -90,7 +120,10 @@ def add_housing_streams(
     }
     written = []
     for name, (topic, schema, current) in streams.items():
-        header = f"description: {DESCRIPTIONS[name]}\nowner: Housing data team\n"
+        header = (
+            f"description: {DESCRIPTIONS[name]}\nowner: Housing data team\n"
+            f"pii: [{', '.join(PII[name])}]\n"
+        )
         if bootstrap is not None:
             if registry is None:
                 from civiclake.exceptions import ConfigError

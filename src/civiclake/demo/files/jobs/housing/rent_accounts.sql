@@ -2,7 +2,7 @@
 -- key: tenancy_ref
 -- materialize: table
 -- description: One row per tenancy: the latest monthly export's values, typed and cleaned. is_current is false for tenancies missing from the newest export (ended).
--- pii: tenant_name
+-- pii: tenant_name, property_address
 
 WITH latest AS (
     -- every monthly export is kept in raw; file names sort by month
