@@ -156,8 +156,7 @@ def user_remove(user: UserArg, project: ProjectOpt = None) -> None:
     """Remove a user: their grants, their API tokens and their warehouse login's access.
 
     The query audit keeps their lines. The last admin of every department cannot be
-    removed: without one, nobody could act as another user or would be left to manage
-    access.
+    removed: someone must remain who may manage access and act as other users.
     """
     from civiclake.access import AccessError
     from civiclake.access.policy import AccessPolicy
