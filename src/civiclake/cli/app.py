@@ -29,9 +29,18 @@ app = typer.Typer(
 department_app = typer.Typer(help="Add and list departments.", no_args_is_help=True)
 new_app = typer.Typer(help="Create jobs from templates.", no_args_is_help=True)
 runs_app = typer.Typer(help="Run history: `civiclake runs` lists, `runs show ID` details.")
+datasets_app = typer.Typer(
+    help="The catalog: `civiclake datasets` lists, `datasets prune` drops what nothing produces."
+)
+warehouse_app = typer.Typer(
+    help="The PostgreSQL warehouse's one-time setup (publishing itself is `civiclake publish`).",
+    no_args_is_help=True,
+)
 app.add_typer(department_app, name="department")
 app.add_typer(new_app, name="new")
 app.add_typer(runs_app, name="runs")
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(simulate_app, name="simulate")
 app.command("status")(status)
 app.command("reconcile")(reconcile)
@@ -165,10 +174,38 @@ def query(
     commands.query(project, sql, format, output, limit, as_user)
 
 
-@app.command()
-def datasets(project: ProjectOpt = None) -> None:
+@datasets_app.callback(invoke_without_command=True)
+def datasets(ctx: typer.Context, project: ProjectOpt = None) -> None:
     """List the catalog's datasets: zone, department, rows, key, producer."""
-    commands.datasets(project)
+    if ctx.invoked_subcommand is None:
+        commands.datasets(project)
+
+
+@datasets_app.command("prune")
+def datasets_prune(
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Drop without asking (for scripts).")
+    ] = False,
+    project: ProjectOpt = None,
+) -> None:
+    """Drop the datasets no current source or job produces: folder, catalog, warehouse tables.
+
+    A deleted job's (or source's) dataset otherwise stays readable, and published with its
+    grants. Lists what would go and asks first; without a terminal and without --yes it
+    only lists. Landing files are never pruned. Refuses while a source or job file fails to
+    load, since that file might produce any dataset.
+    """
+    commands.datasets_prune(project, yes)
+
+
+@warehouse_app.command("bootstrap")
+def warehouse_bootstrap(project: ProjectOpt = None) -> None:
+    """Print the one-time SQL a DBA runs as a superuser so the service account needs no CREATEROLE.
+
+    It creates this project's role-admin role and functions and grants the account in
+    warehouse.url what publishing needs (docs/serving.md#service-account). No password in it.
+    """
+    commands.warehouse_bootstrap(project)
 
 
 @app.command()

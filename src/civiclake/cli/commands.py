@@ -310,6 +310,202 @@ def _first_sentence(text: str, limit: int = 60) -> str:
     return sentence if len(sentence) <= limit else sentence[: limit - 1] + "…"
 
 
+# -- datasets prune (issue 11) ---------------------------------------------------------
+def _interactive() -> bool:
+    """Whether someone can answer the confirmation (a test replaces this)."""
+    return sys.stdin.isatty()
+
+
+def _base_name(name: str) -> str:
+    """``x`` for ``x``, ``x__history`` and ``x__rejected``: companions go with their dataset."""
+    from civiclake.history.engine import REJECTED_SUFFIX
+    from civiclake.naming import HISTORY_SUFFIX
+
+    for suffix in (HISTORY_SUFFIX, REJECTED_SUFFIX):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _current_nodes(project: Project) -> list[Any]:
+    """The sources and jobs as the files declare them now, or an error that stops the prune.
+
+    A file that fails to load might be the producer of any dataset, so nothing can be
+    called orphaned until it loads: a typo in a job must never delete the job's table.
+    """
+    from civiclake.exceptions import CivicLakeError
+
+    nodes: list[Any] = []
+    for kind, load in (("source", project.sources), ("job", project.jobs)):
+        try:
+            nodes += load()
+        except Exception as exc:
+            raise CivicLakeError(
+                f"nothing was pruned: a {kind} file fails to load, so which datasets are still "
+                f"produced cannot be told ({exc}). Fix that file (or delete it, if the "
+                "dataset should go too), then run `civiclake datasets prune` again"
+            ) from None
+    return nodes
+
+
+def _orphans(
+    project: Project, nodes: list[Any]
+) -> tuple[list[tuple[DatasetRef, list[dict[str, Any]]]], list[str]]:
+    """Catalog datasets no current source or job produces, grouped by base dataset.
+
+    A dataset is kept when its base is a current node's output, or when its recorded
+    producer still exists (a source may write tables it does not declare up front), or
+    when a current job reads it (dropping it would break that job; the job goes first).
+    Returns the groups to drop (the base ref, its catalog rows) and notes on what is kept.
+    """
+    from civiclake.storage import DatasetRef
+
+    produced = {(r.department, r.zone, r.name) for node in nodes for r in node.outputs}
+    read: dict[tuple[str, str, str], list[str]] = {}
+    for node in nodes:
+        for ref in node.inputs:
+            read.setdefault((ref.department, ref.zone, _base_name(ref.name)), []).append(node.name)
+    names = {node.name for node in nodes}
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in project.store.datasets():
+        groups.setdefault((row["department"], row["zone"], _base_name(row["name"])), []).append(row)
+    orphans, kept = [], []
+    for base, rows in sorted(groups.items()):
+        if base[1] == "landing" or base in produced:
+            continue
+        producers = {_producer(row) for row in rows}
+        if None in producers or producers & names:
+            continue
+        ref = DatasetRef(*base)
+        if base in read:
+            kept.append(
+                f"kept {ref.qualified}: no producer any more, but "
+                f"{', '.join(sorted(set(read[base])))} still reads it; change or delete that "
+                "job first"
+            )
+            continue
+        orphans.append((ref, rows))
+    return orphans, kept
+
+
+def _producer(row: dict[str, Any]) -> str | None:
+    """The node that wrote a catalog row (``history:x`` rows belong to x's producer)."""
+    producer = row["producer"]
+    if isinstance(producer, str) and producer.startswith("history:"):
+        return "history"  # a companion: decided by its base dataset's other rows
+    return producer if producer else None
+
+
+def datasets_prune(project_dir: Path | None, yes: bool) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from civiclake.exceptions import CivicLakeError
+
+    project = _project(project_dir)
+    console = out.console()
+    nodes = _current_nodes(project)
+    orphans, kept = _orphans(project, nodes)
+    landing = (
+        "The landing zone is never pruned: the original files under "
+        f"{escape(project.layout.join('landing'))}/ stay (delete them by hand if they must go)."
+    )
+    for note in kept:
+        console.print(note, markup=False)
+    if not orphans:
+        console.print("Nothing to prune: every dataset in the catalog has a current producer.")
+        console.print(landing)
+        return
+    if not project.layout.is_local:
+        raise CivicLakeError(
+            f"nothing was pruned: storage.root {project.layout.root} is not a local folder, "
+            "and prune deletes only local Delta tables for now; delete the folders of "
+            + ", ".join(ref.qualified for ref, _ in orphans)
+            + " with your storage's tools"
+        )
+    refs = [ref for ref, _ in orphans]
+    warehouse: dict[str, list[str]] = {}
+    if project.config.warehouse.url is not None:
+        from civiclake.publish import drop_published
+
+        warehouse = drop_published(project, refs, dry_run=True)
+    table = Table(
+        "dataset", "produced by (gone)", "would drop", title="Datasets no source or job produces"
+    )
+    for ref, rows in orphans:
+        folders = sorted({_shown_path(project, row["uri"]) for row in rows})
+        parts = [f"folder {f}" for f in folders]
+        parts += [f"catalog row {row['qualified_name']}" for row in rows]
+        parts += warehouse.get(ref.qualified, [])
+        producers = sorted({row["producer"] for row in rows if _producer(row) != "history"})
+        table.add_row(ref.qualified, ", ".join(producers), "\n".join(parts))
+    console.print(table)
+    console.print(landing)
+    if not yes:
+        if not _interactive():
+            console.print(
+                "Nothing was pruned: run `civiclake datasets prune --yes` to drop the above."
+            )
+            return
+        import typer
+
+        if not typer.confirm(f"Drop {out.plural(len(orphans), 'dataset')}?", default=False):
+            console.print("Nothing was pruned.")
+            sys.exit(1)
+    if project.config.warehouse.url is not None:
+        from civiclake.publish import drop_published
+
+        drop_published(project, refs)  # first: if it fails, nothing local is touched
+    for ref, rows in orphans:
+        _drop_local(project, rows)
+        console.print(f"Dropped {ref.qualified}", markup=False)
+
+
+def _shown_path(project: Project, uri: str) -> str:
+    try:
+        return Path(uri).resolve().relative_to(project.dir).as_posix()
+    except ValueError:
+        return uri
+
+
+def _drop_local(project: Project, rows: list[dict[str, Any]]) -> None:
+    """A dataset's Delta folders, then its catalog rows, lineage, clearances and states.
+
+    Folders first: if deleting one fails, the catalog still lists the dataset and the next
+    prune finds it again; the other way round, its files would stay with nothing to find
+    them by.
+    """
+    import shutil
+
+    from civiclake.metadata import schema as t
+
+    for uri in sorted({row["uri"] for row in rows}):
+        if Path(uri).exists():
+            shutil.rmtree(uri)
+    names = [row["qualified_name"] for row in rows]
+    with project.store.engine.begin() as conn:
+        conn.execute(t.datasets.delete().where(t.datasets.c.qualified_name.in_(names)))
+        conn.execute(t.column_lineage.delete().where(t.column_lineage.c.output_dataset.in_(names)))
+        conn.execute(t.pii_clearances.delete().where(t.pii_clearances.c.dataset.in_(names)))
+        conn.execute(t.schema_changes.delete().where(t.schema_changes.c.dataset.in_(names)))
+        conn.execute(t.publish_state.delete().where(t.publish_state.c.dataset.in_(names)))
+
+
+def warehouse_bootstrap(project_dir: Path | None) -> None:
+    """Print the DBA's bootstrap SQL on stdout (pipeable to psql), what to do on stderr."""
+    from civiclake.publish import bootstrap_script
+
+    project = _project(project_dir)
+    script = bootstrap_script(project)
+    print(script, end="")
+    out.console(stderr=True).print(
+        "Hand this SQL to a DBA to run once as a superuser in the warehouse database, e.g. "
+        "`civiclake warehouse bootstrap > bootstrap.sql` then `psql -v ON_ERROR_STOP=1 "
+        "'dbname=…' -f bootstrap.sql`; then `civiclake publish`.",
+        markup=False,
+    )
+
+
 def demo(directory: Path, force: bool, planning_days: int = 30) -> None:
     from civiclake.demo import build_demo
 

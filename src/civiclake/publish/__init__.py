@@ -9,7 +9,9 @@ service account is checked at every connect (:mod:`civiclake.publish.account`).
 
 Besides :func:`publish`: :func:`sync_access` applies the policy's roles at once
 (after `civiclake access revoke` or a removed user), :func:`set_login_password`
-(`civiclake access login`) and :func:`bootstrap_sql`, the one-time setup a DBA runs.
+(`civiclake access login`), :func:`bootstrap_sql` (with :func:`bootstrap_script`'s
+header: `civiclake warehouse bootstrap`), the one-time setup a DBA runs,
+:func:`check_service_account` and :func:`drop_published` (`civiclake datasets prune`).
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from civiclake.naming import HISTORY_SUFFIX
 from civiclake.publish.datasets import PublishResult
-from civiclake.publish.exceptions import WarehouseError
+from civiclake.publish.exceptions import ServiceAccountRefused, WarehouseError
 
 if TYPE_CHECKING:
     import psycopg
@@ -33,8 +36,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PublishResult",
+    "ServiceAccountRefused",
     "WarehouseError",
+    "bootstrap_script",
     "bootstrap_sql",
+    "check_service_account",
+    "drop_published",
     "publish",
     "publishable",
     "role_names",
@@ -79,6 +86,52 @@ def bootstrap_sql(project: Project) -> str:
     return make(role_names(project, database), service, database)
 
 
+def bootstrap_script(project: Project) -> str:
+    """:func:`bootstrap_sql` under a header telling the DBA who runs it and what it grants.
+
+    What `civiclake warehouse bootstrap` prints: the file is handed to someone else (the
+    DBA), who should not need civiclake's docs to know what they are running as a
+    superuser. The header names the service account it demotes, because running it for
+    an account the DBA administers the server with would take that account's rights away.
+    """
+    from civiclake.publish.account import FUNCTIONS_SCHEMA, url_parts
+
+    service, database = url_parts(warehouse_url(project))
+    names = role_names(project, database)
+    lines = [
+        f"civiclake warehouse bootstrap for project {project.config.name!r}",
+        "",
+        "Who runs it: a DBA, once, as a PostgreSQL superuser, connected to the database",
+        f"{database!r}:  psql -v ON_ERROR_STOP=1 'dbname={database}' -f bootstrap.sql",
+        "Rerunning it is harmless. It holds no password: afterwards set the service",
+        f"account's with  \\password {service}",
+        "",
+        "What it grants:",
+        f"- {names.admin}: a new NOLOGIN role with CREATEROLE and no members (nobody",
+        "  can log in as it or SET ROLE to it); it owns four SECURITY DEFINER functions",
+        f"  in {FUNCTIONS_SCHEMA} (ensure_role, set_login, set_password, drop_role) that",
+        f"  act only on roles named {names.prefix}* carrying this project's comment.",
+        f"- {service} (the account in warehouse.url): EXECUTE on those functions, USAGE on",
+        f"  {FUNCTIONS_SCHEMA}, CREATE on database {database}. It is made NOSUPERUSER",
+        "  NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS, so it must be a dedicated",
+        "  service account, never the one you administer the server with.",
+        "Nothing else: no predefined role (pg_execute_server_program, pg_read_server_files…)",
+        "and no access to other databases. See docs/serving.md#service-account.",
+    ]
+    header = "".join(f"-- {line}".rstrip() + "\n" for line in lines)
+    return header + "\n" + bootstrap_sql(project)
+
+
+def check_service_account(project: Project) -> Account:
+    """Connect to the warehouse and check its service account, changing nothing.
+
+    For callers that would rather explain a refusal than fail on it halfway (the demo):
+    raises :class:`ServiceAccountRefused` with the reason, exactly as a publish would.
+    """
+    with _session(project) as (_, _conn, _names, account):
+        return account
+
+
 def sync_access(project: Project) -> list[str]:
     """Apply the access policy's roles and memberships to the warehouse now; returns notes.
 
@@ -92,6 +145,85 @@ def sync_access(project: Project) -> list[str]:
     policy = AccessPolicy.load(project)
     with _session(project) as (warehouse, conn, names, account):
         return _setup(warehouse, conn, policy, names, account)
+
+
+def drop_published(
+    project: Project, refs: Sequence[DatasetRef], *, dry_run: bool = False
+) -> dict[str, list[str]]:
+    """Drop what the warehouse holds of ``refs`` in one transaction; returns it by dataset.
+
+    For `civiclake datasets prune`: a dataset whose job is gone must stop being readable
+    in PostgreSQL too, not only on disk. Each dataset's ``x`` and ``x__history``, their
+    masked views in ``<schema>_masked`` and the published marker go together, or nothing
+    does. Tables are dropped without CASCADE: an object civiclake did not make that
+    depends on one (a BI user's view) stops the drop with its name, rather than vanishing.
+    civiclake's own foreign keys to and from the tables go first. ``dry_run`` only lists.
+    """
+    import psycopg
+
+    from civiclake.config.secrets import REDACTOR
+    from civiclake.model.publish import drop_foreign_keys
+    from civiclake.publish.roles import MASKED_SUFFIX
+    from civiclake.publish.warehouse import STATE_SCHEMA, qual
+
+    found: dict[str, list[str]] = {}
+    with _session(project) as (_, conn, _names, _account):
+        marker = conn.execute(
+            "SELECT to_regclass(%s) IS NOT NULL", (qual(STATE_SCHEMA, "published"),)
+        ).fetchone()
+        has_marker = bool(marker and marker[0])
+        plan: list[tuple[DatasetRef, list[tuple[str, str, str]], bool]] = []
+        for ref in refs:
+            names = [ref.name, ref.name + HISTORY_SUFFIX]
+            objects = conn.execute(
+                "SELECT n.nspname, c.relname, CASE WHEN c.relkind = 'v' THEN 'view' "
+                "ELSE 'table' END FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relname = ANY(%s) AND ((n.nspname = %s AND c.relkind IN ('r', 'p')) "
+                "OR (n.nspname = %s AND c.relkind = 'v')) ORDER BY 3 DESC, 1, 2",
+                (names, ref.schema, ref.schema + MASKED_SUFFIX),
+            ).fetchall()
+            recorded = has_marker and bool(
+                conn.execute(
+                    f"SELECT 1 FROM {qual(STATE_SCHEMA, 'published')} WHERE dataset = %s",
+                    (ref.qualified,),
+                ).fetchone()
+            )
+            listed = [f"{kind} {schema}.{name}" for schema, name, kind in objects]
+            if recorded:
+                listed.append(f"published marker ({STATE_SCHEMA}.published)")
+            plan.append((ref, [(s, n, k) for s, n, k in objects], recorded))
+            found[ref.qualified] = listed
+        conn.rollback()
+        if dry_run:
+            return found
+        try:
+            for ref, objects, recorded in plan:
+                for schema, name, kind in objects:  # views first: they depend on the tables
+                    if kind == "view":
+                        conn.execute(f"DROP VIEW {qual(schema, name)}")
+                for schema, name, kind in objects:
+                    if kind == "table":
+                        drop_foreign_keys(conn, schema, name)
+                        conn.execute(f"DROP TABLE {qual(schema, name)}")
+                if recorded:
+                    conn.execute(
+                        f"DELETE FROM {qual(STATE_SCHEMA, 'published')} WHERE dataset = %s",
+                        (ref.qualified,),
+                    )
+            conn.commit()
+        except psycopg.Error as exc:
+            conn.rollback()
+            why = exc.diag.message_primary or str(exc)
+            if exc.diag.message_detail:
+                why += f" ({exc.diag.message_detail})"
+            raise WarehouseError(
+                f"nothing was dropped in the warehouse (one transaction, rolled back): "
+                f"{REDACTOR(why).strip()}; drop or change that object first (as its owner), "
+                "then prune again"
+            ) from None
+    for qualified in found:
+        project.store.clear_publish_state(qualified)
+    return found
 
 
 def publishable(project: Project) -> list[DatasetRef]:
@@ -241,8 +373,8 @@ def _setup(
             raise
         raise WarehouseError(
             f"could not set up the warehouse's schemas and roles: {REDACTOR(str(exc)).strip()}; "
-            "the service account needs CREATE on the database and the role functions of "
-            "`civiclake.publish.bootstrap_sql` (or CREATEROLE on PostgreSQL 16+), see "
+            "the service account needs CREATE on the database and the role functions a DBA "
+            "installs with `civiclake warehouse bootstrap` (or CREATEROLE on PostgreSQL 16+), see "
             "docs/serving.md#service-account"
         ) from None
     return notes

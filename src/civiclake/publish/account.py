@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit
 
-from civiclake.publish.exceptions import WarehouseError
+from civiclake.publish.exceptions import ServiceAccountRefused, WarehouseError
 from civiclake.publish.warehouse import literal, q
 
 if TYPE_CHECKING:
@@ -69,11 +69,13 @@ def check_account(conn: psycopg.Connection[Any], names: RoleNames) -> Account:
     ).fetchone()
     assert row is not None
     user, superuser, createrole, version = row
-    fix = f"run the bootstrap SQL from `civiclake.publish.bootstrap_sql` as a DBA ({_see})"
+    fix = f"have a DBA run the bootstrap SQL that `civiclake warehouse bootstrap` prints ({_see})"
     if superuser:
-        raise WarehouseError(
+        raise ServiceAccountRefused(
             f"the warehouse account {user!r} is a superuser: a leaked warehouse password would "
-            f"give away the database server. Use an ordinary account: {fix}"
+            f"give away the database server. Use an ordinary account: {fix}",
+            account=user,
+            reason="superuser",
         )
     held = conn.execute(
         "SELECT rolname FROM pg_roles WHERE rolname = ANY(%s) AND "
@@ -83,10 +85,12 @@ def check_account(conn: psycopg.Connection[Any], names: RoleNames) -> Account:
     ).fetchall()
     if held:
         listed = ", ".join(r[0] for r in held)
-        raise WarehouseError(
+        raise ServiceAccountRefused(
             f"the warehouse account {user!r} holds or may grant {listed}, which reach the "
             f"server's files, programs or every database; revoke them "
-            f"(`REVOKE {', '.join(r[0] for r in held)} FROM {q(user)}`)"
+            f"(`REVOKE {', '.join(r[0] for r in held)} FROM {q(user)}`)",
+            account=user,
+            reason="dangerous_roles",
         )
     functions = conn.execute(
         "SELECT has_function_privilege(current_user, p.oid, 'EXECUTE') FROM pg_proc p "
@@ -96,14 +100,20 @@ def check_account(conn: psycopg.Connection[Any], names: RoleNames) -> Account:
     ).fetchone()
     if functions is not None and functions[0]:
         if createrole and version < PG16:
-            raise WarehouseError(_createrole_message(user, version, fix))
+            raise ServiceAccountRefused(
+                _createrole_message(user, version, fix), account=user, reason="createrole"
+            )
         return Account(user, version, "functions")
     if not createrole:
-        raise WarehouseError(
-            f"the warehouse account {user!r} cannot manage the project's roles: {fix}"
+        raise ServiceAccountRefused(
+            f"the warehouse account {user!r} cannot manage the project's roles: {fix}",
+            account=user,
+            reason="no_role_management",
         )
     if version < PG16:
-        raise WarehouseError(_createrole_message(user, version, fix))
+        raise ServiceAccountRefused(
+            _createrole_message(user, version, fix), account=user, reason="createrole"
+        )
     return Account(user, version, "direct")
 
 
