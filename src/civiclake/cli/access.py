@@ -144,11 +144,21 @@ def revoke(
             "`civiclake access show` lists them"
         )
     tokens = 0 if dept else proj.store.revoke_tokens(user)
-    out.console().print(
+    console = out.console()
+    synced = proj.config.warehouse.url is not None
+    console.print(
         f"Revoked {out.plural(removed, 'grant')} of {user}"
         + (f" and {out.plural(tokens, 'token')}" if tokens else "")
-        + "; run `civiclake publish` to apply it to the warehouse."
+        + ("." if synced else "; run `civiclake publish` to apply it to the warehouse.")
     )
+    if synced:
+        from civiclake.publish import sync_access
+
+        # now, not at the next publish: a revoked grant must stop reading today (memberships
+        # are checked per query, so this bites even in an open session)
+        for note in sync_access(proj):
+            console.print(f"  note: {note}", markup=False)
+        console.print(f"Synced the warehouse roles: {user}'s login keeps only what is granted.")
 
 
 @user_app.command("remove")

@@ -124,8 +124,11 @@ def build_demo(
                 return daily
         simulator.set_today(days[-1])
         project = Project.load(directory)
+        # a refused service account is a setup step to explain, not a failed demo
+        unpublished = _warehouse_refusal(project)
+        nodes = [*project.sources(), *project.jobs()] if unpublished else None
         summary = Runner(project, reporter=reporter or NullReporter(), today=days[-1]).run(
-            command="demo"
+            command="demo", nodes=nodes
         )
         port = simulator.url.split(":")[2].split("/")[0]
         start, tomorrow = days[0] - timedelta(days=1), days[-1] + timedelta(days=1)
@@ -171,8 +174,72 @@ def build_demo(
             console.print("\n[bold]Serve it[/]")
             for line in serving:
                 console.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
+        if unpublished:
+            console.print("\n[bold]Publish it[/]")
+            for line in unpublished:
+                console.print(line, soft_wrap=True, markup=False, highlight=False)
     project.store.close()
     return summary
+
+
+def _warehouse_refusal(project: Project) -> list[str] | None:
+    """The steps to publish the demo when WAREHOUSE_URL's account is refused, else None.
+
+    Publishing refuses a superuser, and a CREATEROLE account before PostgreSQL 16, until
+    a DBA has run the bootstrap (docs/serving.md#service-account). A developer pointing
+    the demo at their local PostgreSQL usually hands it exactly such an account, so the
+    demo builds everything else and prints the commands that make publishing work, rather
+    than a failed run. Any other warehouse error is left for the publish step to report.
+    """
+    from urllib.parse import urlsplit
+
+    from civiclake.exceptions import CivicLakeError
+    from civiclake.publish import (
+        ServiceAccountRefused,
+        check_service_account,
+        role_names,
+        warehouse_url,
+    )
+
+    if project.config.warehouse.url is None:
+        return None
+    try:
+        check_service_account(project)
+        return None
+    except ServiceAccountRefused as exc:
+        if exc.reason not in ("superuser", "createrole", "no_role_management"):
+            return None
+        refusal = exc
+    except CivicLakeError:
+        return None
+    parts = urlsplit(warehouse_url(project))
+    database = parts.path.lstrip("/") or refusal.account
+    where = f"{parts.hostname or 'localhost'}:{parts.port or 5432}/{database}"
+    cli, folder = _command(), project.dir
+    lines = [
+        f"Not published to the warehouse: {refusal}.",
+        "Everything else was built. To publish the demo, once:",
+    ]
+    if refusal.reason == "superuser":
+        # a name no civiclake login can have (logins are <prefix><user>, users start with
+        # a letter), so the policy's role sync never mistakes it for a departed user
+        service = role_names(project, database).prefix + "_publisher"
+        lines += [
+            f'  export ADMIN_URL="${WAREHOUSE_ENV}"   # the superuser, for the two psql lines',
+            f'  psql "$ADMIN_URL" -c "CREATE ROLE {service} LOGIN PASSWORD \'choose-one\'"',
+            f"  export {WAREHOUSE_ENV}='postgresql://{service}:choose-one@{where}'",
+            f'  {cli} warehouse bootstrap -p {folder} | psql "$ADMIN_URL" -q -v ON_ERROR_STOP=1',
+            f"  {cli} publish -p {folder}",
+        ]
+    else:
+        lines += [
+            f"  {cli} warehouse bootstrap -p {folder} > bootstrap.sql   # for a DBA: "
+            f"it also removes CREATEROLE from {refusal.account}",
+            f"  psql 'host={parts.hostname or 'localhost'} port={parts.port or 5432} "
+            f"dbname={database} user=<a superuser>' -v ON_ERROR_STOP=1 -f bootstrap.sql",
+            f"  {cli} publish -p {folder}",
+        ]
+    return lines
 
 
 def _write_env(directory: Path) -> None:
