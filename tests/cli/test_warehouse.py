@@ -165,6 +165,8 @@ def test_the_demo_prints_the_bootstrap_steps_for_a_superuser_and_they_work(
     from civiclake.demo.build import WAREHOUSE_ENV, _warehouse_refusal
 
     env = _point_at(council, server)  # what a developer does: their local superuser
+    council.store.add_user("demo_analyst")  # as the demo's serving part does
+    council.store.set_grant("demo_analyst", "housing", "analyst", False)
     project = Project.load(council.dir)
     steps = _warehouse_refusal(project)
     assert steps is not None
@@ -182,7 +184,7 @@ def test_the_demo_prints_the_bootstrap_steps_for_a_superuser_and_they_work(
         env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", env: server},
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Published" in done.stdout
+    assert "Published" in done.stdout and "PGPASSWORD=" in done.stdout
 
 
 def test_the_demo_prints_the_dba_steps_for_a_createrole_account(
@@ -215,3 +217,29 @@ def _bootstrap(project: Project) -> str:
     from civiclake.publish import bootstrap_script
 
     return bootstrap_script(project)
+
+
+@pytest.mark.slow
+def test_the_demo_with_a_superuser_warehouse_builds_and_prints_how_to_publish(
+    tmp_path: Path, server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from civiclake.demo import build_demo
+    from civiclake.demo.build import WAREHOUSE_ENV
+
+    monkeypatch.setenv(WAREHOUSE_ENV, server)
+    printed = io.StringIO()
+    summary = build_demo(
+        tmp_path / "riverside", planning_days=1, console=Console(file=printed, width=200)
+    )
+    text = printed.getvalue()
+    assert summary.ok, [(s.name, s.error) for s in summary.failed]
+    assert "unrestricted/publish" not in text  # not a failed step: a setup to explain
+    assert "Publish it" in text and "is a superuser" in text
+    assert "warehouse bootstrap" in text and "access login demo_analyst" in text
+    assert "curl" in text  # the SQL API part of the demo still works
+    assert "set `warehouse.url`" not in text
+    assert urlsplit(server).password not in text

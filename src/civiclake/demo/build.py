@@ -24,7 +24,7 @@ from civiclake.demo.streams import add_housing_streams
 from civiclake.exceptions import ConfigError
 from civiclake.project import CONFIG_FILE, Project
 from civiclake.project.scaffold import init_project
-from civiclake.serve.demo import serving_demo
+from civiclake.serve.demo import DEMO_ANALYST, serving_demo
 
 if TYPE_CHECKING:
     from civiclake.runner.runner import RunSummary
@@ -134,12 +134,14 @@ def build_demo(
         start, tomorrow = days[0] - timedelta(days=1), days[-1] + timedelta(days=1)
     serving = (
         serving_demo(
-            Project.load(directory),
+            _unpublished(Project.load(directory)) if unpublished else Project.load(directory),
             sql="SELECT * FROM housing_trusted.arrears_by_ward ORDER BY total_arrears DESC LIMIT 5",
         )
         if summary.ok
         else []
     )
+    if unpublished:  # serving_demo's advice to configure a warehouse: it is configured
+        serving = [line for line in serving if not line.startswith("PostgreSQL warehouse:")]
     if console is not None:
         from civiclake.cli.commands import datasets, print_summary
 
@@ -239,7 +241,15 @@ def _warehouse_refusal(project: Project) -> list[str] | None:
             f"dbname={database} user=<a superuser>' -v ON_ERROR_STOP=1 -f bootstrap.sql",
             f"  {cli} publish -p {folder}",
         ]
+    lines.append(f"  {cli} access login {DEMO_ANALYST} -p {folder}   # the analyst's psql line")
     return lines
+
+
+def _unpublished(project: Project) -> Project:
+    """``project`` as if no warehouse were configured: the API demo, without a publish."""
+    config = project.config
+    warehouse = config.warehouse.model_copy(update={"url": None})
+    return Project(project.dir, config.model_copy(update={"warehouse": warehouse}))
 
 
 def _write_env(directory: Path) -> None:
