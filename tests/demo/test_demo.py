@@ -170,13 +170,6 @@ def test_demo_command_prints_what_was_built_and_how_to_query(tmp_path: Path) -> 
 
 
 # -- issue 11: the demo's "PII masked" analyst sees no personal data -------------------------
-UNTAGGED_BY_INGEST = (
-    "housing_refined.tenure_events",
-    "housing_refined.contact_details_events",
-    "housing_refined.tenure_household_members",
-    "housing_refined.tenure_household_members__history",
-)
-"""Stream datasets whose catalog entry loses the source's ``pii:`` list in ingest (below)."""
 
 
 def _delivered_personal_data(demo: Path) -> tuple[set[str], dict[str, int]]:
@@ -288,24 +281,4 @@ def test_the_demo_pii_masked_analyst_sees_no_personal_data(demo: Path) -> None:
     assert _personal_data_seen(
         project, pii_admin, ["housing_refined.tenure_household_members"], strings, born
     ) == {"housing_refined.tenure_household_members": {"full_name", "date_of_birth"}}
-    checked = [name for name in readable if name not in UNTAGGED_BY_INGEST]
-    assert _personal_data_seen(project, DEMO_ANALYST, checked, strings, born) == {}
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11, left open in ingest: EventSink.register (ingest/streams/sink.py) "
-    "records the decoded event tables without the source's `pii:` list, and the child "
-    "tables' reconcile apply_increment (ingest/streams/current.py) re-registers "
-    "tenure_household_members without it, so nothing in them is masked",
-)
-def test_the_demo_analyst_sees_no_personal_data_in_stream_tables_ingest_untags(
-    demo: Path,
-) -> None:
-    from civiclake.serve.demo import DEMO_ANALYST
-
-    strings, born = _delivered_personal_data(demo)
-    seen = _personal_data_seen(
-        Project.load(demo), DEMO_ANALYST, list(UNTAGGED_BY_INGEST), strings, born
-    )
-    assert seen == {}
+    assert _personal_data_seen(project, DEMO_ANALYST, list(readable), strings, born) == {}

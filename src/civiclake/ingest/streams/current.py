@@ -176,6 +176,8 @@ def apply(
                 app_id=f"{app_id}:{name}:reconcile",
                 import_id=import_id,
                 producer=producer,
+                owner=owner,
+                pii=pii,  # re-registering without them untagged the child table's PII
             )
             _count(done, result)
     return done

@@ -138,6 +138,8 @@ class EventSink:
                     producer=self.source.name,
                     description=descriptions.get(ref, ""),
                     owner=getattr(self.source.config, "owner", ""),
+                    # the decoded events carry the source's personal fields by the same names
+                    pii=getattr(self.source.config, "pii", ()) if ref == self.decoded else (),
                 )
 
 

@@ -12,6 +12,15 @@ from civiclake import job
     inputs=["parking_refined.permits", "unrestricted_refined.wards"],
     zone="trusted",
     key=["ward_code", "permit_type"],
+    # where each output column comes from, so PII follows the data without masking it all
+    derives={
+        "ward_code": ["unrestricted_refined.wards.ward_code"],
+        "ward_name": ["unrestricted_refined.wards.ward_name"],
+        "permit_type": ["parking_refined.permits.permit_type"],
+        "active_permits": [],
+        "fee_income": ["parking_refined.permits.fee"],
+        "permits_per_1000_residents": ["unrestricted_refined.wards.population"],
+    },
     description=(
         "Active parking permits by ward and permit type: count, annual fee income "
         "and permits per 1,000 residents (every ward and type, zeros included)."
