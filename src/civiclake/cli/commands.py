@@ -259,7 +259,7 @@ def datasets(project_dir: Path | None) -> None:
     out.console().print(table)
     pii = _pii_table(project, rows)
     if pii is not None:
-        out.console().print(pii)
+        out.console(wide_when_piped=True).print(pii)
 
 
 def _pii_table(project: Project, rows: list[dict[str, Any]]) -> Any:
@@ -285,6 +285,7 @@ def _pii_table(project: Project, rows: list[dict[str, Any]]) -> Any:
                 )
                 if not edge.resolved:
                     unknown.add(edge.output_column)
+        declared: list[str] = []
         for column in d["pii"] or []:
             if column in unknown:
                 why = "lineage unknown: assumed from every PII input column"
@@ -292,8 +293,11 @@ def _pii_table(project: Project, rows: list[dict[str, Any]]) -> Any:
                 found = sources[column]
                 why = "from " + ", ".join(found[:2]) + (" …" if len(found) > 2 else "")
             else:
-                why = "declared"
+                declared.append(column)  # one line for them all: a source may declare twenty
+                continue
             lines.append((name, column, "masked", why))
+        if declared:
+            lines.append((name, ", ".join(declared), "masked", "declared"))
         for (dataset, column), c in cleared.items():
             if dataset == name:
                 lines.append((name, column, "cleared", f"{c.reason} ({c.job})"))
