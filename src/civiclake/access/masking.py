@@ -119,16 +119,18 @@ class Masker:
             return pa.array(
                 [None if v is None else REDACTED for v in values.to_pylist()], pa.string()
             )
-        key = self.department_key(department)
-        new = hmac.new
-        sha = hashlib.sha256
-        return pa.array(
-            [
-                None if v is None else new(key, v.encode("utf-8"), sha).hexdigest()[:HEX_DIGITS]
-                for v in values.to_pylist()
-            ],
-            pa.string(),
-        )
+        import pyarrow.compute as pc
+
+        # each distinct value is hashed once; a keyed HMAC prepared once is copied per value
+        # (re-keying for every value costs as much again)
+        encoded = pc.dictionary_encode(values)
+        keyed = hmac.new(self.department_key(department), digestmod=hashlib.sha256)
+        masked = []
+        for v in encoded.dictionary.to_pylist():
+            h = keyed.copy()
+            h.update(v.encode("utf-8"))
+            masked.append(h.hexdigest()[:HEX_DIGITS])
+        return pc.take(pa.array(masked, pa.string()), encoded.indices)
 
     # -- DuckDB ---------------------------------------------------------------
     def register(self, con: duckdb.DuckDBPyConnection, department: str) -> str:
