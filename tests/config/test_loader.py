@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,24 @@ def test_dotenv_supplies_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert str(project.config.metadata.url) == "sqlite:///${CL_TEST_DB}"
     project.store.close()
     monkeypatch.delenv("CL_TEST_DB", raising=False)
+
+
+def test_a_second_projects_env_replaces_the_firsts_but_not_the_real_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two projects in one process must not share .env values (masking keys, the demo's URLs)."""
+    from civiclake.config.secrets import from_environment, load_dotenv
+
+    monkeypatch.delenv("CIVICLAKE_T_KEY", raising=False)
+    monkeypatch.setenv("CIVICLAKE_T_REAL", "person")
+    first, second = tmp_path / "a.env", tmp_path / "b.env"
+    first.write_text("CIVICLAKE_T_KEY=first\nCIVICLAKE_T_REAL=file\n")
+    second.write_text("CIVICLAKE_T_KEY=second\nCIVICLAKE_T_REAL=file\n")
+    load_dotenv(first)
+    assert os.environ["CIVICLAKE_T_KEY"] == "first"
+    load_dotenv(second)
+    assert os.environ["CIVICLAKE_T_KEY"] == "second"
+    assert os.environ["CIVICLAKE_T_REAL"] == "person"
+    assert from_environment("CIVICLAKE_T_KEY") is None
+    assert from_environment("CIVICLAKE_T_REAL") == "person"
+    monkeypatch.delenv("CIVICLAKE_T_KEY")

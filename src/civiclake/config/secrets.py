@@ -102,8 +102,17 @@ class Secret:
         )
 
 
+_FROM_DOTENV: dict[str, str] = {}
+"""Variables this process took from a project's ``.env``, with the value taken."""
+
+
 def load_dotenv(path: os.PathLike[str] | str) -> None:
-    """Read ``KEY=value`` lines from a project's ``.env`` (never overriding the environment)."""
+    """Read ``KEY=value`` lines from a project's ``.env``.
+
+    The real environment wins over the file. A value an *earlier* project's ``.env``
+    put there does not: a process that loads two projects (tests, a demo rebuilt
+    beside another) must not give the second the first one's masking key or URLs.
+    """
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -114,4 +123,13 @@ def load_dotenv(path: os.PathLike[str] | str) -> None:
             continue
         key, _, value = line.partition("=")
         key = key.strip().removeprefix("export ").strip()
-        os.environ.setdefault(key, value.strip().strip("'\""))
+        current = os.environ.get(key)
+        if current is not None and _FROM_DOTENV.get(key) != current:
+            continue  # set by the person or the service manager: theirs wins
+        os.environ[key] = _FROM_DOTENV[key] = value.strip().strip("'\"")
+
+
+def from_environment(name: str) -> str | None:
+    """``name`` as the process environment set it, ignoring what a project's ``.env`` put there."""
+    value = os.environ.get(name)
+    return None if value is None or _FROM_DOTENV.get(name) == value else value

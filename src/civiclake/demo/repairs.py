@@ -9,7 +9,6 @@ did not bump ``updated_at``, hard deletes, transactions that committed late) and
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -39,12 +38,13 @@ def default_url(directory: Path) -> str:
 
 def build_repairs(directory: Path, *, seed: int, say: Any) -> RepairsDemo:
     """Simulate the repairs system and sync it (only on the first build of the project)."""
+    from civiclake.config.secrets import from_environment
     from civiclake.ingest.database.source import DatabaseSource
     from civiclake.project import Project
     from civiclake.runner.runner import Runner
     from civiclake.simulators.repairs import RepairsSimulator
 
-    url = os.environ.get(ENV) or default_url(directory)
+    url = from_environment(ENV) or default_url(directory)  # not another demo's .env
     marker = directory / ".civiclake" / "demo-repairs.json"
     demo = RepairsDemo(url=url)
     if marker.exists():
