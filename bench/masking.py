@@ -1,8 +1,9 @@
 """What keyed masking costs a query: a PII column masked by HMAC against the same column unmasked.
 
-    .venv/bin/python bench/masking.py [rows]
+    .venv/bin/python bench/masking.py [rows] [distinct]
 
-Builds a project with one housing dataset of ``rows`` (default 1,000,000) tenants,
+Builds a project with one housing dataset of ``rows`` (default 1,000,000) tenants
+with ``distinct`` different names (default: all different),
 then times, on the same session kind the SQL API uses, ``count(DISTINCT name)`` for a
 user granted PII (no masking) and for an analyst (every value through the masking
 function). Prints medians of 3 and the ratio; record it in bench/RESULTS.md.
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 
-def main(rows: int) -> None:
+def main(rows: int, distinct: int) -> None:
     import pyarrow as pa
 
     from civiclake.project import Project
@@ -26,7 +27,7 @@ def main(rows: int) -> None:
 
     root = init_project(Path(tempfile.mkdtemp()) / "bench", departments=["housing"])
     project = Project.load(root)
-    names = pa.array([f"Tenant {i:07d}" for i in range(rows)])
+    names = pa.array([f"Tenant {i % distinct:07d}" for i in range(rows)])
     project.write_table(
         project.dataset("housing", "trusted", "tenants"),
         pa.table({"id": pa.array(range(rows), pa.int64()), "name": names}),
@@ -54,10 +55,11 @@ def main(rows: int) -> None:
         results[user] = statistics.median(times)
     service.close()
     plain, masked = results["eli"], results["hana"]
-    print(f"rows {rows:,}: unmasked {plain:.3f} s, masked {masked:.3f} s,")
+    print(f"rows {rows:,} ({distinct:,} distinct): unmasked {plain:.3f} s, masked {masked:.3f} s,")
     print(f"  ratio {masked / plain:.1f}x")
     print(f"  masking {1e9 * (masked - plain) / rows:.0f} ns per value")
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    main(count, int(sys.argv[2]) if len(sys.argv) > 2 else count)

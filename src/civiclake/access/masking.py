@@ -38,6 +38,8 @@ KEY_ENV = "CIVICLAKE_MASKING_KEY"
 MIN_KEY_CHARS = 32
 HEX_DIGITS = 16
 REDACTED = "***"
+CACHE_VALUES = 50_000
+"""Masks kept per department between calls (about 5 MB at most), then forgotten."""
 FUNCTION_PREFIX = "__civiclake_mask_"
 """Masking functions registered on DuckDB connections start with this (the guard refuses them)."""
 
@@ -58,6 +60,7 @@ class Masker:
     """Where the key comes from (``${CIVICLAKE_MASKING_KEY}``), revealed only when first needed,
     so a caller who sees no masked column never needs the key."""
     _department_keys: dict[str, bytes] = field(default_factory=dict, repr=False)
+    _cache: dict[str, dict[str, str]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_config(cls, config: AccessConfig) -> Masker:
@@ -121,15 +124,26 @@ class Masker:
             )
         import pyarrow.compute as pc
 
-        # each distinct value is hashed once; a keyed HMAC prepared once is copied per value
-        # (re-keying for every value costs as much again)
+        # Each distinct value is hashed once, as HMAC's two SHA-256 passes from the inner
+        # and outer pad states prepared once per call (RFC 2104): 1.2 µs a value here,
+        # against 2 µs for copying a prepared hmac object (bench/masking.py).
+        # DuckDB calls this once per vector of 2,048 rows, so values seen in earlier vectors
+        # come from a bounded cache of this department's masks.
         encoded = pc.dictionary_encode(values)
-        keyed = hmac.new(self.department_key(department), digestmod=hashlib.sha256)
+        inner, outer = _pads(self.department_key(department))
+        cache = self._cache.setdefault(department, {})
+        if len(cache) > CACHE_VALUES:
+            cache.clear()
         masked = []
         for v in encoded.dictionary.to_pylist():
-            h = keyed.copy()
-            h.update(v.encode("utf-8"))
-            masked.append(h.hexdigest()[:HEX_DIGITS])
+            found = cache.get(v)
+            if found is None:
+                i = inner.copy()
+                i.update(v.encode("utf-8"))
+                o = outer.copy()
+                o.update(i.digest())
+                found = cache[v] = o.hexdigest()[:HEX_DIGITS]
+            masked.append(found)
         return pc.take(pa.array(masked, pa.string()), encoded.indices)
 
     # -- DuckDB ---------------------------------------------------------------
@@ -162,6 +176,14 @@ class Masker:
         if self.method == "redact":
             return f"CASE WHEN {column_sql} IS NULL THEN NULL ELSE '{REDACTED}' END"
         return f"{function_name(department)}(CAST({column_sql} AS VARCHAR))"
+
+
+def _pads(key: bytes) -> tuple[Any, Any]:
+    """SHA-256 states after HMAC's inner and outer padded keys (``key`` is 32 bytes)."""
+    block = key.ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+    return inner, outer
 
 
 def function_name(department: str) -> str:
