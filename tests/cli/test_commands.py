@@ -9,22 +9,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from civiclake.cli import main
+from ._support import cli_streams as cli
 
 
 @pytest.fixture(autouse=True)
 def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "250")
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _project_with_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:

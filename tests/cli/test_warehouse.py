@@ -22,8 +22,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from civiclake.cli import main
 from civiclake.project import Project
+
+from ._support import cli_streams as cli
 
 SQL = "SELECT count(*) FROM housing_trusted.tenants"
 
@@ -31,16 +32,6 @@ SQL = "SELECT count(*) FROM housing_trusted.tenants"
 @pytest.fixture(autouse=True)
 def wide_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "250")
-
-
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = 0
-    try:
-        main(list(args))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def psql(
