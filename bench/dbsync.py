@@ -149,7 +149,9 @@ def _project(project_dir: str, server: str) -> Any:
 
 
 def _sync(project: Any) -> Any:
-    [node] = project.sources()
+    from civiclake.ingest import load_sources
+
+    [node] = load_sources(project)
     return node.syncs(None)["work_orders"]
 
 

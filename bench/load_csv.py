@@ -84,7 +84,7 @@ def civiclake(csv: Path, work: Path) -> dict[str, float]:
     from civiclake.lineage import new_import_id
     from civiclake.project import Project
     from civiclake.project.scaffold import init_project
-    from civiclake.runner.context import RunContext
+    from civiclake.steps import RunContext
 
     project_dir = init_project(work / "council", departments=["housing"])
     source_file = project_dir / "sources" / "housing" / "accounts.yaml"

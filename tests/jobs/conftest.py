@@ -13,7 +13,7 @@ import pytest
 
 from civiclake.jobs import Job, load_jobs
 from civiclake.project import Project
-from civiclake.runner.context import RunContext, StepResult
+from civiclake.steps import Counts, RunContext
 from civiclake.storage import DatasetRef
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -57,7 +57,7 @@ class Lake:
     def jobs(self) -> dict[str, Job]:
         return {j.name: j for j in load_jobs(self.project)}
 
-    def run(self, name: str, import_id: str = "import-1") -> StepResult:
+    def run(self, name: str, import_id: str = "import-1") -> Counts:
         job = self.jobs()[name]
         ctx = RunContext(self.project, 1, import_id, logging.getLogger("test"))
         try:

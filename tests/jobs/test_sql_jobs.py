@@ -39,7 +39,7 @@ def test_header_sets_every_option(lake):
     assert opts.owner == "housing-data@council.example"
     assert opts.pii == ["tenant_name", "phone"]
     assert job.name == "housing/accounts"
-    assert job.kind == "job"
+    assert job.definition.kind == "job"
     assert job.outputs == [DatasetRef("housing", "trusted", "accounts")]
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from civiclake.exceptions import ConfigError
+from civiclake.jobs import load_jobs
 from civiclake.project import Project
 from civiclake.project.scaffold import add_department, init_project
 
@@ -58,4 +59,4 @@ def test_unknown_department_folder_suggests_the_closest(tmp_path: Path) -> None:
     (root / "jobs" / "housnig").mkdir()
     (root / "jobs" / "housnig" / "x.sql").write_text("SELECT 1 AS x\n")
     with pytest.raises(ConfigError, match="did you mean `housing`"):
-        Project.load(root).jobs()
+        load_jobs(Project.load(root))

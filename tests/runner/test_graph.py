@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import ClassVar
 
 import pytest
 
 from civiclake.jobs import JobDefinitionError, load_jobs
-from civiclake.runner.context import RunContext, StepResult
 from civiclake.runner.graph import Graph, build_graph
+from civiclake.steps import Counts, RunContext, StepDefinition
 from civiclake.storage import DatasetRef
 
 
@@ -22,27 +21,24 @@ def ref(qualified: str) -> DatasetRef:
 
 @dataclass
 class FakeNode:
-    """A node with only the shape the graph looks at."""
+    """A step with only the shape the graph looks at."""
 
     name: str
     reads: list[str] = field(default_factory=list)
     writes: list[str] = field(default_factory=list)
-    kind: ClassVar[str] = "job"
 
     @property
-    def department(self) -> str:
-        return self.name.split("/")[0]
+    def definition(self) -> StepDefinition:
+        return StepDefinition(
+            self.name,
+            "job",
+            self.name.split("/")[0],
+            reads=tuple(ref(q) for q in self.reads),
+            writes=tuple(ref(q) for q in self.writes),
+        )
 
-    @property
-    def inputs(self) -> list[DatasetRef]:
-        return [ref(q) for q in self.reads]
-
-    @property
-    def outputs(self) -> list[DatasetRef]:
-        return [ref(q) for q in self.writes]
-
-    def run(self, ctx: RunContext) -> StepResult:
-        return StepResult()
+    def run(self, ctx: RunContext) -> Counts:
+        return Counts()
 
 
 def council() -> Graph:

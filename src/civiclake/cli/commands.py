@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from civiclake.project import Project
-    from civiclake.runner.context import RunContext
     from civiclake.runner.runner import RunSummary
+    from civiclake.steps import RunContext
     from civiclake.storage import DatasetRef
 
 
@@ -140,12 +140,12 @@ def list_nodes(project_dir: Path | None) -> None:
     graph, names = Runner(project).plan()
     table = Table("step", "kind", "reads", "writes")
     for name in names:
-        node = graph.nodes[name]
+        d = graph.nodes[name].definition
         table.add_row(
             name,
-            node.kind,
-            "\n".join(i.qualified for i in node.inputs),
-            "\n".join(o.qualified for o in node.outputs),
+            d.kind,
+            "\n".join(i.qualified for i in d.reads),
+            "\n".join(o.qualified for o in d.writes),
         )
     out.console().print(table)
 
@@ -338,11 +338,12 @@ def _current_nodes(project: Project) -> list[Any]:
     called orphaned until it loads: a typo in a job must never delete the job's table.
     """
     from civiclake.exceptions import CivicLakeError
+    from civiclake.runner.plan import discover
 
     nodes: list[Any] = []
-    for kind, load in (("source", project.sources), ("job", project.jobs)):
+    for kind, stage in (("source", "sources"), ("job", "jobs")):
         try:
-            nodes += load()
+            nodes += discover(project, [stage])
         except Exception as exc:
             raise CivicLakeError(
                 f"nothing was pruned: a {kind} file fails to load, so which datasets are still "
@@ -364,12 +365,13 @@ def _orphans(
     """
     from civiclake.storage import DatasetRef
 
-    produced = {(r.department, r.zone, r.name) for node in nodes for r in node.outputs}
+    definitions = [node.definition for node in nodes]
+    produced = {(r.department, r.zone, r.name) for d in definitions for r in d.writes}
     read: dict[tuple[str, str, str], list[str]] = {}
-    for node in nodes:
-        for ref in node.inputs:
-            read.setdefault((ref.department, ref.zone, _base_name(ref.name)), []).append(node.name)
-    names = {node.name for node in nodes}
+    for d in definitions:
+        for ref in d.reads:
+            read.setdefault((ref.department, ref.zone, _base_name(ref.name)), []).append(d.name)
+    names = {d.name for d in definitions}
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for row in project.store.datasets():
         groups.setdefault((row["department"], row["zone"], _base_name(row["name"])), []).append(row)
@@ -518,11 +520,16 @@ def demo(directory: Path, force: bool, planning_days: int = 30) -> None:
 
 # -- history ------------------------------------------------------------------------
 def _daily_tables(project: Project) -> list[tuple[Any, str]]:
-    """(source, table) for every table of the daily sources that keep history (planning_api)."""
+    """(source, table) for every table of the sources that can backfill and replay history."""
+    from civiclake.runner.plan import discover
+    from civiclake.steps import Backfillable, Replayable
+
     found = []
-    for node in project.sources():
-        if hasattr(node, "replay") and hasattr(node, "backfill"):
-            found += [(node, str(table)) for table in node.config.tables]  # type: ignore[attr-defined]
+    for node in discover(project, ["sources"]):
+        caps = node.definition.capabilities
+        if caps.backfill and caps.replay:
+            assert isinstance(node, Backfillable) and isinstance(node, Replayable)
+            found += [(node, table) for table in node.replay_tables()]
     return found
 
 
@@ -546,8 +553,8 @@ def _keyed_dataset(project: Project, dataset: str) -> tuple[Any, str, DatasetRef
 
 
 def _run_action(project: Project, name: str, department: str, action: Any, command: str) -> None:
-    from civiclake.runner.actions import Action
     from civiclake.runner.runner import Runner
+    from civiclake.steps import Action
 
     step = Action(name=name, department=department, action=action)
     summary = Runner(project, threads=1).run(command=command, nodes=[step])
@@ -558,12 +565,12 @@ def _run_action(project: Project, name: str, department: str, action: Any, comma
 
 def history_rebuild(project_dir: Path | None, dataset: str) -> None:
     from civiclake.history import rebuild
-    from civiclake.runner.context import StepResult
+    from civiclake.steps import Counts
 
     project = _project(project_dir)
     source, table, ref = _keyed_dataset(project, dataset)
 
-    def action(ctx: RunContext) -> StepResult:
+    def action(ctx: RunContext) -> Counts:
         batches = rebuild(
             project,
             ref,
@@ -572,7 +579,7 @@ def history_rebuild(project_dir: Path | None, dataset: str) -> None:
             producer=source.name,
             import_id=ctx.import_id,
         )
-        return StepResult(notes=[f"{ref.qualified} rebuilt from {batches} landing batches"])
+        return Counts(notes=[f"{ref.qualified} rebuilt from {batches} landing batches"])
 
     _run_action(
         project,
@@ -607,7 +614,7 @@ def backfill(project_dir: Path | None, name: str, start: date, end: date) -> Non
     if end < start:
         raise ConfigError(f"--to {end} is before --from {start}")
     for node, name in _daily_tables(project):
-        if node.department == department and name == table:
+        if node.definition.department == department and name == table:
             source = node
             break
     else:

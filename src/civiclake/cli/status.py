@@ -28,21 +28,23 @@ def status(
 ) -> None:
     """Freshness of each source: last run, database cursors and reconciliations, stream lag."""
     from civiclake.project import Project
+    from civiclake.runner.plan import discover
 
     proj = Project.load(project)
     con = out.console(wide_when_piped=True)
-    sources = [s for s in proj.sources() if source is None or s.name == source]
+    every = discover(proj, ["sources"])
+    sources = [s for s in every if source is None or s.definition.name == source]
     if source is not None and not sources:
         from civiclake.config.suggest import did_you_mean
         from civiclake.exceptions import ConfigError
 
-        names = [s.name for s in proj.sources()]
+        names = [s.definition.name for s in every]
         raise ConfigError(
             f"no source {source!r}{did_you_mean(source, names)}; sources: {', '.join(names)}"
         )
     con.print(_sources_table(proj, sources))
     for node in sources:
-        if getattr(node, "type", None) == "database":
+        if node.definition.capabilities.reconcile:
             con.print(_database_table(proj, node))
     partitions = [p for p in proj.store.stream_partitions() if source in (None, p["source"])]
     if partitions:
@@ -71,13 +73,14 @@ def _sources_table(project: Project, sources: list[Any]) -> Any:
     for column in ("source", "type", "schedule", "last run", "status", "rows in", "note"):
         table.add_column(column)
     for node in sources:
-        step = steps.get(node.name)
+        d = node.definition
+        step = steps.get(d.name)
         status = step["status"] if step else "never run"
         colour = {"succeeded": "green", "failed": "red"}.get(status, "yellow")
         table.add_row(
-            node.name,
-            node.type,
-            node.config.schedule or "-",
+            d.name,
+            d.type,
+            d.schedule or "-",
             _ago(step["ended_at"] or step["started_at"]) if step else "-",
             f"[{colour}]{status}[/]",
             out.count(step["rows_in"]) if step else "-",
@@ -167,18 +170,21 @@ def reconcile(
     from civiclake.config.suggest import did_you_mean
     from civiclake.exceptions import ConfigError
     from civiclake.project import Project
-    from civiclake.runner.actions import Action
+    from civiclake.runner.plan import discover
     from civiclake.runner.runner import Runner
+    from civiclake.steps import Action
 
     proj = Project.load(project)
     nodes: dict[str, Any] = {
-        s.name: s for s in proj.sources() if getattr(s, "type", None) == "database"
+        s.definition.name: s
+        for s in discover(proj, ["sources"])
+        if s.definition.capabilities.reconcile
     }
     node = nodes.get(source)
     if node is None:
         raise ConfigError(
             f"no database source {source!r}{did_you_mean(source, nodes)}"
-            + (f"; database sources: {', '.join(nodes)}" if nodes else "")
+            + (f"; sources that reconcile: {', '.join(nodes)}" if nodes else "")
         )
     for name in table or []:
         if name not in node.config.tables:

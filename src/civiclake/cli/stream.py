@@ -11,7 +11,7 @@ committed offsets — but the run shows as ``abandoned``.
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -34,14 +34,19 @@ def stream(
     import threading
 
     from civiclake.exceptions import ConfigError
-    from civiclake.ingest.base import load_sources
+    from civiclake.ingest.base import Source
     from civiclake.lineage import new_import_id
     from civiclake.metadata.store import now
     from civiclake.project import Project
-    from civiclake.runner.context import RunContext, StepResult
+    from civiclake.steps import Counts, RunContext
 
     project = Project.load(project_dir)
-    sources = {s.name: s for s in load_sources(project)}
+    from civiclake.runner.plan import discover
+
+    sources: dict[str, Source[Any]] = {}
+    for step in discover(project, ["sources"]):
+        assert isinstance(step, Source)
+        sources[step.name] = step
     chosen = sources.get(source)
     streams = sorted(n for n, s in sources.items() if s.type in ("kafka", "events"))
     if chosen is None or chosen.type not in ("kafka", "events"):
@@ -83,7 +88,7 @@ def stream(
             flush=True,
         )
 
-    result = StepResult()
+    result = Counts()
     try:
         if chosen.type == "kafka":
             result = chosen.consume(  # type: ignore[attr-defined]

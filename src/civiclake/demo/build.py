@@ -24,6 +24,7 @@ from civiclake.demo.streams import add_housing_streams
 from civiclake.exceptions import ConfigError
 from civiclake.project import CONFIG_FILE, Project
 from civiclake.project.scaffold import init_project
+from civiclake.runner.plan import discover
 from civiclake.serve.demo import DEMO_ANALYST, serving_demo
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def build_demo(
         project = Project.load(directory)
         # a refused service account is a setup step to explain, not a failed demo
         unpublished = _warehouse_refusal(project)
-        nodes = [*project.sources(), *project.jobs()] if unpublished else None
+        nodes = discover(project, ["sources", "jobs"]) if unpublished else None
         summary = Runner(project, reporter=reporter or NullReporter(), today=days[-1]).run(
             command="demo", nodes=nodes
         )

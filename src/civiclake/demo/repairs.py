@@ -41,6 +41,7 @@ def build_repairs(directory: Path, *, seed: int, say: Any) -> RepairsDemo:
     from civiclake.config.secrets import from_environment
     from civiclake.ingest.database.source import DatabaseSource
     from civiclake.project import Project
+    from civiclake.runner.plan import discover
     from civiclake.runner.runner import Runner
     from civiclake.simulators.repairs import RepairsSimulator
 
@@ -68,13 +69,13 @@ def build_repairs(directory: Path, *, seed: int, say: Any) -> RepairsDemo:
             demo.cycles = cycle
         sim.settle()
     project = Project.load(directory)
-    [node] = [s for s in project.sources() if s.name == SOURCE]
+    [node] = [s for s in discover(project, ["sources"]) if s.definition.name == SOURCE]
     assert isinstance(node, DatabaseSource)
 
     def reconcile(ctx: Any) -> Any:
         return node.reconcile(ctx)
 
-    from civiclake.runner.actions import Action
+    from civiclake.steps import Action
 
     step = Action(
         name="housing-repairs/reconcile-drs", department="housing-repairs", action=reconcile

@@ -8,14 +8,16 @@ sqlglot when the engine speaks another dialect.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from civiclake.registry import Registry
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from civiclake.storage import DatasetRef
+    from civiclake.storage import DatasetRef, TableStore
 
 
 @dataclass(frozen=True)
@@ -51,12 +53,21 @@ class Engine(Protocol):
     dialect: ClassVar[str]
     capabilities: ClassVar[Capabilities]
 
+    def __init__(
+        self,
+        tables: TableStore,
+        resolve: Callable[[DatasetRef], str],
+        *,
+        threads: int = 2,
+        memory_limit: str = "4GB",
+        allowed_directories: list[str] | None = None,
+    ) -> None:
+        """``resolve`` turns a dataset into its table's URI."""
+
     def session(self) -> Session: ...
 
     def close(self) -> None: ...
 
 
-ENGINES: dict[str, str] = {
-    "duckdb": "civiclake.engines.duckdb:DuckDBEngine",
-}
-"""Engine registry: short name → ``module:Class``, imported only when chosen."""
+ENGINES: Registry[type[Engine]] = Registry("civiclake.engines", "engine")
+"""Engine registry: ``engine.name`` → the engine class (entry points ``civiclake.engines``)."""

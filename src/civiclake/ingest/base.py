@@ -3,7 +3,7 @@
 A connector is a sub-package of :mod:`civiclake.ingest` (``files/``, later
 ``planning_api/``, ``kafka/``, ``database/``) with a ``config.py`` holding its
 pydantic settings and a ``source.py`` holding a :class:`Source` subclass.
-Register it in :data:`SOURCE_TYPES` by short name.
+Register it in the ``civiclake.sources`` entry points (see :mod:`civiclake.registry`).
 
 A source is declared by one YAML file, ``sources/<department>/<name>.yaml``,
 whose ``type`` key picks the connector.
@@ -12,39 +12,35 @@ whose ``type`` key picks the connector.
 from __future__ import annotations
 
 import builtins
-import importlib
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Generic, TypeVar
 
 from civiclake.config.loader import read_yaml, validate
-from civiclake.config.suggest import did_you_mean
 from civiclake.exceptions import ConfigError
 from civiclake.ingest.config import SourceConfig
+from civiclake.registry import Registry
+from civiclake.steps import NO_CAPABILITIES, SourceCapabilities, StepDefinition, StepProvider
 
 if TYPE_CHECKING:
     from civiclake.project import Project
-    from civiclake.runner.context import NodeKind, RunContext, StepResult
+    from civiclake.steps import Counts, RunContext
     from civiclake.storage import DatasetRef
 
 C = TypeVar("C", bound=SourceConfig)
 
-SOURCE_TYPES: dict[str, str] = {
-    "files": "civiclake.ingest.files.source:FilesSource",
-    "planning_api": "civiclake.ingest.planning.source:PlanningApiSource",
-    "database": "civiclake.ingest.database.source:DatabaseSource",
-    "kafka": "civiclake.ingest.kafka.source:KafkaSource",
-    "events": "civiclake.ingest.events.source:EventsSource",
-}
-"""Connector registry: ``type`` in a source file → ``module:Class``, imported on use."""
+SOURCE_TYPES: Registry[type[Source[SourceConfig]]] = Registry("civiclake.sources", "source type")
+"""Connector registry: ``type`` in a source file → its :class:`Source` class (entry points)."""
 
 
 class Source(ABC, Generic[C]):
     """One declared ingestion, writing raw datasets of its department."""
 
-    kind: ClassVar[NodeKind] = "source"
     type: ClassVar[str]
     config_model: ClassVar[builtins.type[SourceConfig]]
+    capabilities: ClassVar[SourceCapabilities] = NO_CAPABILITIES
+    """What this connector offers beyond ``run``; each flag has its protocol in
+    :mod:`civiclake.steps`."""
 
     def __init__(
         self, project: Project, department: str, source_name: str, config: C, path: Path
@@ -68,6 +64,21 @@ class Source(ABC, Generic[C]):
         return []
 
     @property
+    def definition(self) -> StepDefinition:
+        return StepDefinition(
+            self.name,
+            "source",
+            self.department,
+            reads=tuple(self.inputs),
+            writes=tuple(self.outputs),
+            type=self.type,
+            path=self.config_file,
+            description=self.config.description,
+            schedule=self.config.schedule or "",
+            capabilities=self.capabilities,
+        )
+
+    @property
     def config_file(self) -> str:
         """The source's YAML file, relative to the project when inside it (for messages)."""
         try:
@@ -81,7 +92,7 @@ class Source(ABC, Generic[C]):
         """The raw datasets this source writes."""
 
     @abstractmethod
-    def run(self, ctx: RunContext) -> StepResult:
+    def run(self, ctx: RunContext) -> Counts:
         """Load whatever is new; safe to re-run after a crash at any point."""
 
     def __repr__(self) -> str:
@@ -89,15 +100,7 @@ class Source(ABC, Generic[C]):
 
 
 def source_class(type_name: str, path: Path) -> type[Source[SourceConfig]]:
-    target = SOURCE_TYPES.get(type_name)
-    if target is None:
-        raise ConfigError(
-            f"{path}, key `type`: unknown source type {type_name!r}"
-            f"{did_you_mean(type_name, SOURCE_TYPES)}. Allowed: {', '.join(sorted(SOURCE_TYPES))}"
-        )
-    module, _, cls = target.partition(":")
-    found: type[Source[SourceConfig]] = getattr(importlib.import_module(module), cls)
-    return found
+    return SOURCE_TYPES.load(type_name, where=f"{path}, key `type`")
 
 
 def load_sources(project: Project) -> list[Source[SourceConfig]]:
@@ -120,3 +123,7 @@ def load_sources(project: Project) -> list[Source[SourceConfig]]:
             f"sources/<department>/{path.name}"
         )
     return found
+
+
+STEPS = StepProvider("sources", lambda project, upstream: load_sources(project))
+"""The ingest stage's steps: one per source file."""

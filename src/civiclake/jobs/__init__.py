@@ -2,7 +2,7 @@
 
 ``jobs/<department>/<name>.sql`` is one SELECT with a header of options;
 ``jobs/<department>/<name>.py`` is one ``@job`` function. Both are runnable
-:class:`~civiclake.runner.context.Node` objects found by :func:`load_jobs`.
+:class:`~civiclake.steps.Step` objects found by :func:`load_jobs`.
 
 Attributes are imported on first use: ``import civiclake`` reaches this package
 (for ``civiclake.job``) and must not pay for pydantic or sqlglot.
@@ -18,7 +18,7 @@ from civiclake.jobs.python import JobSpec, job
 
 if TYPE_CHECKING:
     from civiclake.jobs.base import Job
-    from civiclake.jobs.loader import load_jobs
+    from civiclake.jobs.loader import STEPS, load_jobs
     from civiclake.jobs.options import JobOptions
     from civiclake.jobs.portable import transpile
     from civiclake.jobs.python import PythonJob
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "Job": "civiclake.jobs.base",
     "JobOptions": "civiclake.jobs.options",
+    "STEPS": "civiclake.jobs.loader",
     "PythonJob": "civiclake.jobs.python",
     "SqlJob": "civiclake.jobs.sql",
     "load_jobs": "civiclake.jobs.loader",
@@ -36,6 +37,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "STEPS",
     "Job",
     "JobDefinitionError",
     "JobError",

@@ -1,4 +1,4 @@
-"""What SQL and Python jobs share: being a :class:`~civiclake.runner.context.Node`.
+"""What SQL and Python jobs share: being a :class:`~civiclake.steps.Step`.
 
 A job reads datasets and writes exactly one, always in its own department
 (the folder it lives in). Subclasses only say how to compute the result as an
@@ -22,14 +22,13 @@ if TYPE_CHECKING:
     from civiclake.jobs.options import JobOptions
     from civiclake.jobs.pii import Derivation, InputColumns, PiiDecision
     from civiclake.project import Project
-    from civiclake.runner.context import NodeKind, RunContext, StepResult
+    from civiclake.steps import Counts, RunContext, StepDefinition
     from civiclake.storage import DatasetRef
 
 
 class Job(ABC):
     """One job file: ``jobs/<department>/<name>.sql`` or ``.py``."""
 
-    kind: ClassVar[NodeKind] = "job"
     language: ClassVar[str]
 
     def __init__(
@@ -48,7 +47,23 @@ class Job(ABC):
         self._inputs = list(dict.fromkeys(inputs))  # in the order given, once each
         self.output = output
 
-    # -- Node protocol ----------------------------------------------------------
+    # -- Step protocol ----------------------------------------------------------
+    @property
+    def definition(self) -> StepDefinition:
+        from civiclake.steps import StepDefinition
+
+        return StepDefinition(
+            self.name,
+            "job",
+            self.department,
+            reads=tuple(self.inputs),
+            writes=(self.output,),
+            type=self.language,
+            path=self.location,
+            description=self.options.description,
+            materialize=self.materialize,
+        )
+
     @property
     def name(self) -> str:
         """``<department>/<file stem>``: what ``civiclake run`` selects."""
@@ -79,13 +94,13 @@ class Job(ABC):
         except ValueError:
             return str(self.path)
 
-    def run(self, ctx: RunContext) -> StepResult:
+    def run(self, ctx: RunContext) -> Counts:
         """Compute the result and write it; a retry of the same step never writes twice."""
         from civiclake.jobs import materialize
-        from civiclake.runner.context import StepResult
+        from civiclake.steps import Counts
 
         if materialize.already_written(ctx, self):
-            return StepResult(notes=["inputs unchanged since the last append; nothing appended"])
+            return Counts(notes=["inputs unchanged since the last append; nothing appended"])
         ctx.session.register(self.inputs)
         reader = self.compute(ctx)
         # decided before a row is written: a bad clearance must not publish anything

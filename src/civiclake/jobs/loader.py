@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from civiclake.jobs.exceptions import JobDefinitionError
+from civiclake.steps import StepProvider
 
 if TYPE_CHECKING:
     from civiclake.jobs.base import Job
@@ -55,3 +56,7 @@ def load_jobs(project: Project) -> list[Job]:
                 )
             found[loaded.name] = loaded
     return [found[name] for name in sorted(found)]
+
+
+STEPS = StepProvider("jobs", lambda project, upstream: load_jobs(project), after=("sources",))
+"""The jobs stage's steps: one per job file."""

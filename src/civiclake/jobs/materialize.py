@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from civiclake.jobs.base import Job
     from civiclake.project import Project
-    from civiclake.runner.context import RunContext, StepResult
+    from civiclake.steps import Counts, RunContext
     from civiclake.storage import DatasetRef
 
 _STAMPED = (lineage.IMPORT_ID, lineage.IMPORTED_AT)
@@ -98,13 +98,13 @@ def stamp_lineage(
 
 def write(
     ctx: RunContext, job: Job, data: pa.RecordBatchReader, *, pii: Sequence[str] | None = None
-) -> StepResult:
+) -> Counts:
     """Write ``data`` to the job's output the way its options say.
 
     ``pii`` is the effective PII list (declared, derived, cleared: :mod:`civiclake.jobs.pii`)
     the catalog records, so every door masks it; without it, the declared ``pii:``.
     """
-    from civiclake.runner.context import StepResult
+    from civiclake.steps import Counts
 
     opts = job.options
     catalog: dict[str, Any] = {
@@ -123,20 +123,20 @@ def write(
         )
     else:
         result = project.write_table(job.output, data, mode="overwrite", **catalog)
-    return StepResult(rows_out=result.rows, bytes_written=result.bytes_written)
+    return Counts(rows_out=result.rows, bytes_written=result.bytes_written)
 
 
-def _upsert(ctx: RunContext, job: Job, table: pa.Table, catalog: dict[str, Any]) -> StepResult:
-    from civiclake.runner.context import StepResult
+def _upsert(ctx: RunContext, job: Job, table: pa.Table, catalog: dict[str, Any]) -> Counts:
+    from civiclake.steps import Counts
 
     key = job.options.key
     check_keys(table, key, where=job.location)
     project = ctx.project
     if not project.tables.exists(project.layout.table_uri(job.output)):
         result = project.write_table(job.output, table, mode="overwrite", **catalog)
-        return StepResult(rows_out=result.rows, bytes_written=result.bytes_written)
+        return Counts(rows_out=result.rows, bytes_written=result.bytes_written)
     merged = project.merge_table(job.output, table, **catalog)
-    return StepResult(
+    return Counts(
         rows_out=merged.rows,
         bytes_written=merged.bytes_written,
         notes=[f"{merged.inserted} inserted, {merged.updated} updated"],

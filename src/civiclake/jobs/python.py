@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from civiclake.jobs.pii import Derivation, InputColumns
     from civiclake.project import Project
-    from civiclake.runner.context import RunContext
+    from civiclake.steps import RunContext
 
 F = TypeVar("F", bound=Callable[..., Any])
 _SPEC_ATTR = "__civiclake_job__"

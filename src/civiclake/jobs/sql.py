@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
     from civiclake.jobs.pii import Derivation, InputColumns
     from civiclake.project import Project
-    from civiclake.runner.context import RunContext
+    from civiclake.steps import RunContext
     from civiclake.storage import DatasetRef
 
 _HEADER_LINE = re.compile(r"^--\s*([A-Za-z][\w-]*)\s*:\s*(.*?)\s*$")

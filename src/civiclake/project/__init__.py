@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
     from civiclake.engines.base import Engine
     from civiclake.metadata import MetadataStore
-    from civiclake.runner.context import Node
     from civiclake.storage.delta import WriteMode
     from civiclake.storage.staged import Constant
 
@@ -113,19 +112,10 @@ class Project:
 
     @cached_property
     def _engine(self) -> Engine:
-        import importlib
-
         from civiclake.engines.base import ENGINES
 
         cfg = self.config.engine
-        target = ENGINES.get(cfg.name)
-        if target is None:
-            raise ConfigError(
-                f"{self.config_path}, key `engine.name`: the {cfg.name!r} engine is not "
-                f"available yet; use one of: {', '.join(ENGINES)}"
-            )
-        module, _, cls_name = target.partition(":")
-        cls = getattr(importlib.import_module(module), cls_name)
+        cls = ENGINES.load(cfg.name, where=f"{self.config_path}, key `engine.name`")
         allowed = [self.layout.root] if self.layout.is_local else []
         engine: Engine = cls(
             self.tables,
@@ -135,26 +125,6 @@ class Project:
             allowed_directories=allowed,
         )
         return engine
-
-    # -- nodes ----------------------------------------------------------------
-    def sources(self) -> list[Node]:
-        from civiclake.ingest import load_sources
-
-        return list(load_sources(self))
-
-    def jobs(self) -> list[Node]:
-        from civiclake.jobs import load_jobs
-
-        return list(load_jobs(self))
-
-    def nodes(self) -> list[Node]:
-        """Sources and jobs, then publishing to the warehouse when one is configured."""
-        nodes: list[Node] = [*self.sources(), *self.jobs()]
-        if self.config.warehouse.url is not None:
-            from civiclake.publish.step import publish_step
-
-            nodes.append(publish_step(self, nodes))
-        return nodes
 
     # -- datasets ---------------------------------------------------------------
     def catalog_datasets(self) -> list[DatasetRef]:

@@ -1,6 +1,6 @@
 """Publishing as a step of ``civiclake run``, after everything it publishes.
 
-When ``warehouse.url`` is set, :meth:`Project.nodes` adds this step; its inputs are the
+When ``warehouse.url`` is set, the ``publish`` step provider adds this step; its inputs are the
 datasets the run's sources and jobs write in the published zones, so the runner orders
 it after them (and skips it when one of them failed).
 """
@@ -8,11 +8,13 @@ it after them (and skips it when one of them failed).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
+
+from civiclake.steps import Counts, StepDefinition, StepProvider
 
 if TYPE_CHECKING:
     from civiclake.project import Project
-    from civiclake.runner.context import Node, NodeKind, RunContext, StepResult
+    from civiclake.steps import RunContext, Step
     from civiclake.storage import DatasetRef
 
 STEP_NAME = "publish"
@@ -21,8 +23,6 @@ STEP_NAME = "publish"
 
 class PublishStep:
     """Copy the latest (and history) of the published zones to the PostgreSQL warehouse."""
-
-    kind: ClassVar[NodeKind] = "job"
 
     def __init__(self, project: Project, inputs: Sequence[DatasetRef]) -> None:
         self.project = project
@@ -39,20 +39,21 @@ class PublishStep:
         return PUBLIC_DEPARTMENT
 
     @property
-    def inputs(self) -> list[DatasetRef]:
-        return self._inputs
+    def definition(self) -> StepDefinition:
+        return StepDefinition(
+            self.name,
+            "publish",
+            self.department,
+            reads=tuple(self._inputs),
+            description="copy the published zones to the PostgreSQL warehouse",
+        )
 
-    @property
-    def outputs(self) -> list[DatasetRef]:
-        return []
-
-    def run(self, ctx: RunContext) -> StepResult:
+    def run(self, ctx: RunContext) -> Counts:
         from civiclake.publish import publish
-        from civiclake.runner.context import StepResult
 
         notes: list[str] = []
         results = publish(self.project, notes=notes)
-        result = StepResult(notes=notes)
+        result = Counts(notes=notes)
         for done in results:
             result.rows_out += done.rows_written
             if done.mode != "unchanged":
@@ -63,7 +64,17 @@ class PublishStep:
         return result
 
 
-def publish_step(project: Project, nodes: Sequence[Node]) -> PublishStep:
+def publish_step(project: Project, steps: Sequence[Step]) -> PublishStep:
     zones = set(project.config.warehouse.zones)
-    inputs = {ref for node in nodes for ref in node.outputs if ref.zone in zones}
+    inputs = {ref for step in steps for ref in step.definition.writes if ref.zone in zones}
     return PublishStep(project, sorted(inputs))
+
+
+def _provide(project: Project, upstream: Sequence[Step]) -> list[Step]:
+    if project.config.warehouse.url is None:
+        return []
+    return [publish_step(project, upstream)]
+
+
+STEPS = StepProvider("publish", _provide, after=("sources", "jobs"))
+"""Publishing, after every step writing a published zone (when a warehouse is set)."""

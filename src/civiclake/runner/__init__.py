@@ -1,5 +1,5 @@
 """Running sources and jobs in dependency order, with retries and run history."""
 
-from civiclake.runner.context import Node, RunContext, StepResult
+from civiclake.steps import Counts, RunContext, Step, StepOutcome
 
-__all__ = ["Node", "RunContext", "StepResult"]
+__all__ = ["Counts", "RunContext", "Step", "StepOutcome"]

@@ -26,7 +26,7 @@ from civiclake.config.suggest import closest, did_you_mean
 from civiclake.jobs.exceptions import JobDefinitionError
 
 if TYPE_CHECKING:
-    from civiclake.runner.context import Node
+    from civiclake.steps import Step
     from civiclake.storage import DatasetRef
 
 _GLOB = set("*?[")
@@ -35,7 +35,7 @@ _GLOB = set("*?[")
 class Graph:
     """Nodes by name, who depends on whom, and one topological order."""
 
-    def __init__(self, nodes: dict[str, Node], dependencies: dict[str, set[str]]) -> None:
+    def __init__(self, nodes: dict[str, Step], dependencies: dict[str, set[str]]) -> None:
         self.nodes = nodes
         self._deps = dependencies
         self._dependents: dict[str, set[str]] = {name: set() for name in nodes}
@@ -105,7 +105,11 @@ class Graph:
         elif core in self.nodes:
             found = [core]
         elif "/" not in core and "." in core:
-            found = [n for n in names if any(o.qualified == core for o in self.nodes[n].outputs)]
+            found = [
+                n
+                for n in names
+                if any(o.qualified == core for o in self.nodes[n].definition.writes)
+            ]
         else:
             found = [n for n in names if "/" not in core and _short(n) == core]
             if len(found) > 1:
@@ -127,37 +131,38 @@ class Graph:
         return f"{hint}. Known: {known or 'no sources or jobs yet'}"
 
 
-def build_graph(nodes: Sequence[Node], known: Iterable[DatasetRef] = ()) -> Graph:
+def build_graph(nodes: Sequence[Step], known: Iterable[DatasetRef] = ()) -> Graph:
     """Link ``nodes`` by the datasets they read and write.
 
     ``known`` are datasets that already exist (the catalog); reading one that no
     node produces is fine. Anything else unknown, a dataset written by two
     nodes, or a cycle raises :class:`JobDefinitionError` naming the culprits.
     """
-    by_name: dict[str, Node] = {}
+    by_name: dict[str, Step] = {}
     producers: dict[DatasetRef, str] = {}
     for node in nodes:
-        if node.name in by_name:
+        d = node.definition
+        if d.name in by_name:
             raise JobDefinitionError(
-                f"two steps are named {node.name} ({_where(by_name[node.name])} and "
+                f"two steps are named {d.name} ({_where(by_name[d.name])} and "
                 f"{_where(node)}); sources and jobs share one namespace per department: "
                 "name the source after the feed (e.g. sources/<department>/<name>_exports.yaml, "
                 "keeping `dataset:`) and the job after the dataset it builds"
             )
-        by_name[node.name] = node
-        for ref in node.outputs:
+        by_name[d.name] = node
+        for ref in d.writes:
             if ref in producers:
                 raise JobDefinitionError(
                     f"{ref.qualified} is written by both {_where(by_name[producers[ref]])} and "
                     f"{_where(node)}; a dataset has one producer, so rename one output"
                 )
-            producers[ref] = node.name
+            producers[ref] = d.name
     known_set = set(known)
     candidates = sorted({r.qualified for r in [*producers, *known_set]})
     dependencies: dict[str, set[str]] = {}
     for node in nodes:
         deps: set[str] = set()
-        for ref in node.inputs:
+        for ref in node.definition.reads:
             if ref in producers:
                 deps.add(producers[ref])
             elif ref not in known_set:
@@ -168,7 +173,7 @@ def build_graph(nodes: Sequence[Node], known: Iterable[DatasetRef] = ()) -> Grap
                     "writes it and it does not exist yet. Fix the name, or add the source "
                     "or job that produces it"
                 )
-        dependencies[node.name] = deps
+        dependencies[node.definition.name] = deps
     return Graph(by_name, dependencies)
 
 
@@ -206,7 +211,6 @@ def _short(name: str) -> str:
     return name.rpartition("/")[2]
 
 
-def _where(node: Node) -> str:
-    """The job's file when it has one (``jobs/housing/x.sql``), else its name."""
-    location = getattr(node, "location", None)
-    return location if isinstance(location, str) else node.name
+def _where(node: Step) -> str:
+    """The step's file when it has one (``jobs/housing/x.sql``), else its name."""
+    return node.definition.path or node.definition.name

@@ -6,7 +6,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from civiclake.runner.runner import StepOutcome
+    from civiclake.steps import StepOutcome
 
 
 class Reporter(Protocol):

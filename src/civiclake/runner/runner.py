@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,26 +25,14 @@ from civiclake.config.secrets import REDACTOR
 from civiclake.exceptions import CivicLakeError
 from civiclake.lineage import new_import_id
 from civiclake.metadata.store import now
-from civiclake.runner.context import RunContext, StepResult
 from civiclake.runner.progress import NullReporter, Reporter
 from civiclake.runner.retry import call_with_retries
+from civiclake.steps import Counts, RunContext, StepOutcome
 
 if TYPE_CHECKING:
     from civiclake.project import Project
-    from civiclake.runner.context import Node
     from civiclake.runner.graph import Graph
-
-
-@dataclass
-class StepOutcome:
-    name: str
-    kind: str
-    status: str
-    """``success``, ``failed`` or ``blocked`` (an upstream step failed)."""
-    result: StepResult = field(default_factory=StepResult)
-    error: str | None = None
-    attempts: int = 0
-    seconds: float = 0.0
+    from civiclake.steps import Step
 
 
 @dataclass
@@ -100,7 +88,7 @@ class Runner:
 
     # -- planning -------------------------------------------------------------
     def plan(
-        self, select: list[str] | None = None, nodes: list[Node] | None = None
+        self, select: list[str] | None = None, nodes: list[Step] | None = None
     ) -> tuple[Graph, list[str]]:
         """The graph and the selected step names in dependency order; errors come out here.
 
@@ -108,9 +96,10 @@ class Runner:
         as a backfill run as steps, with the same history and logs).
         """
         from civiclake.runner.graph import build_graph
+        from civiclake.runner.plan import discover
 
         if nodes is None:
-            nodes = self.project.nodes()
+            nodes = discover(self.project)
         graph = build_graph(nodes, known=set(self.project.catalog_datasets()))
         chosen = set(graph.select(select)) if select else set(graph.order())
         return graph, [n for n in graph.order() if n in chosen]
@@ -121,7 +110,7 @@ class Runner:
         select: list[str] | None = None,
         *,
         command: str = "run",
-        nodes: list[Node] | None = None,
+        nodes: list[Step] | None = None,
     ) -> RunSummary:
         graph, names = self.plan(select, nodes)
         store = self.project.store
@@ -160,29 +149,28 @@ class Runner:
 
     def _record_definitions(self, graph: Graph, names: list[str]) -> None:
         for name in names:
-            node = graph.nodes[name]
-            outputs = [o.qualified for o in node.outputs]
-            path = str(getattr(node, "path", ""))
-            if node.kind == "source":
+            d = graph.nodes[name].definition
+            outputs = [o.qualified for o in d.writes]
+            if d.kind == "source":
                 self.project.store.upsert_node(
                     "sources",
                     name,
-                    department=node.department,
-                    type=str(getattr(node, "type", "")),
-                    path=path,
-                    description=str(getattr(getattr(node, "config", None), "description", "")),
+                    department=d.department,
+                    type=d.type,
+                    path=d.path,
+                    description=d.description,
                     outputs=outputs,
                 )
-            else:
+            elif d.kind == "job":
                 self.project.store.upsert_node(
                     "jobs",
                     name,
-                    department=node.department,
-                    kind=str(getattr(node, "language", "")),
-                    path=path,
+                    department=d.department,
+                    kind=d.type,
+                    path=d.path,
                     output=outputs[0] if outputs else "",
-                    materialize=str(getattr(node, "materialize", "table")),
-                    inputs=[i.qualified for i in node.inputs],
+                    materialize=d.materialize or "table",
+                    inputs=[i.qualified for i in d.reads],
                 )
 
     def _execute(
@@ -195,7 +183,9 @@ class Runner:
     ) -> None:
         chosen = set(names)
         deps = {n: set(graph.dependencies(n)) & chosen for n in names}
-        steps = {n: self.project.store.add_step(run_id, n, graph.nodes[n].kind) for n in names}
+        steps = {
+            n: self.project.store.add_step(run_id, n, graph.nodes[n].definition.kind) for n in names
+        }
         pending = list(names)
         running: dict[Future[StepOutcome], str] = {}
         with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="civiclake") as pool:
@@ -208,7 +198,7 @@ class Runner:
                         pending.remove(name)
                         outcome = StepOutcome(
                             name,
-                            graph.nodes[name].kind,
+                            graph.nodes[name].definition.kind,
                             "blocked",
                             error=f"not run: upstream {', '.join(bad)} did not succeed",
                         )
@@ -233,24 +223,25 @@ class Runner:
                     self.reporter.node_finished(outcomes[name])
 
     def _run_step(
-        self, node: Node, run_id: int, step_id: int, run_log: logging.Logger
+        self, node: Step, run_id: int, step_id: int, run_log: logging.Logger
     ) -> StepOutcome:
         store = self.project.store
-        log = run_log.getChild(node.name.replace("/", "."))
+        d = node.definition
+        log = run_log.getChild(d.name.replace("/", "."))
         started = time.monotonic()
         store.update_step(step_id, status="running", started_at=now())
-        self.reporter.node_started(node.name)
+        self.reporter.node_started(d.name)
         import_id = new_import_id()  # one per step: a retry is the same import
         log.info("started (import %s)", import_id)
 
-        def attempt(number: int) -> StepResult:
+        def attempt(number: int) -> Counts:
             ctx = RunContext(
                 project=self.project,
                 run_id=run_id,
                 import_id=import_id,
                 log=log,
                 today=self.today or date.today(),
-                progress=lambda done, total: self.reporter.node_progress(node.name, done, total),
+                progress=lambda done, total: self.reporter.node_progress(d.name, done, total),
             )
             store.update_step(step_id, attempts=number)
             try:
@@ -280,7 +271,7 @@ class Runner:
                 peak_memory_bytes=_peak_memory_bytes(),
             )
             return StepOutcome(
-                node.name, node.kind, "failed", error=message, seconds=time.monotonic() - started
+                d.name, d.kind, "failed", error=message, seconds=time.monotonic() - started
             )
         for note in result.notes:
             log.info("note: %s", note)
@@ -302,8 +293,8 @@ class Runner:
             peak_memory_bytes=_peak_memory_bytes(),
         )
         return StepOutcome(
-            node.name,
-            node.kind,
+            d.name,
+            d.kind,
             "success",
             result=result,
             attempts=attempts,

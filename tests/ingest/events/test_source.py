@@ -12,7 +12,6 @@ import pytest
 
 from civiclake.ingest.base import load_sources
 from civiclake.project import Project
-from civiclake.runner.context import RunContext
 from civiclake.simulators.housing import (
     TENURE_TOPIC,
     TENURE_V2,
@@ -21,6 +20,7 @@ from civiclake.simulators.housing import (
     deliveries,
     to_folder,
 )
+from civiclake.steps import RunContext
 
 SOURCE = """\
 type: events

@@ -11,7 +11,7 @@ import pytest
 from civiclake.ingest.files.source import FilesSource
 from civiclake.lineage import new_import_id
 from civiclake.project import Project
-from civiclake.runner.context import RunContext, StepResult
+from civiclake.steps import Counts, RunContext
 from civiclake.storage import DatasetRef
 
 
@@ -21,7 +21,7 @@ def inbox(project: Project, dept: str = "housing", name: str = "rent_accounts") 
     return path
 
 
-def run(source: FilesSource, caplog: pytest.LogCaptureFixture | None = None) -> StepResult:
+def run(source: FilesSource, caplog: pytest.LogCaptureFixture | None = None) -> Counts:
     ctx = RunContext(
         project=source.project,
         run_id=1,

@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from civiclake.ingest import load_sources
 from civiclake.ingest.planning.source import PlanningApiSource
 from civiclake.project import Project
 from civiclake.runner.runner import Runner, RunSummary
@@ -59,7 +60,7 @@ def cursor(project: Project, table: str) -> dict[str, Any]:
 
 
 def source(project: Project) -> PlanningApiSource:
-    found = [s for s in project.sources() if s.name == SOURCE]
+    found = [s for s in load_sources(project) if s.name == SOURCE]
     assert isinstance(found[0], PlanningApiSource)
     return found[0]
 

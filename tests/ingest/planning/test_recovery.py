@@ -14,8 +14,8 @@ from civiclake.ingest.planning.load import Applied, TableLoader
 from civiclake.ingest.rest.landing import Batch
 from civiclake.lineage import new_import_id
 from civiclake.project import Project
-from civiclake.runner.context import RunContext
 from civiclake.simulators.planning import Faults, PlanningSimulator, PlanningWorld
+from civiclake.steps import RunContext
 
 from ._support import (
     FIRST,

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING
 
 from civiclake.ingest.base import Source
 from civiclake.ingest.database.config import DatabaseConfig
+from civiclake.steps import SourceCapabilities
 from civiclake.storage import DatasetRef
 
 if TYPE_CHECKING:
     from civiclake.ingest.database.connection import SourceDatabase
     from civiclake.ingest.database.reconcile import Report
     from civiclake.ingest.database.sync import Applied, TableSync
-    from civiclake.runner.context import RunContext, StepResult
+    from civiclake.steps import Counts, RunContext
 
 
 class DatabaseSource(Source[DatabaseConfig]):
@@ -30,6 +31,7 @@ class DatabaseSource(Source[DatabaseConfig]):
 
     type = "database"
     config_model = DatabaseConfig
+    capabilities = SourceCapabilities(reconcile=True)
 
     def dataset(self, table: str) -> DatasetRef:
         return DatasetRef(self.department, "raw", self.config.tables[table].dataset or table)
@@ -61,11 +63,11 @@ class DatabaseSource(Source[DatabaseConfig]):
             for name, settings in self.config.tables.items()
         }
 
-    def run(self, ctx: RunContext) -> StepResult:
+    def run(self, ctx: RunContext) -> Counts:
         from civiclake.ingest.database.reconcile import reconcile
-        from civiclake.runner.context import StepResult
+        from civiclake.steps import Counts
 
-        result = StepResult()
+        result = Counts()
         db = self.database()
         today = ctx.today.isoformat()
         try:
@@ -82,12 +84,12 @@ class DatabaseSource(Source[DatabaseConfig]):
             db.close()
         return result
 
-    def reconcile(self, ctx: RunContext, tables: list[str] | None = None) -> StepResult:
+    def reconcile(self, ctx: RunContext, tables: list[str] | None = None) -> Counts:
         """Reconcile ``tables`` (all by default) now, whatever the schedule."""
         from civiclake.ingest.database.reconcile import reconcile
-        from civiclake.runner.context import StepResult
+        from civiclake.steps import Counts
 
-        result = StepResult()
+        result = Counts()
         db = self.database()
         try:
             syncs = self.syncs(db)
@@ -106,7 +108,7 @@ class DatabaseSource(Source[DatabaseConfig]):
         return datetime.now(UTC) - datetime.fromisoformat(last) >= every - timedelta(minutes=1)
 
 
-def _count(result: StepResult, table: str, applied: Applied) -> None:
+def _count(result: Counts, table: str, applied: Applied) -> None:
     result.rows_in += applied.rows_read
     result.rows_out += applied.versions
     result.bytes_written += applied.bytes_written
@@ -121,7 +123,7 @@ def _count(result: StepResult, table: str, applied: Applied) -> None:
     result.notes += [f"{table}: {note}" for note in applied.notes]
 
 
-def _count_report(result: StepResult, report: Report) -> None:
+def _count_report(result: Counts, report: Report) -> None:
     result.notes.append(report.summary())
     if report.applied is not None:
         result.rows_in += report.applied.rows_read

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from civiclake.ingest.files import landing
     from civiclake.ingest.streams.decode import Decoder
     from civiclake.ingest.streams.sink import EventSink, Outcome
-    from civiclake.runner.context import RunContext, StepResult
+    from civiclake.steps import Counts, RunContext
     from civiclake.storage import DatasetRef
 
 
@@ -84,10 +84,10 @@ class EventsSource(Source[EventsSourceConfig]):
             return (folder if folder.is_absolute() else self.project.dir / folder), False
         return Path(self.project.layout.landing_inbox(self.department, self.source_name)), True
 
-    def run(self, ctx: RunContext) -> StepResult:
+    def run(self, ctx: RunContext) -> Counts:
         from civiclake.ingest.files import landing
         from civiclake.ingest.streams.sink import Outcome
-        from civiclake.runner.context import StepResult
+        from civiclake.steps import Counts
 
         if not self.project.layout.is_local:
             raise IngestError(
@@ -111,7 +111,7 @@ class EventsSource(Source[EventsSourceConfig]):
                 total.add(outcome)
             ctx.progress(done, len(found))
         sink.register(sink.decoded, sink.rejected)
-        result = StepResult(
+        result = Counts(
             rows_in=total.messages,
             rows_out=total.decoded,
             rows_rejected=total.rejected,

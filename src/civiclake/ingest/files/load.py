@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
     from civiclake.ingest.files.landing import Received
     from civiclake.ingest.files.source import FilesSource
-    from civiclake.runner.context import RunContext
+    from civiclake.steps import RunContext
 
 SINGLE_PASS_MIN_BYTES = 8 << 20
 """CSV files this large are streamed in one pass, assuming no bad rows (checked at the

@@ -33,7 +33,7 @@ from civiclake.naming import snake_case
 from civiclake.storage import DatasetRef
 
 if TYPE_CHECKING:
-    from civiclake.runner.context import RunContext, StepResult
+    from civiclake.steps import Counts, RunContext
 
 _SHOWN_FAILURES = 10
 
@@ -70,8 +70,8 @@ class FilesSource(Source[FilesSourceConfig]):
         inbox = self.project.layout.landing_inbox(self.department, self.source_name)
         return Path(inbox), True
 
-    def run(self, ctx: RunContext) -> StepResult:
-        from civiclake.runner.context import StepResult
+    def run(self, ctx: RunContext) -> Counts:
+        from civiclake.steps import Counts
 
         layout = self.project.layout
         if not layout.is_local:
@@ -86,7 +86,7 @@ class FilesSource(Source[FilesSourceConfig]):
         archive = landing.LocalLanding(
             Path(layout.landing_archive(self.department, self.source_name, today))
         )
-        result = StepResult()
+        result = Counts()
         tally = Tally(Counter(), result.notes)
         failures: list[str] = []
         ctx.log.info(
@@ -118,7 +118,7 @@ class FilesSource(Source[FilesSourceConfig]):
         candidate: landing.Candidate,
         archive: landing.LocalLanding,
         from_inbox: bool,
-        result: StepResult,
+        result: Counts,
         tally: Tally,
     ) -> None:
         name = candidate.path.name

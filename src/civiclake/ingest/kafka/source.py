@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from civiclake.ingest.streams.decode import Decoder
     from civiclake.ingest.streams.sink import EventSink, Outcome
-    from civiclake.runner.context import RunContext, StepResult
+    from civiclake.steps import Counts, RunContext
     from civiclake.storage import DatasetRef
 
 
@@ -63,7 +63,7 @@ class KafkaSource(Source[KafkaSourceConfig]):
         kwargs: dict[str, Any] = {"timestamps": timestamps} if timestamps else {}
         return Decoder(cfg.format, registry=registry, value_schema=value_schema, **kwargs)
 
-    def run(self, ctx: RunContext) -> StepResult:
+    def run(self, ctx: RunContext) -> Counts:
         """Catch up: consume until every partition is read to its end, then stop."""
         return self.consume(ctx.import_id, ctx.log, threading.Event(), catch_up=True)
 
@@ -75,15 +75,15 @@ class KafkaSource(Source[KafkaSourceConfig]):
         *,
         catch_up: bool,
         on_batch: Callable[[Outcome], None] | None = None,
-    ) -> StepResult:
+    ) -> Counts:
         from civiclake.ingest.kafka.consumer import StreamConsumer
-        from civiclake.runner.context import StepResult
+        from civiclake.steps import Counts
 
         consumer = StreamConsumer(
             self, self.sink(), import_id=import_id, log=log, on_batch=on_batch
         )
         total = consumer.run(stop, catch_up=catch_up)
-        result = StepResult(
+        result = Counts(
             rows_in=total.messages,
             rows_out=total.decoded,
             rows_rejected=total.rejected,

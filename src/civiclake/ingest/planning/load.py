@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from civiclake.ingest.planning.source import PlanningApiSource
     from civiclake.ingest.records import TypedRecords
     from civiclake.ingest.rest.landing import Batch
-    from civiclake.runner.context import RunContext
+    from civiclake.steps import RunContext
     from civiclake.storage import DatasetRef
 
 

@@ -42,6 +42,7 @@ from civiclake.ingest.planning.cursor import (
     shifted_rest,
 )
 from civiclake.ingest.rest.exceptions import AuthenticationError, PagesFailedError
+from civiclake.steps import SourceCapabilities
 from civiclake.storage import DatasetRef
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
     from civiclake.ingest.planning.load import Applied, TableLoader
     from civiclake.ingest.rest.client import Outcome, Page, PagedJsonClient, Query
     from civiclake.ingest.rest.landing import Batch, BatchLog, LandedFile
-    from civiclake.runner.context import RunContext, StepResult
+    from civiclake.steps import Counts, RunContext
 
 
 @dataclass
@@ -81,6 +82,7 @@ class PlanningApiSource(Source[PlanningApiConfig]):
 
     type = "planning_api"
     config_model = PlanningApiConfig
+    capabilities = SourceCapabilities(backfill=True, replay=True)
 
     # -- what it writes -----------------------------------------------------------
     def dataset(self, table: str) -> DatasetRef:
@@ -114,7 +116,7 @@ class PlanningApiSource(Source[PlanningApiConfig]):
         return BatchLog(folder, layout.root)
 
     # -- the doors ----------------------------------------------------------------
-    def run(self, ctx: RunContext) -> StepResult:
+    def run(self, ctx: RunContext) -> Counts:
         """Pull every table: new days, the overlap, and pages that failed before."""
 
         def plan(cursor: Cursor) -> Plan:
@@ -127,7 +129,7 @@ class PlanningApiSource(Source[PlanningApiConfig]):
 
         return self._pull_all(ctx, list(self.config.tables), plan)
 
-    def backfill(self, ctx: RunContext, table: str, start: date, end: date) -> StepResult:
+    def backfill(self, ctx: RunContext, table: str, start: date, end: date) -> Counts:
         """Pull days ``start``…``end`` of ``table`` again and apply them.
 
         Records already held are recognised by history and not added twice; the
@@ -138,6 +140,9 @@ class PlanningApiSource(Source[PlanningApiConfig]):
         if end < start:
             raise IngestError(f"{self.name}: backfill of {table}: {end} is before {start}")
         return self._pull_all(ctx, [table], lambda c: plan_backfill(c, ctx.today, start, end))
+
+    def replay_tables(self) -> list[str]:
+        return list(self.config.tables)
 
     def replay(self, table: str) -> Iterator[tuple[str, pa.Table]]:
         """Every batch of ``table`` read again from landing in its original import order,
@@ -150,10 +155,10 @@ class PlanningApiSource(Source[PlanningApiConfig]):
     # -- one pull -----------------------------------------------------------------
     def _pull_all(
         self, ctx: RunContext, tables: list[str], plan: Callable[[Cursor], Plan]
-    ) -> StepResult:
-        from civiclake.runner.context import StepResult
+    ) -> Counts:
+        from civiclake.steps import Counts
 
-        result = StepResult()
+        result = Counts()
         client = self._client()
         problems: list[str] = []
         failed: list[Pulled] = []
@@ -335,7 +340,7 @@ class PlanningApiSource(Source[PlanningApiConfig]):
             ) from None
 
     def _failure(
-        self, result: StepResult, problems: list[str], failed: list[Pulled]
+        self, result: Counts, problems: list[str], failed: list[Pulled]
     ) -> IngestError | PagesFailedError:
         lines = list(problems)
         n = self.config.retries
@@ -367,7 +372,7 @@ def _failure_order(f: FailedListing) -> tuple[str, list[int]]:
     return (f.params.get(DAY_PARAM, ""), f.pages or [])
 
 
-def _count(result: StepResult, pulled: Pulled) -> None:
+def _count(result: Counts, pulled: Pulled) -> None:
     result.notes.extend(pulled.notes)
     applied = pulled.applied
     if applied is None:
