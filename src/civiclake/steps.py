@@ -15,14 +15,13 @@ this shape — never by the runner learning its type::
 
 What a step can do beyond ``run`` is *declared* in
 :class:`SourceCapabilities`, and offered through the small protocols below
-(:class:`Backfillable`, :class:`Replayable`, :class:`Streamable`,
-:class:`Reconcilable`); callers check the declaration, not ``hasattr``.
+(:class:`Backfillable`, :class:`Replayable`, :class:`Reconcilable`); callers
+check the declaration, not ``hasattr``.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -49,8 +48,6 @@ class SourceCapabilities:
     """Re-pull a date range (:class:`Backfillable`)."""
     replay: bool = False
     """Rebuild a table's history from what it recorded (:class:`Replayable`)."""
-    stream: bool = False
-    """Consume continuously under ``civiclake stream`` (:class:`Streamable`)."""
     reconcile: bool = False
     """Compare the lake with the source and repair drift (:class:`Reconcilable`)."""
 
@@ -91,14 +88,6 @@ class Counts:
     notes: list[str] = field(default_factory=list)
     """Short human notes for the summary (e.g. "2 files already loaded, skipped")."""
 
-    def add(self, other: Counts) -> None:
-        """Add ``other``'s counts and notes to these (a stream's batches, a source's tables)."""
-        self.rows_in += other.rows_in
-        self.rows_out += other.rows_out
-        self.rows_rejected += other.rows_rejected
-        self.bytes_written += other.bytes_written
-        self.notes.extend(other.notes)
-
 
 StepStatus = Literal["success", "failed", "blocked"]
 
@@ -123,7 +112,7 @@ ProgressCallback = Callable[[int, int | None], None]
 
 @dataclass
 class RunContext:
-    """Handed to :meth:`Step.run`: the project, an engine session, ids, a logger, a stop flag."""
+    """Handed to :meth:`Step.run`: the project, an engine session, ids and a logger."""
 
     project: Project
     run_id: int
@@ -133,9 +122,6 @@ class RunContext:
     today: date = field(default_factory=date.today)
     """The run's business date: a daily source pulls every complete day before it."""
     progress: ProgressCallback = lambda done, total: None
-    stop: threading.Event = field(default_factory=threading.Event)
-    """Set when the run is asked to stop (SIGTERM, Ctrl-C); long steps finish the batch in
-    flight and return."""
     _session: Session | None = None
 
     @property
@@ -183,20 +169,8 @@ class Replayable(Protocol):
 
 
 @runtime_checkable
-class Streamable(Protocol):
-    def stream(
-        self, ctx: RunContext, *, catch_up: bool, poll_seconds: float, on_batch: BatchCallback
-    ) -> Counts:
-        """Consume until ``ctx.stop`` is set (or, with ``catch_up``, the end is reached)."""
-
-
-@runtime_checkable
 class Reconcilable(Protocol):
     def reconcile(self, ctx: RunContext, tables: list[str] | None = None) -> Counts: ...
-
-
-BatchCallback = Callable[[Counts], None]
-"""Called after each committed batch of a stream with that batch's counts."""
 
 
 @dataclass(frozen=True)
@@ -237,7 +211,6 @@ __all__ = [
     "NO_CAPABILITIES",
     "Action",
     "Backfillable",
-    "BatchCallback",
     "Counts",
     "ProgressCallback",
     "Reconcilable",
@@ -250,5 +223,4 @@ __all__ = [
     "StepOutcome",
     "StepProvider",
     "StepStatus",
-    "Streamable",
 ]

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import graphlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
-from civiclake.config.suggest import did_you_mean
-from civiclake.exceptions import ConfigError
 from civiclake.registry import Registry
 
 if TYPE_CHECKING:
@@ -23,8 +21,6 @@ if TYPE_CHECKING:
 
 PROVIDERS: Registry[StepProvider] = Registry("civiclake.steps", "stage")
 """The stages that provide steps (entry points ``civiclake.steps``)."""
-
-S = TypeVar("S")
 
 
 def providers() -> list[StepProvider]:
@@ -51,15 +47,4 @@ def discover(project: Project, stages: Sequence[str] | None = None) -> list[Step
     return steps
 
 
-def find_step(steps: Sequence[S], name: str, *, what: str = "step") -> S:
-    """The step called ``name`` among ``steps``; an unknown name is an error with a hint."""
-    names = [s.definition.name for s in steps]  # type: ignore[attr-defined]
-    for step, candidate in zip(steps, names, strict=True):
-        if candidate == name:
-            return step
-    raise ConfigError(
-        f"no {what} {name!r}{did_you_mean(name, names)}; known: {', '.join(names) or 'none'}"
-    )
-
-
-__all__ = ["PROVIDERS", "discover", "find_step", "providers"]
+__all__ = ["PROVIDERS", "discover", "providers"]
