@@ -58,11 +58,10 @@ class Engine(Protocol):
         tables: TableStore,
         resolve: Callable[[DatasetRef], str],
         *,
-        threads: int = 2,
-        memory_limit: str = "4GB",
         allowed_directories: list[str] | None = None,
     ) -> None:
-        """``resolve`` turns a dataset into its table's URI."""
+        """``resolve`` turns a dataset into its table's URI; sessions open their connections
+        with ``tables.connections`` (the project's limits)."""
 
     def session(self) -> Session: ...
 

@@ -46,14 +46,10 @@ class DuckDBEngine:
         tables: TableStore,
         resolve: Callable[[DatasetRef], str],
         *,
-        threads: int = 2,
-        memory_limit: str = "4GB",
         allowed_directories: list[str] | None = None,
     ) -> None:
         self.tables = tables
         self.resolve = resolve
-        self.threads = threads
-        self.memory_limit = memory_limit
         self.allowed_directories = allowed_directories or []
 
     def session(self) -> DuckDBSession:
@@ -67,12 +63,8 @@ class DuckDBSession:
     """One in-memory DuckDB connection with views over Delta tables."""
 
     def __init__(self, engine: DuckDBEngine) -> None:
-        import duckdb
-
         self.engine = engine
-        self.con: duckdb.DuckDBPyConnection = duckdb.connect(
-            config={"threads": engine.threads, "memory_limit": engine.memory_limit}
-        )
+        self.con: duckdb.DuckDBPyConnection = engine.tables.connections.open()
         self._registered: set[DatasetRef] = set()
         self._locked = False
         self._restricted = False

@@ -380,23 +380,9 @@ def _apply(
 
 def connect(project: Project) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the project's limits, for writing or comparing history."""
-    import duckdb
-
-    cfg = project.config.engine
-    tmp = project.state_dir / "tmp"
-    tmp.mkdir(exist_ok=True)
-    con = duckdb.connect(
-        config={
-            "threads": cfg.threads,
-            "memory_limit": cfg.memory_limit,
-            "temp_directory": str(tmp),
-            # row order inside history files carries no meaning (``_seq`` does),
-            # so writes need not be serialised to keep it
-            "preserve_insertion_order": False,
-        }
-    )
-    con.execute("SET enable_progress_bar = false")
-    return con
+    # row order inside history files carries no meaning (``_seq`` does),
+    # so writes need not be serialised to keep it
+    return project.connections.open(ordered=False)
 
 
 def _ordinal(rows: int, start: int = 0) -> pa.Array:

@@ -19,6 +19,7 @@ from civiclake.config.suggest import did_you_mean
 from civiclake.exceptions import ConfigError, ProjectNotFoundError
 from civiclake.naming import TABLE_ZONES, department_id
 from civiclake.storage import DatasetRef, Layout, MergeResult, TableStore, WriteResult
+from civiclake.storage.connections import Connections
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -40,7 +41,13 @@ class Project:
         self.config_path = self.dir / CONFIG_FILE
         self.layout = Layout(config.storage.root, self.dir)
         options = {k: v.reveal() for k, v in config.storage.options.items()}
-        self.tables = TableStore(options, threads=config.engine.threads)
+        self.connections = Connections(
+            threads=config.engine.threads,
+            memory_limit=config.engine.memory_limit,
+            temp_directory=self.dir / ".civiclake" / "tmp",
+        )
+        """Every DuckDB connection of the project comes from here: its limits, its spill folder."""
+        self.tables = TableStore(options, connections=self.connections)
 
     # -- loading --------------------------------------------------------------
     @classmethod
@@ -117,13 +124,7 @@ class Project:
         cfg = self.config.engine
         cls = ENGINES.load(cfg.name, where=f"{self.config_path}, key `engine.name`")
         allowed = [self.layout.root] if self.layout.is_local else []
-        engine: Engine = cls(
-            self.tables,
-            self.layout.table_uri,
-            threads=cfg.threads,
-            memory_limit=cfg.memory_limit,
-            allowed_directories=allowed,
-        )
+        engine: Engine = cls(self.tables, self.layout.table_uri, allowed_directories=allowed)
         return engine
 
     # -- datasets ---------------------------------------------------------------

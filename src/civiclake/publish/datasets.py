@@ -171,7 +171,7 @@ def _full(
                 _try_primary_key(conn, schema, load, catalog_key)
             conn.execute(f"ANALYZE {qual(schema, load)}")
         if table is not None:
-            max_seq = _max_seq(table)
+            max_seq = _max_seq(ctx, table)
         for name in targets:
             conn.execute(f"DROP TABLE IF EXISTS {qual(schema, name)} CASCADE")
             conn.execute(f"ALTER TABLE {qual(schema, name + '__load')} RENAME TO {q(name)}")
@@ -237,15 +237,13 @@ def _catalog_key(project: Project, ref: DatasetRef) -> list[str]:
 def _incremental(
     ctx: Context, ref: DatasetRef, table: HistoryTable, table_id: str, state: Published
 ) -> tuple[int, int]:
-    import duckdb
-
     from civiclake.history.engine import parquet_relation, relations
     from civiclake.model.publish import drop_foreign_keys
 
     conn, schema, key = ctx.conn, ref.schema, list(table.spec.key)
     assert state.max_seq is not None
     last = state.max_seq
-    con = duckdb.connect(config={"threads": ctx.project.config.engine.threads})
+    con = ctx.project.connections.open()
     try:
         keys = ", ".join(q(k) for k in key)
         files = [f for f in table.everything if _may_hold_newer(f, last)]
@@ -387,22 +385,17 @@ def _may_hold_newer(f: Any, last: int) -> bool:
     return high is None or int(high) > last
 
 
-def _max_seq(table: HistoryTable) -> int:
+def _max_seq(ctx: Context, table: HistoryTable) -> int:
     highs = [f.max.get(SEQ) for f in table.everything if f.rows]
     if not highs:
         return -1
     if None in highs:
-        import duckdb
-
         from civiclake.history.engine import parquet_relation
 
-        con = duckdb.connect()
-        try:
+        with ctx.project.connections.connect() as con:
             row = con.execute(
                 f"SELECT max({q(SEQ)}) FROM {parquet_relation(table.everything)}"
             ).fetchone()
-        finally:
-            con.close()
         return -1 if row is None or row[0] is None else int(row[0])
     return max(int(h) for h in highs if h is not None)
 

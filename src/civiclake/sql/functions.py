@@ -72,9 +72,9 @@ def allowed(name: str) -> bool:
 @lru_cache(maxsize=1)
 def duckdb_functions() -> frozenset[str]:
     """DuckDB's scalar, aggregate, window and macro functions (no table functions)."""
-    import duckdb
+    from civiclake.storage.connections import DEFAULT
 
-    con = duckdb.connect()
+    con = DEFAULT.open()
     try:
         rows = con.sql(
             "SELECT DISTINCT lower(function_name) FROM duckdb_functions() "

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from civiclake.storage.connections import DEFAULT, Connections
 from civiclake.storage.exceptions import (
     CommitConflictError,
     StorageError,
@@ -92,10 +93,13 @@ class TableStore:
     """Reads and writes Delta tables at URIs under a storage root."""
 
     def __init__(
-        self, storage_options: Mapping[str, str] | None = None, *, threads: int | None = None
+        self,
+        storage_options: Mapping[str, str] | None = None,
+        *,
+        connections: Connections = DEFAULT,
     ) -> None:
         self._options = dict(storage_options or {})
-        self._threads = threads
+        self.connections = connections
 
     @property
     def storage_options(self) -> dict[str, str] | None:
@@ -156,7 +160,9 @@ class TableStore:
             return self._write_arrow(uri, rows, mode, partition_by, props, description)
         from civiclake.storage import staged
 
-        staged_file = staged.stage(Path(uri), data, threads=self._threads, constants=constants)
+        staged_file = staged.stage(
+            Path(uri), data, connections=self.connections, constants=constants
+        )
         return self.write_staged(uri, staged_file, mode=mode, props=props, description=description)
 
     def write_staged(

@@ -22,6 +22,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from civiclake.storage.connections import DEFAULT, Connections
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -69,7 +71,7 @@ def stage(
     table_dir: Path,
     data: Any,
     *,
-    threads: int | None = None,
+    connections: Connections = DEFAULT,
     constants: Mapping[str, Constant] | None = None,
 ) -> StagedFile:
     """Write ``data`` (an Arrow table or stream) as one Parquet file inside ``table_dir``.
@@ -77,15 +79,13 @@ def stage(
     ``constants`` become trailing columns with one value on every row, added by
     DuckDB as it writes (cheaper than carrying them through the Arrow stream).
     """
-    import duckdb
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table_dir.mkdir(parents=True, exist_ok=True)
     name = f"part-00000-{uuid.uuid4()}-c000.snappy.parquet"
     path = table_dir / name
-    config: dict[str, Any] = {"threads": threads} if threads else {}
-    con = duckdb.connect(config=config)
+    con = connections.open()
     try:
         con.register("incoming", as_reader(data))
         extra = "".join(

@@ -399,11 +399,7 @@ def write_batches(
 
 def connect(project: Project) -> duckdb.DuckDBPyConnection:
     """The history engine's DuckDB connection, in UTC (cursor values compare in UTC)."""
-    from civiclake.history.engine import connect as history_connection
-
-    con = history_connection(project)
-    con.execute("SET TimeZone = 'UTC'")
-    return con
+    return project.connections.open(ordered=False, timezone="UTC")
 
 
 def new_import_id() -> str:

@@ -35,6 +35,8 @@ from civiclake.ingest.files.readers import (
 if TYPE_CHECKING:
     import duckdb
 
+    from civiclake.storage.connections import Connections
+
 _TIDY_REASON = """
 CASE error_type
   WHEN 'MISSING COLUMNS' THEN 'the row has fewer fields than the header ('
@@ -110,15 +112,10 @@ def sniff(con: duckdb.DuckDBPyConnection, req: ReadRequest) -> Sniffed:
     return sniffed
 
 
-def sniff_file(req: ReadRequest, *, threads: int) -> Sniffed:
+def sniff_file(req: ReadRequest, *, connections: Connections) -> Sniffed:
     """:func:`sniff` on a connection of its own, so it can run beside the file's hashing."""
-    import duckdb
-
-    con = duckdb.connect(config={"threads": threads})
-    try:
+    with connections.connect() as con:
         return sniff(con, req)
-    finally:
-        con.close()
 
 
 def _explicit(

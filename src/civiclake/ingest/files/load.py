@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -117,17 +117,8 @@ def load_file(
         return _load(file, con, parsed, committed)
 
 
-@contextmanager
-def _connection(source: FilesSource) -> Iterator[duckdb.DuckDBPyConnection]:
-    import duckdb
-
-    engine = source.project.config.engine
-    con = duckdb.connect(config={"threads": engine.threads, "memory_limit": engine.memory_limit})
-    try:
-        con.execute("SET TimeZone = 'UTC'").fetchall()
-        yield con
-    finally:
-        con.close()
+def _connection(source: FilesSource) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+    return source.project.connections.connect(timezone="UTC")
 
 
 def _load(file: _File, con: duckdb.DuckDBPyConnection, parsed: Parsed, committed: bool) -> Loaded:
@@ -149,7 +140,7 @@ def sniff_ahead(source: FilesSource, path: Path) -> Future[delimited.Sniffed] | 
     if detect_format(req) != "csv":
         return None
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="civiclake-sniff")
-    future = pool.submit(delimited.sniff_file, req, threads=source.project.config.engine.threads)
+    future = pool.submit(delimited.sniff_file, req, connections=source.project.connections)
     pool.shutdown(wait=False)
     return future
 

@@ -462,8 +462,6 @@ class StreamConsumer:
         offset: str = "offset",
     ) -> pa.Table:
         """Rows of a stream table in the given offset ranges, in offset order."""
-        import duckdb
-
         from civiclake.history.engine import parquet_relation
         from civiclake.history.sql import q
         from civiclake.storage.staged import sql_literal
@@ -478,7 +476,7 @@ class StreamConsumer:
             f"AND {offset} < {b})"
             for (t, p), (a, b) in ranges.items()
         )
-        con = duckdb.connect(config={"memory_limit": "512MB"})
+        con = self.tables.connections.open()
         try:
             return con.sql(
                 f"SELECT * EXCLUDE (_import_id, _imported_at) FROM {parquet_relation(files)} "

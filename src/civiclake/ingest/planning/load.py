@@ -87,7 +87,12 @@ class TableLoader:
         from civiclake.ingest.records import read_json_pages
 
         paths = [self.source.batches(self.resource).path_of(f) for f in batch.files]
-        records = read_json_pages(paths, drop=self.settings.drop, nested=self.settings.nested)
+        records = read_json_pages(
+            paths,
+            drop=self.settings.drop,
+            nested=self.settings.nested,
+            connections=self.source.project.connections,
+        )
         records = _relative_source_files(records, self.source.project.layout.root)
         read = records.num_rows
         version = self.settings.version
@@ -105,6 +110,7 @@ class TableLoader:
             existing=existing,
             overrides={**COMMON_TYPES, **self.settings.types},
             context=f"{self.ref.qualified} (from {self.source.name}, {self.source.config_file})",
+            connections=self.source.project.connections,
         )
 
     def existing_schema(self) -> pa.Schema | None:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Literal
 from civiclake.ingest.exceptions import BadFileError, IngestError
 from civiclake.ingest.files.readers import first_row, literal, quote
 from civiclake.naming import column_names
+from civiclake.storage.connections import DEFAULT, Connections
 
 if TYPE_CHECKING:
     import duckdb
@@ -74,18 +75,16 @@ def read_json_pages(
     *,
     drop: Sequence[str] = (),
     nested: NestedMode = "flatten",
+    connections: Connections = DEFAULT,
 ) -> pa.Table:
     """One table of string columns from API page files (see :mod:`civiclake.ingest.records`)."""
-    import duckdb
-
     if nested not in ("flatten", "struct"):
         raise ValueError(f"nested must be 'flatten' or 'struct', not {nested!r}")
     files = _pages_with_records(paths)
     if not files:
         return _empty()
-    con = duckdb.connect()
+    con = connections.open()
     try:
-        con.execute("SET enable_progress_bar = false")
         _load(con, files)
         columns, source = _extract(con, set(drop))
         return _table(con, columns, nested, source, files)

@@ -20,6 +20,7 @@ from civiclake.ingest.files.readers import first_row, literal, quote
 from civiclake.ingest.records import _casts
 from civiclake.ingest.records._pages import ordinals
 from civiclake.naming import is_identifier
+from civiclake.storage.connections import DEFAULT, Connections
 
 if TYPE_CHECKING:
     import duckdb
@@ -108,9 +109,9 @@ def type_records(
     existing: pa.Schema | None = None,
     overrides: Mapping[str, str] | None = None,
     context: str = "",
+    connections: Connections = DEFAULT,
 ) -> TypedRecords:
     """Type string records (see :mod:`civiclake.ingest.records` for the rules)."""
-    import duckdb
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -118,10 +119,8 @@ def type_records(
     lineage = [f.name for f in records.schema if f.name.startswith("_")]
     known = {f.name: f for f in existing or [] if not f.name.startswith("_")}
     chosen = {k: _casts.normalise_type(t, k) for k, t in (overrides or {}).items()}
-    con = duckdb.connect()
+    con = connections.open(timezone="UTC")
     try:
-        con.execute("SET enable_progress_bar = false")
-        con.execute("SET TimeZone = 'UTC'")
         nodes = [_plan(con, f, known.get(f.name), chosen, quote(f.name), f.name) for f in data]
         order = list(known)
         nodes.sort(key=lambda n: len(order) if n.old is None else order.index(n.name))  # stable

@@ -120,12 +120,10 @@ def apply(
     pii: tuple[str, ...] = (),
 ) -> Applied:
     """Apply a batch of decoded events to ``ref`` and its child tables."""
-    import duckdb
-
     from civiclake.history import apply_increment
 
     done = Applied()
-    con = duckdb.connect()
+    con = project.connections.open()
     try:
         con.register("decoded", decoded)
         sql = increment(con, "decoded", table)
@@ -192,8 +190,6 @@ def _reconcile(
     batch: pa.Table,
 ) -> pa.Table | None:
     """Delete versions for children their parent's newest version no longer lists."""
-    import duckdb
-
     from civiclake.history.engine import latest_sql, open_history
 
     tables, layout = project.tables, project.layout
@@ -204,7 +200,7 @@ def _reconcile(
     key = table.key[0]
     child_id = child.key[0]
     source_id = next((s for s, d in child.rename.items() if d == child_id), child_id)
-    con = duckdb.connect()
+    con = project.connections.open()
     try:
         con.register("batch", batch.select([key]))
         parents = latest_sql(con, parent, "p", include_deleted=True)
