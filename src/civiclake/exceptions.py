@@ -1,22 +1,31 @@
 """The civiclake exception tree.
 
-Every error civiclake raises on purpose derives from :class:`CivicLakeError`.
-Whether an error is worth retrying is part of its *type*, never of its
-message: the runner retries :class:`TransientError` and nothing else.
-
-::
+Every error civiclake raises on purpose derives from :class:`CivicLakeError`, in the
+branch of the part that raised it. Whether an error is worth retrying is part of its
+*type*, never of its message: a domain error that a retry can fix also derives from the
+:class:`Transient` marker, and the runner retries those and nothing else (every other error
+is terminal for the step)::
 
     CivicLakeError
     ├── ConfigError              civiclake.yaml or a source file is wrong
     │   └── ProjectNotFoundError no civiclake.yaml here or above
-    ├── TransientError           worth retrying (I/O hiccup, commit conflict, timeout)
+    ├── TransientError  (T)      worth retrying, when no domain error fits (Python jobs)
     ├── MissingDependencyError   an optional extra is not installed
     ├── StorageError             reading or writing a Delta table failed (storage.exceptions)
+    │   └── CommitConflictError (T)  another writer committed first
     ├── IngestError              a source could not load its input (ingest.exceptions)
+    │   ├── SourceUnavailableError (T)  the source system or folder did not answer
+    │   └── OffsetsMovedError (T)       a rebalance moved a stream's offsets
     ├── JobError                 a job is invalid or failed (jobs.exceptions)
     │   └── JobDefinitionError   found before anything runs: cycles, unknown tables…
     ├── EngineError              the SQL engine refused or failed a query (engines)
+    ├── WarehouseError           publishing failed (publish.exceptions)
+    │   └── WarehouseUnreachable (T)  the warehouse did not answer
     └── MetadataError            the metadata store is unreachable or out of date
+        └── MetadataBusyError (T)     another process holds its write lock
+
+(T) = also a :class:`Transient`. Driver errors (SQLAlchemy, psycopg, delta-rs, DuckDB)
+are translated into these where civiclake calls the driver, so no caller sees driver text.
 
 Each message says what was tried and what to do next.
 """
@@ -36,8 +45,16 @@ class ProjectNotFoundError(ConfigError):
     """No ``civiclake.yaml`` in the given folder or any parent."""
 
 
-class TransientError(CivicLakeError):
-    """A failure worth retrying: the runner retries these with backoff.
+class Transient(Exception):
+    """Marker: a failure worth retrying. The runner retries these with backoff.
+
+    Mixed into a domain error, e.g. ``class CommitConflictError(StorageError, Transient)``, so
+    the error stays in its part's branch (``except StorageError`` still catches it).
+    """
+
+
+class TransientError(CivicLakeError, Transient):
+    """A temporary failure no domain error describes.
 
     Python jobs may raise it themselves when they know a failure is temporary.
     """
@@ -57,3 +74,7 @@ class MissingDependencyError(CivicLakeError):
 
 class MetadataError(CivicLakeError):
     """The metadata store could not be reached or migrated."""
+
+
+class MetadataBusyError(MetadataError, Transient):
+    """The metadata store stayed locked by another process for longer than its retries."""

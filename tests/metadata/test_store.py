@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from civiclake.metadata import MetadataStore
@@ -98,3 +99,77 @@ def test_the_quick_current_check_agrees_with_alembic(tmp_path: Path) -> None:
     store.close()
     reopened = MetadataStore(f"sqlite:///{tmp_path / 'm.db'}")  # current: no Alembic run
     assert reopened.datasets() == []
+
+
+def _register(store: MetadataStore, name: str) -> None:
+    store.upsert_dataset(
+        f"housing_raw.{name}",
+        department="housing",
+        zone="raw",
+        name=name,
+        uri=f"/lake/{name}",
+        producer="test",
+        key=[],
+        description="",
+        owner="",
+        pii=[],
+        columns=[],
+        row_count=0,
+        version=0,
+    )
+
+
+def test_a_write_waiting_too_long_for_the_lock_is_a_transient_metadata_error(
+    tmp_path: Path,
+) -> None:
+    """Another process holding SQLite's write lock: a clear, retryable error, no driver text."""
+    import sqlite3
+
+    from civiclake.exceptions import MetadataBusyError, Transient
+
+    path = tmp_path / "m.db"
+    MetadataStore(f"sqlite:///{path}").close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    store = MetadataStore(f"sqlite:///{path}", busy_timeout=0.2)
+    try:
+        with pytest.raises(MetadataBusyError) as caught:
+            _register(store, "x")
+        assert isinstance(caught.value, Transient)
+        assert "locked" not in str(caught.value) and "sqlite" not in str(caught.value).lower()
+        holder.execute("ROLLBACK")
+        _register(store, "x")
+        assert [row["qualified_name"] for row in store.datasets()] == ["housing_raw.x"]
+    finally:
+        holder.close()
+        store.close()
+
+
+def test_a_read_then_write_transaction_waits_for_another_writer(tmp_path: Path) -> None:
+    """Writes take the lock when they begin, so a writer committing in between is waited
+    for, not a 'database is locked' failure."""
+    import threading
+
+    path = f"sqlite:///{tmp_path}/m.db"
+    first, second = MetadataStore(path), MetadataStore(path)
+    errors: list[BaseException] = []
+
+    def write(store: MetadataStore, prefix: str) -> None:
+        try:
+            for n in range(40):
+                name = f"{prefix}{n}"
+                _register(store, name)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=write, args=(s, p)) for s, p in ((first, "a"), (second, "b"))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(first.datasets()) == 80
+    first.close()
+    second.close()

@@ -1,6 +1,6 @@
 """Ingestion errors."""
 
-from civiclake.exceptions import CivicLakeError, TransientError
+from civiclake.exceptions import CivicLakeError, Transient
 
 
 class IngestError(CivicLakeError):
@@ -11,5 +11,5 @@ class BadFileError(IngestError):
     """A whole file cannot be loaded (wrong encoding, not a spreadsheet, unreadable)."""
 
 
-class SourceUnavailableError(TransientError):
+class SourceUnavailableError(IngestError, Transient):
     """The source system or folder could not be reached; worth retrying."""

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from civiclake.exceptions import TransientError
+from civiclake.exceptions import Transient
 from civiclake.jobs.base import Job
 from civiclake.jobs.exceptions import JobDefinitionError, JobError
 
@@ -170,7 +170,7 @@ class PythonJob(Job):
         frames = [ctx.session.frame(ref) for ref in self.inputs]
         try:
             value = self.function(*frames)
-        except (TransientError, JobError):
+        except (Transient, JobError):
             raise
         except Exception as exc:
             raise JobError(

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from civiclake.config.secrets import REDACTOR
-from civiclake.exceptions import MetadataError
+from civiclake.exceptions import MetadataBusyError, MetadataError
 from civiclake.metadata import schema as t
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -126,11 +126,14 @@ class PiiClearance:
 class MetadataStore:
     """Typed access to the metadata database."""
 
-    def __init__(self, url: str, *, project_dir: Path | None = None) -> None:
+    def __init__(
+        self, url: str, *, project_dir: Path | None = None, busy_timeout: float = 30.0
+    ) -> None:
+        """``busy_timeout``: seconds a write waits for another process's write lock."""
         self.url = _resolve_sqlite(url, project_dir)
         kwargs: dict[str, Any] = {}
         if self.url.startswith("sqlite"):
-            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+            kwargs["connect_args"] = {"timeout": busy_timeout, "check_same_thread": False}
         try:
             self.engine: Engine = sa.create_engine(self.url, **kwargs)
         except Exception as exc:
@@ -144,6 +147,13 @@ class MetadataStore:
             # during the first migration left half a schema that no later open could
             # migrate; with BEGIN issued here, a migration (like every write) is atomic
             sa.event.listen(self.engine, "begin", _sqlite_begin)
+        # driver errors stop here: callers see MetadataError (MetadataBusyError, a
+        # Transient, when another process held the lock too long), never driver text
+        sa.event.listen(self.engine, "handle_error", _translate)
+        self._writer = self.engine.execution_options(civiclake_write=True)
+        """Write transactions: on SQLite they take the write lock when they begin (``BEGIN
+        IMMEDIATE``), so waiting for it honours the busy timeout; a deferred transaction that
+        read first and then wrote would fail at once when another process had written."""
         self._lock = threading.Lock()
         self.migrate()
 
@@ -160,7 +170,7 @@ class MetadataStore:
                     row = conn.execute(sa.text("SELECT version_num FROM alembic_version")).first()
                     if row is not None and row[0] == head_revision():
                         return
-        except sa.exc.OperationalError:
+        except (sa.exc.OperationalError, MetadataError):
             pass  # reported below, with the advice
         from alembic import command
         from alembic.config import Config
@@ -176,15 +186,18 @@ class MetadataStore:
                 if current != head:
                     cfg.attributes["connection"] = conn
                     command.upgrade(cfg, "head")
-        except sa.exc.OperationalError as exc:
+        except MetadataBusyError:
+            raise
+        except (sa.exc.OperationalError, MetadataError) as exc:
+            reason = exc.orig if isinstance(exc, sa.exc.OperationalError) else exc
             raise MetadataError(
-                f"cannot reach the metadata store: {REDACTOR(str(exc.orig))}; check "
+                f"cannot reach the metadata store: {REDACTOR(str(reason))}; check "
                 "`metadata.url` in civiclake.yaml"
             ) from None
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
-        with self._lock, self.engine.begin() as conn:
+        with self._lock, self._writer.begin() as conn:
             yield conn
 
     def close(self) -> None:
@@ -719,13 +732,36 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # transactions are begun by _sqlite_begin
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
+    write = conn.get_execution_options().get("civiclake_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+_BUSY_SQLSTATES = {"40001", "40P01", "55P03"}
+"""PostgreSQL: serialization failure, deadlock, lock not available."""
+
+
+def _translate(context: sa.engine.ExceptionContext) -> BaseException | None:
+    """The one place driver errors become civiclake errors (message redacted)."""
+    orig = context.original_exception
+    if isinstance(orig, KeyboardInterrupt | SystemExit):
+        return None
+    code = getattr(orig, "sqlite_errorcode", None)
+    busy = (code is not None and code & 0xFF in (5, 6)) or (  # SQLITE_BUSY, SQLITE_LOCKED
+        getattr(orig, "sqlstate", None) in _BUSY_SQLSTATES
+    )
+    if busy:
+        return MetadataBusyError(
+            "the metadata store is busy: another civiclake process held its write lock "
+            "for longer than the wait; retry, or see `civiclake status` for running runs"
+        )
+    if isinstance(context.sqlalchemy_exception, sa.exc.OperationalError):
+        return MetadataError(f"the metadata store failed: {REDACTOR(str(orig))}")
+    return None
 
 
 def _resolve_sqlite(url: str, project_dir: Path | None) -> str:

@@ -4,20 +4,20 @@
 
     CivicLakeError
     └── WarehouseError            publishing failed; the previous tables are still served
-        ├── WarehouseUnreachable  (a TransientError too) the server did not answer
+        ├── WarehouseUnreachable  (a Transient too)   the server did not answer
         └── ServiceAccountRefused the account in warehouse.url may do too much (or too little)
 """
 
 from __future__ import annotations
 
-from civiclake.exceptions import CivicLakeError, TransientError
+from civiclake.exceptions import CivicLakeError, Transient
 
 
 class WarehouseError(CivicLakeError):
     """Publishing to the warehouse failed; each dataset is atomic, so readers see the old one."""
 
 
-class WarehouseUnreachable(WarehouseError, TransientError):
+class WarehouseUnreachable(WarehouseError, Transient):
     """The warehouse could not be reached: worth retrying."""
 
 

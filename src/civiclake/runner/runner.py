@@ -25,8 +25,8 @@ from civiclake.config.secrets import REDACTOR
 from civiclake.exceptions import CivicLakeError
 from civiclake.lineage import new_import_id
 from civiclake.metadata.store import now
+from civiclake.retry import call_with_retries
 from civiclake.runner.progress import NullReporter, Reporter
-from civiclake.runner.retry import call_with_retries
 from civiclake.steps import Counts, RunContext, StepOutcome
 
 if TYPE_CHECKING:

@@ -1,13 +1,13 @@
 """Storage errors."""
 
-from civiclake.exceptions import CivicLakeError, TransientError
+from civiclake.exceptions import CivicLakeError, Transient
 
 
 class StorageError(CivicLakeError):
     """A Delta table or landing file could not be read or written."""
 
 
-class CommitConflictError(TransientError):
+class CommitConflictError(StorageError, Transient):
     """Another writer committed first; retrying usually succeeds."""
 
 

@@ -6,7 +6,7 @@
     └── HttpError                 the API answered with a status that retrying cannot fix
         ├── AuthenticationError   401/403: the keys are wrong or lack access
         └── RequestRejectedError  400/404 and other 4xx: the request itself is wrong
-    SourceUnavailableError (TransientError)
+    SourceUnavailableError (a Transient)
     └── PagesFailedError          some pages still failed after their retries
 
 A page that fails with a *transient* status (5xx, 429, a timeout, a dropped

@@ -2,7 +2,7 @@
 
 Transient: 5xx, 429 (too many requests), 408, timeouts and dropped
 connections. Each retry waits ``backoff_seconds * 2**n`` (capped, with jitter,
-shared with the runner's :func:`~civiclake.runner.retry.backoff_delays`),
+shared with the runner's :func:`~civiclake.retry.backoff_delays`),
 except that a ``Retry-After`` header on 429 or 503 is honoured as sent (in
 seconds or as an HTTP date), up to ``max_retry_after_seconds``.
 """
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from civiclake.runner.retry import backoff_delays
+from civiclake.retry import backoff_delays
 
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 

@@ -21,7 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from civiclake.exceptions import TransientError
+from civiclake.exceptions import Transient
+from civiclake.ingest.exceptions import IngestError
 from civiclake.storage.staged import StagedFile
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ Partition = tuple[str, int]
 """(topic, partition) — or, for files, (source, 0)."""
 
 
-class OffsetsMovedError(TransientError):
+class OffsetsMovedError(IngestError, Transient):
     """Another consumer committed offsets of a partition this batch covers (a rebalance):
     the batch is dropped and the partitions are read again from the table's offsets."""
 

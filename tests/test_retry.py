@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from civiclake.exceptions import ConfigError, TransientError
-from civiclake.runner.retry import backoff_delays, call_with_retries
+from civiclake.retry import backoff_delays, call_with_retries
 
 
 def test_transient_failures_are_retried_until_success() -> None:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from civiclake.exceptions import TransientError
+from civiclake.exceptions import Transient
 
 T = TypeVar("T")
 
@@ -25,7 +25,7 @@ def call_with_retries(
     on_retry: Callable[[int, BaseException, float], None] = lambda attempt, exc, delay: None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[T, int]:
-    """Call ``fn(attempt)`` until it succeeds; retry only :class:`TransientError`.
+    """Call ``fn(attempt)`` until it succeeds; retry only :class:`Transient` errors.
 
     Returns the result and the number of attempts made. The last transient
     error is re-raised when retries run out; any other error at once.
@@ -35,7 +35,7 @@ def call_with_retries(
     while True:
         try:
             return fn(attempt), attempt
-        except TransientError as exc:
+        except Transient as exc:
             if attempt > len(delays):
                 raise
             delay = delays[attempt - 1]
