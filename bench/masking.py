@@ -28,7 +28,7 @@ def main(rows: int, distinct: int) -> None:
     root = init_project(Path(tempfile.mkdtemp()) / "bench", departments=["housing"])
     project = Project.load(root)
     names = pa.array([f"Tenant {i % distinct:07d}" for i in range(rows)])
-    project.write_table(
+    project.catalog.write(
         project.dataset("housing", "trusted", "tenants"),
         pa.table({"id": pa.array(range(rows), pa.int64()), "name": names}),
         mode="overwrite",

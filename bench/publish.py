@@ -86,7 +86,7 @@ def build(root: Path, rows: int, url: str) -> Any:
     con = duckdb.connect()
     reader = con.sql(columns_sql(rows)).to_arrow_reader(batch_size=122_880)
     apply_increment(
-        project,
+        project.catalog,
         project.dataset("housing", "trusted", "accounts"),
         reader,
         spec(),
@@ -123,7 +123,7 @@ def increment(project: Any, rows: int) -> int:
     )
     reader = con.sql(sql).to_arrow_reader(batch_size=122_880)
     apply_increment(
-        project,
+        project.catalog,
         project.dataset("housing", "trusted", "accounts"),
         reader,
         spec(),

@@ -63,14 +63,14 @@ def build_project(root: Path, clients: int) -> dict[str, str]:
             "rent": pc.divide(pc.cast(pc.bit_wise_and(ids, 1023), pa.float64()), 3.0),
         }
     )
-    project.write_table(
+    project.catalog.write(
         project.dataset("housing", "trusted", "tenancies"),
         tenancies,
         mode="overwrite",
         producer="bench",
         pii=["name"],
     )
-    project.write_table(
+    project.catalog.write(
         project.dataset("unrestricted", "trusted", "wards"),
         pa.table({"id": list(range(16)), "ward": [f"ward {i}" for i in range(16)]}),
         mode="overwrite",

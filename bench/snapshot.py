@@ -356,7 +356,7 @@ def step_init_civiclake(base: str, project_dir: str) -> dict[str, Any]:
     with _timed_internals(parts):
         start = time.perf_counter()
         result = apply_increment(
-            project,
+            project.catalog,
             _ref(),
             _reader(Path(base)),
             _spec(),
@@ -395,7 +395,7 @@ def step_civiclake_day(project_dir: str, inc: str, day: int) -> dict[str, Any]:
     with _timed_internals(parts):
         start = time.perf_counter()
         result = apply_increment(
-            project,
+            project.catalog,
             ref,
             pq.read_table(inc),
             _spec(),

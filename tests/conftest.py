@@ -71,6 +71,20 @@ def kafka_bootstrap() -> str:
     return _service_url("kafka", "CIVICLAKE_TEST_KAFKA")
 
 
+# The services each fixture above reaches: a test using one (directly or through another
+# fixture, e.g. ``postgres_url`` or ``warehouse``) gets the marker, so ``-m "not postgres"``
+# leaves it out. ``item.fixturenames`` holds the transitive closure.
+SERVICE_FIXTURES = {"postgres_server": "postgres", "kafka_bootstrap": "kafka"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for fixture, marker in SERVICE_FIXTURES.items():
+            if fixture in used:
+                item.add_marker(marker)
+
+
 # -- issue 6: a council with access grants, shared by tests/access, serve and publish ---------
 @pytest.fixture
 def council(tmp_path: Path) -> Iterator[Project]:
@@ -93,20 +107,20 @@ def council(tmp_path: Path) -> Iterator[Project]:
     tenants = pa.table(
         {"id": [1, 2, 3], "name": ["Ann Lee", "Bo Chan", None], "ward_id": [1, 2, 9]}
     )
-    proj.write_table(
+    proj.catalog.write(
         proj.dataset("housing", "trusted", "tenants"),
         tenants,
         mode="overwrite",
         producer="test",
         pii=["name"],
     )
-    proj.write_table(
+    proj.catalog.write(
         proj.dataset("housing", "raw", "rent_lines"),
         pa.table({"line": ["a", "b"]}),
         mode="overwrite",
         producer="test",
     )
-    proj.write_table(
+    proj.catalog.write(
         proj.dataset("unrestricted", "trusted", "wards"),
         pa.table({"id": [1, 2], "ward": ["Hill", "Vale"]}),
         mode="overwrite",
@@ -127,7 +141,7 @@ def council(tmp_path: Path) -> Iterator[Project]:
             }
         )
         apply_increment(
-            proj,
+            proj.catalog,
             apps,
             data,
             spec,

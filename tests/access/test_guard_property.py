@@ -167,7 +167,7 @@ def council(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
         ("planning", "refined", "applications", {"id": [1], "secret": ["p"]}, []),
         ("unrestricted", "trusted", "wards", {"id": [1], "ward": ["Hill"]}, []),
     ]:
-        p.write_table(
+        p.catalog.write(
             p.dataset(dept, zone, name), pa.table(table), mode="overwrite", producer="t", pii=pii
         )
     p.store.add_user("hana")

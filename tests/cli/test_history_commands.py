@@ -47,7 +47,7 @@ def tables(root: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...
     project = Project.load(root)
     session = project.engine().session()
     try:
-        session.register(project.catalog_datasets())
+        session.register(project.catalog.datasets())
         latest = session.sql(
             "SELECT id, last_updated, application_stage FROM planning_refined.applications "
             "ORDER BY id"

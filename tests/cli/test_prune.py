@@ -103,7 +103,7 @@ def test_deleting_a_source_prunes_its_raw_dataset_with_its_rejected_companion(
     root = _lake(tmp_path, capsys)
     inbox = root / "data" / "landing" / "housing" / "rents"
     project = Project.load(root)  # the lines a load rejected, as the files source writes them
-    project.write_table(
+    project.catalog.write(
         project.dataset("housing", "raw", "rents__rejected"),
         pa.table({"line": ["T1,W1,not-a-number"], "_reject_reason": ["Balance: not a number"]}),
         mode="append",

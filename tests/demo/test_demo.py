@@ -31,7 +31,7 @@ def _rows(project: Project, sql: str) -> list[dict[str, object]]:
 
 def test_demo_builds_three_departments_with_jobs_in_refined_and_trusted(demo: Path) -> None:
     project = Project.load(demo)
-    names = {r.qualified for r in project.catalog_datasets()}
+    names = {r.qualified for r in project.catalog.datasets()}
     assert {
         "housing_raw.rent_accounts",
         "parking_raw.permits",

@@ -14,7 +14,7 @@ RENT = DatasetRef("housing", "raw", "rent")
 
 
 def test_datasets_are_views_with_schema_names(project: Project) -> None:
-    project.write_table(
+    project.catalog.write(
         RENT, pa.table({"id": [1, 2], "w": ["a", "b"]}), mode="overwrite", producer="t"
     )
     with project.engine().session() as s:
@@ -25,7 +25,7 @@ def test_datasets_are_views_with_schema_names(project: Project) -> None:
 
 def test_string_filters_work_after_a_merge(project: Project) -> None:
     """After a delta-rs MERGE, reading through to_pyarrow_dataset breaks string filters."""
-    project.write_table(
+    project.catalog.write(
         RENT, pa.table({"id": [1, 2], "w": ["a", "b"]}), mode="overwrite", producer="t"
     )
     dt = DeltaTable(project.layout.table_uri(RENT))
@@ -42,7 +42,7 @@ def test_string_filters_work_after_a_merge(project: Project) -> None:
 
 
 def test_empty_tables_keep_their_columns(project: Project) -> None:
-    project.write_table(
+    project.catalog.write(
         RENT, pa.table({"id": pa.array([], pa.int64())}), mode="overwrite", producer="t"
     )
     with project.engine().session() as s:

@@ -83,7 +83,7 @@ def test_latest_history_and_as_of(tmp_path: Path) -> None:
     project = make_project(tmp_path / "p")
     t = datetime(2026, 3, 1, 10)
     first = apply_increment(
-        project,
+        project.catalog,
         REF,
         table([(1, 10, t, False), (2, 20, t, False), (3, 30, t, False)]),
         SPEC,
@@ -94,7 +94,7 @@ def test_latest_history_and_as_of(tmp_path: Path) -> None:
     assert first.versions == 3
     later = t + timedelta(days=1)
     second = apply_increment(
-        project,
+        project.catalog,
         REF,
         table(
             [
@@ -131,8 +131,10 @@ def test_same_batch_twice_is_applied_once(tmp_path: Path) -> None:
     project = make_project(tmp_path / "p")
     t = datetime(2026, 3, 1, 10)
     data = table([(1, 10, t, False)])
-    apply_increment(project, REF, data, SPEC, app_id="b1", import_id="i", producer="test")
-    again = apply_increment(project, REF, data, SPEC, app_id="b1", import_id="i", producer="test")
+    apply_increment(project.catalog, REF, data, SPEC, app_id="b1", import_id="i", producer="test")
+    again = apply_increment(
+        project.catalog, REF, data, SPEC, app_id="b1", import_id="i", producer="test"
+    )
     assert again.already_applied
     assert len(rows(project, "SELECT * FROM planning_refined.apps__history")) == 1
 
@@ -146,7 +148,7 @@ def test_rows_without_key_go_to_rejected(tmp_path: Path) -> None:
         }
     )
     result = apply_increment(
-        project,
+        project.catalog,
         REF,
         data,
         SPEC.__class__(key=("id",), version="last_updated"),
@@ -164,7 +166,7 @@ def test_a_missing_key_column_is_a_clear_error(tmp_path: Path) -> None:
     project = make_project(tmp_path / "p")
     with pytest.raises(HistoryError, match="no column 'id'"):
         apply_increment(
-            project,
+            project.catalog,
             REF,
             pa.table({"ref": [1], "last_updated": [datetime(2026, 3, 1)]}),
             SPEC,
@@ -178,7 +180,13 @@ def test_new_column_and_widened_type(tmp_path: Path) -> None:
     project = make_project(tmp_path / "p")
     t = datetime(2026, 3, 1)
     apply_increment(
-        project, REF, table([(1, 10, t, False)]), SPEC, app_id="a", import_id="i", producer="test"
+        project.catalog,
+        REF,
+        table([(1, 10, t, False)]),
+        SPEC,
+        app_id="a",
+        import_id="i",
+        producer="test",
     )
     wider = pa.table(
         {
@@ -189,7 +197,9 @@ def test_new_column_and_widened_type(tmp_path: Path) -> None:
             "climate": ["yes"],
         }
     )
-    result = apply_increment(project, REF, wider, SPEC, app_id="b", import_id="i", producer="test")
+    result = apply_increment(
+        project.catalog, REF, wider, SPEC, app_id="b", import_id="i", producer="test"
+    )
     assert any("widened" in n for n in result.notes)
     found = rows(project, "SELECT id, value, climate FROM planning_refined.apps ORDER BY id")
     assert found == [
@@ -208,7 +218,7 @@ def test_compaction_keeps_every_version_and_frees_space(tmp_path: Path) -> None:
     spec = HistorySpec(key=("id",), version="last_updated", deleted="ceased", compact_ratio=100)
     t = datetime(2026, 3, 1)
     apply_increment(
-        project,
+        project.catalog,
         REF,
         table([(i, 0, t, False) for i in range(100)]),
         spec,
@@ -219,14 +229,20 @@ def test_compaction_keeps_every_version_and_frees_space(tmp_path: Path) -> None:
     for day in range(1, 4):
         updates = [(i, day, t + timedelta(days=day), False) for i in range(day * 10)]
         apply_increment(
-            project, REF, table(updates), spec, app_id=f"d{day}", import_id="i", producer="test"
+            project.catalog,
+            REF,
+            table(updates),
+            spec,
+            app_id=f"d{day}",
+            import_id="i",
+            producer="test",
         )
     uri = project.layout.table_uri(REF)
     before = open_history(project.tables, uri)
     assert before is not None and len(before.recent) == 3
     expected_latest = engine_latest(project)
     expected_as_of = engine_as_of(project, DAY0 + timedelta(days=1))
-    assert compact(project, REF)
+    assert compact(project.catalog, REF)
     after = open_history(project.tables, uri)
     assert after is not None and not after.recent and after.base_rows == 100
     assert engine_latest(project) == expected_latest
@@ -284,7 +300,7 @@ def test_any_increments_equal_a_naive_recomputation(
     for number, batch in enumerate(days):
         for attempt in range(2):  # the second is a re-run of the same day: a no-op
             result = apply_increment(
-                project,
+                project.catalog,
                 REF,
                 table(batch),
                 spec,

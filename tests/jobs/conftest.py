@@ -36,7 +36,7 @@ class Lake:
         ref = self.project.parse_dataset(qualified)
         assert ref is not None, qualified
         table = data if isinstance(data, pa.Table) else pa.table(data)
-        self.project.write_table(ref, table, mode="overwrite", producer="test", pii=pii or [])
+        self.project.catalog.write(ref, table, mode="overwrite", producer="test", pii=pii or [])
         return ref
 
     def job(self, relative: str, text: str) -> Path:

@@ -29,7 +29,7 @@ def _apply(project: Any, n: int, ids: pa.Array, balance: pa.Array, ceased: pa.Ar
         }
     )
     apply_increment(
-        project,
+        project.catalog,
         project.dataset("housing", "trusted", "accounts"),
         data,
         HistorySpec(key=("id",), version="updated", deleted="ceased"),

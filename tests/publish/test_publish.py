@@ -26,7 +26,7 @@ def day(project: Any, n: int, rows: list[tuple[int, str, int, bool]], hour: int 
         }
     )
     apply_increment(
-        project,
+        project.catalog,
         project.dataset("planning", "refined", "applications"),
         data,
         SPEC,
@@ -40,7 +40,7 @@ def day(project: Any, n: int, rows: list[tuple[int, str, int, bool]], hour: int 
 def duck(project: Any, sql: str) -> list[tuple[object, ...]]:
     session = project.engine().session()
     try:
-        session.register(project.catalog_datasets())
+        session.register(project.catalog.datasets())
         return [tuple(r.values()) for r in session.sql(sql).read_all().to_pylist()]
     finally:
         session.close()
@@ -129,7 +129,7 @@ def test_publish_is_incremental_and_matches_duckdb(warehouse: Warehouse) -> None
     _assert_same(warehouse, project)
     from civiclake.history import compact
 
-    compact(project, project.dataset("planning", "refined", "applications"))
+    compact(project.catalog, project.dataset("planning", "refined", "applications"))
     day(project, 4, [(3, "Ed Gray", 7, False), (4, "Flo Hay", 2, False)])
     (result,) = publish(project, datasets=[project.dataset("planning", "refined", "applications")])
     assert result.mode == "incremental" and result.rows_written == 2 + 2

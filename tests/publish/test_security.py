@@ -182,7 +182,7 @@ def second(tmp_path: Path, postgres_server: str) -> Any:
         conn.execute(f'CREATE DATABASE "{database}"')
     root = init_project(tmp_path / "second" / "council", departments=["housing"])
     project = Project.load(root)
-    project.write_table(
+    project.catalog.write(
         project.dataset("housing", "trusted", "tenants"),
         pa.table({"id": [7], "name": ["Zed Orr"]}),
         mode="overwrite",

@@ -216,7 +216,7 @@ def test_graph_of_real_jobs_runs_in_order(project):
     """The graph over loaded jobs gives an order in which each job finds its inputs."""
     import pyarrow as pa
 
-    project.write_table(
+    project.catalog.write(
         DatasetRef("housing", "raw", "rent_accounts"),
         pa.table({"account_ref": ["A1"], "balance": [5.0]}),
         mode="overwrite",
@@ -228,7 +228,7 @@ def test_graph_of_real_jobs_runs_in_order(project):
     )
     (jobs_dir / "a_clean.sql").write_text("SELECT * FROM housing_raw.rent_accounts")
     nodes = load_jobs(project)
-    graph = build_graph(nodes, known=set(project.catalog_datasets()))
+    graph = build_graph(nodes, known=set(project.catalog.datasets()))
     assert graph.order() == ["housing/a_clean", "housing/b_summary"]
     for name in graph.order():
         ctx = RunContext(project, 1, "import-1", logging.getLogger("test"))

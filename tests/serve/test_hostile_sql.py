@@ -188,20 +188,20 @@ def _council(tmp: Any) -> Any:
     with (root / "civiclake.yaml").open("a") as f:
         f.write("serve:\n  timeout_seconds: 1.5\n  max_rows: 500\n  memory_limit: 256MB\n")
     p = Project.load(root)
-    p.write_table(
+    p.catalog.write(
         p.dataset("housing", "trusted", "tenants"),
         pa.table({"id": [1], "name": ["Ann Lee"]}),
         mode="overwrite",
         producer="t",
         pii=["name"],
     )
-    p.write_table(
+    p.catalog.write(
         p.dataset("housing", "raw", "rent_lines"),
         pa.table({"x": [1]}),
         mode="overwrite",
         producer="t",
     )
-    p.write_table(
+    p.catalog.write(
         p.dataset("planning", "refined", "applications"),
         pa.table({"id": [1], "secret": ["planning-only"]}),
         mode="overwrite",

@@ -483,18 +483,10 @@ def _drop_local(project: Project, rows: list[dict[str, Any]]) -> None:
     """
     import shutil
 
-    from civiclake.metadata import schema as t
-
     for uri in sorted({row["uri"] for row in rows}):
         if Path(uri).exists():
             shutil.rmtree(uri)
-    names = [row["qualified_name"] for row in rows]
-    with project.store.engine.begin() as conn:
-        conn.execute(t.datasets.delete().where(t.datasets.c.qualified_name.in_(names)))
-        conn.execute(t.column_lineage.delete().where(t.column_lineage.c.output_dataset.in_(names)))
-        conn.execute(t.pii_clearances.delete().where(t.pii_clearances.c.dataset.in_(names)))
-        conn.execute(t.schema_changes.delete().where(t.schema_changes.c.dataset.in_(names)))
-        conn.execute(t.publish_state.delete().where(t.publish_state.c.dataset.in_(names)))
+    project.catalog.forget([row["qualified_name"] for row in rows])
 
 
 def warehouse_bootstrap(project_dir: Path | None) -> None:
@@ -572,7 +564,7 @@ def history_rebuild(project_dir: Path | None, dataset: str) -> None:
 
     def action(ctx: RunContext) -> Counts:
         batches = rebuild(
-            project,
+            project.catalog,
             ref,
             source.history_spec(table),
             source.replay(table),
@@ -599,7 +591,7 @@ def history_compact(project_dir: Path | None, dataset: str) -> None:
         from civiclake.exceptions import ConfigError
 
         raise ConfigError(f"{dataset!r} is not a dataset name (e.g. planning_refined.applications)")
-    done = compact(project, ref)
+    done = compact(project.catalog, ref)
     out.console().print(
         f"{ref.qualified}: {'compacted' if done else 'nothing to compact (no recent versions)'}"
     )

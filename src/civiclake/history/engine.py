@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from civiclake.catalog import Entry
 from civiclake.exceptions import CivicLakeError
 from civiclake.history import sql
 from civiclake.history.sql import ARCHIVE, BASE, DELETED, PART, RECENT, SEQ, VALID_FROM, q
@@ -53,7 +54,7 @@ if TYPE_CHECKING:
     FileRelation = Callable[[Sequence["DataFile"]], str]
     """A tier's files as a SQL relation (``read_parquet`` unless a session says otherwise)."""
 
-    from civiclake.project import Project
+    from civiclake.catalog import Catalog
     from civiclake.storage import DatasetRef, TableStore, WriteResult
     from civiclake.storage.delta import DataFile
 
@@ -264,7 +265,7 @@ def as_of_sql(
 
 # -- applying increments ---------------------------------------------------------
 def apply_increment(
-    project: Project,
+    catalog: Catalog,
     ref: DatasetRef,
     data: Any,
     spec: HistorySpec,
@@ -282,14 +283,14 @@ def apply_increment(
     the version column go to the later row). Columns starting with ``_`` are
     lineage and are kept but not compared when spotting re-deliveries.
     """
-    uri = project.layout.table_uri(ref)
-    result = _apply(project, uri, data, spec, app_id=app_id, import_id=import_id, ref=ref)
-    register(project, ref, producer=producer, description=description, owner=owner, pii=pii)
+    uri = catalog.uri(ref)
+    result = _apply(catalog, uri, data, spec, app_id=app_id, import_id=import_id, ref=ref)
+    register(catalog, ref, producer=producer, description=description, owner=owner, pii=pii)
     return result
 
 
 def _apply(
-    project: Project,
+    catalog: Catalog,
     uri: str,
     data: Any,
     spec: HistorySpec,
@@ -298,9 +299,9 @@ def _apply(
     import_id: str,
     ref: DatasetRef,
 ) -> HistoryResult:
-    tables = project.tables
+    tables = catalog.tables
     if tables.committed_version(uri, app_id) is not None:
-        compacted = _maybe_compact(project, uri, ratio=spec.compact_ratio)
+        compacted = _maybe_compact(catalog, uri, ratio=spec.compact_ratio)
         return HistoryResult(0, 0, 0, 0, compacted, already_applied=True)
     current = open_history(tables, uri)
     if current is None and tables.exists(uri):
@@ -314,14 +315,14 @@ def _apply(
             f"{', '.join(spec.key)}; a new key needs `civiclake history rebuild`"
         )
     stored = current.spec if current is not None else spec
-    con = connect(project)
+    con = connect(catalog)
     try:
         notes: list[str] = []
         staged = _stage(con, data, spec, import_id)
-        rejected = _reject_unusable(project, con, ref, spec, app_id)
+        rejected = _reject_unusable(catalog, con, ref, spec, app_id)
         changes: list[tuple[str, str, str | None, str]] = []
         if current is not None:
-            widened = _reconcile_types(project, con, current)
+            widened = _reconcile_types(catalog, con, current)
             changes += [("widened", c, old, new) for c, old, new in widened]
             staged_types = con.sql("DESCRIBE usable").fetchall()
             changes += [
@@ -353,19 +354,19 @@ def _apply(
             }
         else:  # an empty append still records the batch as applied
             parts = {RECENT: f"SELECT {columns} FROM fresh"}
-        written = _write(project, con, uri, parts, stored, app_id=app_id, metadata=meta)
+        written = _write(catalog, con, uri, parts, stored, app_id=app_id, metadata=meta)
         if staged and rejected:
             notes.append(f"{rejected} rows without a key or version rejected")
     finally:
         con.close()
     for change, column, old, new in changes:
-        project.store.record_schema_change(
+        catalog.store.record_schema_change(
             ref.qualified, change, column, old_type=old, new_type=new, import_id=import_id
         )
         notes.append(
             f"column {column} {change}" + (f" from {old} to {new}" if old else f" ({new})")
         )
-    compacted = _maybe_compact(project, uri, ratio=spec.compact_ratio)
+    compacted = _maybe_compact(catalog, uri, ratio=spec.compact_ratio)
     return HistoryResult(
         versions=versions,
         duplicates=duplicates,
@@ -378,11 +379,11 @@ def _apply(
     )
 
 
-def connect(project: Project) -> duckdb.DuckDBPyConnection:
+def connect(catalog: Catalog) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the project's limits, for writing or comparing history."""
     # row order inside history files carries no meaning (``_seq`` does),
     # so writes need not be serialised to keep it
-    return project.connections.open(ordered=False)
+    return catalog.tables.connections.open(ordered=False)
 
 
 def _ordinal(rows: int, start: int = 0) -> pa.Array:
@@ -457,7 +458,7 @@ def _stage(con: duckdb.DuckDBPyConnection, data: Any, spec: HistorySpec, import_
 
 
 def _reject_unusable(
-    project: Project,
+    catalog: Catalog,
     con: duckdb.DuckDBPyConnection,
     ref: DatasetRef,
     spec: HistorySpec,
@@ -477,7 +478,7 @@ def _reject_unusable(
             f"|| ' (every version needs its key and version)' AS _reject_reason "
             f"FROM staged WHERE {missing} ORDER BY _ord"
         ).to_arrow_table()
-        project.write_table(
+        catalog.write(
             ref.sibling(ref.name + REJECTED_SUFFIX),
             rejected,
             mode="append",
@@ -548,7 +549,7 @@ def _drop_redeliveries(
 
 
 def _reconcile_types(
-    project: Project, con: duckdb.DuckDBPyConnection, current: HistoryTable
+    catalog: Catalog, con: duckdb.DuckDBPyConnection, current: HistoryTable
 ) -> list[tuple[str, str, str]]:
     """Widen table columns the increment widened (a rewrite); cast the rest to the table's.
 
@@ -579,7 +580,7 @@ def _reconcile_types(
             f"CREATE OR REPLACE TEMP VIEW usable AS SELECT * REPLACE ({replace}) FROM valid"
         )
     if widen:
-        _rewrite_widened(project, con, current, widen)
+        _rewrite_widened(catalog, con, current, widen)
     return notes
 
 
@@ -595,7 +596,7 @@ def _duck_type(con: duckdb.DuckDBPyConnection, arrow_type: pa.DataType) -> str:
 
 
 def _rewrite_widened(
-    project: Project,
+    catalog: Catalog,
     con: duckdb.DuckDBPyConnection,
     current: HistoryTable,
     widen: dict[str, pa.DataType],
@@ -618,7 +619,7 @@ def _rewrite_widened(
         f"SELECT * REPLACE ({replace}) FROM (SELECT {columns}, {q(PART)} FROM ({selects}))",
         current.spec,
     )
-    project.tables.replace_partitions(
+    catalog.tables.replace_partitions(
         current.uri,
         reader,
         partition_by=[PART],
@@ -628,7 +629,7 @@ def _rewrite_widened(
 
 
 def _write(
-    project: Project,
+    catalog: Catalog,
     con: duckdb.DuckDBPyConnection,
     uri: str,
     parts: dict[str, str],
@@ -652,7 +653,7 @@ def _write(
 
     from civiclake.storage.staged import ROW_GROUP_ROWS
 
-    tables = project.tables
+    tables = catalog.tables
     first = next(iter(parts.values()))
     schema = con.sql(f"SELECT *, '' AS {q(PART)} FROM ({first}) LIMIT 0").to_arrow_table().schema
     if "://" not in uri:
@@ -750,13 +751,13 @@ def _reader(con: duckdb.DuckDBPyConnection, query: str, spec: HistorySpec) -> pa
 
 
 # -- compaction -----------------------------------------------------------------
-def _maybe_compact(project: Project, uri: str, *, ratio: float = 0.25, force: bool = False) -> bool:
-    table = open_history(project.tables, uri)
+def _maybe_compact(catalog: Catalog, uri: str, *, ratio: float = 0.25, force: bool = False) -> bool:
+    table = open_history(catalog.tables, uri)
     if table is None or not table.recent:
         return False
     if not force and not table.needs_compaction(ratio):
         return False
-    con = connect(project)
+    con = connect(catalog)
     try:
         base, recent, _ = relations(con, table, "compact")
         assert recent is not None
@@ -766,7 +767,7 @@ def _maybe_compact(project: Project, uri: str, *, ratio: float = 0.25, force: bo
         for statement in setup:
             con.execute(statement)
         _write(
-            project,
+            catalog,
             con,
             uri,
             {
@@ -780,17 +781,17 @@ def _maybe_compact(project: Project, uri: str, *, ratio: float = 0.25, force: bo
         )
     finally:
         con.close()
-    project.tables.vacuum(uri)
+    catalog.tables.vacuum(uri)
     return True
 
 
-def compact(project: Project, ref: DatasetRef, *, force: bool = True) -> bool:
+def compact(catalog: Catalog, ref: DatasetRef, *, force: bool = True) -> bool:
     """Fold ``recent`` into ``base`` now (``force``) or only past the threshold."""
-    return _maybe_compact(project, project.layout.table_uri(ref), force=force)
+    return _maybe_compact(catalog, catalog.uri(ref), force=force)
 
 
 def rebuild(
-    project: Project,
+    catalog: Catalog,
     ref: DatasetRef,
     spec: HistorySpec,
     increments: Iterable[tuple[str, Any]],
@@ -806,7 +807,7 @@ def rebuild(
     import shutil
     from pathlib import Path
 
-    uri = project.layout.table_uri(ref)
+    uri = catalog.uri(ref)
     if "://" in uri:
         raise HistoryError(f"rebuilding {ref.qualified} on remote storage is not supported yet")
     building = uri.rstrip("/") + ".rebuild"
@@ -814,7 +815,7 @@ def rebuild(
     count = 0
     for app_id, data in increments:
         _apply(
-            project,
+            catalog,
             building,
             data,
             spec,
@@ -830,13 +831,13 @@ def rebuild(
     if Path(building).exists():
         Path(building).rename(uri)
     shutil.rmtree(old, ignore_errors=True)
-    register(project, ref, producer=producer)
+    register(catalog, ref, producer=producer)
     return count
 
 
 # -- catalog ----------------------------------------------------------------------
 def register(
-    project: Project,
+    catalog: Catalog,
     ref: DatasetRef,
     *,
     producer: str,
@@ -845,43 +846,34 @@ def register(
     pii: Sequence[str] = (),
 ) -> None:
     """Record ``x`` (latest) and ``x__history`` in the catalog."""
-    uri = project.layout.table_uri(ref)
-    table = open_history(project.tables, uri)
+    uri = catalog.uri(ref)
+    table = open_history(catalog.tables, uri)
     if table is None:
         return
     columns = [{"name": f.name, "type": str(f.type)} for f in table.schema]
-    common = {
-        "department": ref.department,
-        "zone": ref.zone,
-        "uri": uri,
-        "producer": producer,
-        "key": list(table.spec.key),
-        "owner": owner,
-        "pii": list(pii),
-        "version": table.version,
-    }
-    if description:
-        common["description"] = description
+    entry = Entry(producer, table.spec.key, description, owner, pii)
     hidden = {DELETED, SEQ}
-    project.store.upsert_dataset(
-        ref.qualified,
-        name=ref.name,
+    catalog.record(
+        ref,
+        entry,
         columns=[c for c in columns if c["name"] not in hidden],
         # versions in base and recent, from the log: an upper bound on latest's rows
         # (an exact count needs the anti join, too dear to run on every apply)
-        row_count=table.base_rows + table.recent_rows,
-        **common,
+        rows=table.base_rows + table.recent_rows,
+        version=table.version,
+        keep_description=True,
     )
-    history_ref = ref.sibling(ref.name + HISTORY_SUFFIX)
     with_to = []
     for c in columns:
         with_to.append(c)
         if c["name"] == VALID_FROM:
             with_to.append({"name": sql.VALID_TO, "type": c["type"]})
-    project.store.upsert_dataset(
-        history_ref.qualified,
-        name=history_ref.name,
+    catalog.record(
+        ref.sibling(ref.name + HISTORY_SUFFIX),
+        entry,
         columns=with_to,
-        row_count=sum(f.rows for f in table.everything),
-        **common,
+        rows=sum(f.rows for f in table.everything),
+        version=table.version,
+        keep_description=True,
+        uri=uri,  # both faces are views of the one history table
     )

@@ -56,8 +56,7 @@ def already_written(ctx: RunContext, job: Job) -> bool:
     """True when an ``append`` job already appended for the current input state."""
     if job.options.materialize != "append":
         return False
-    uri = ctx.project.layout.table_uri(job.output)
-    return ctx.project.tables.committed_version(uri, app_id(ctx, job)) is not None
+    return ctx.project.catalog.committed(job.output, app_id(ctx, job))
 
 
 def stamp_lineage(
@@ -118,11 +117,11 @@ def write(
     if opts.materialize == "incremental":
         return _upsert(ctx, job, data.read_all(), catalog)
     if opts.materialize == "append":
-        result = project.write_table(
+        result = project.catalog.write(
             job.output, data, mode="append", app_id=app_id(ctx, job), **catalog
         )
     else:
-        result = project.write_table(job.output, data, mode="overwrite", **catalog)
+        result = project.catalog.write(job.output, data, mode="overwrite", **catalog)
     return Counts(rows_out=result.rows, bytes_written=result.bytes_written)
 
 
@@ -133,9 +132,9 @@ def _upsert(ctx: RunContext, job: Job, table: pa.Table, catalog: dict[str, Any])
     check_keys(table, key, where=job.location)
     project = ctx.project
     if not project.tables.exists(project.layout.table_uri(job.output)):
-        result = project.write_table(job.output, table, mode="overwrite", **catalog)
+        result = project.catalog.write(job.output, table, mode="overwrite", **catalog)
         return Counts(rows_out=result.rows, bytes_written=result.bytes_written)
-    merged = project.merge_table(job.output, table, **catalog)
+    merged = project.catalog.merge(job.output, table, **catalog)
     return Counts(
         rows_out=merged.rows,
         bytes_written=merged.bytes_written,

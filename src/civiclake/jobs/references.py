@@ -34,7 +34,7 @@ def resolve_input(project: Project, qualified: str, *, where: str) -> DatasetRef
 def suggest_dataset(project: Project, qualified: str) -> str:
     """`` (did you mean housing_raw.x?)`` from the catalog and every schema, or ``""``."""
     name = qualified.rpartition(".")[2].lower()
-    candidates = {ref.qualified for ref in project.catalog_datasets()}
+    candidates = {ref.qualified for ref in project.catalog.datasets()}
     candidates.update(
         f"{schema_name(d, z)}.{name}" for d in project.departments for z in TABLE_ZONES
     )
@@ -46,7 +46,7 @@ def unqualified_error(project: Project, name: str, department: str, where: str) 
     """What to write instead of a bare ``FROM rent_accounts``: a dataset of that name."""
     same_name = sorted(
         (ref.department != department, ref.qualified)
-        for ref in project.catalog_datasets()
+        for ref in project.catalog.datasets()
         if ref.name == name.lower()
     )
     hint = f" (did you mean {same_name[0][1]}?)" if same_name else ""

@@ -123,7 +123,7 @@ def new_job(
 
 def _template_input(project: Project, department: str) -> DatasetRef | None:
     """A dataset to start from: the department's own (raw first), else a shared one."""
-    refs = project.catalog_datasets()
+    refs = project.catalog.datasets()
     for dept in (department, "unrestricted"):
         for zone in TABLE_ZONES:
             found = sorted(r for r in refs if r.department == dept and r.zone == zone)

@@ -225,6 +225,19 @@ class MetadataStore:
                     )
                 )
 
+    def forget_datasets(self, names: Sequence[str]) -> None:
+        """Remove datasets' catalog rows with their lineage, clearances, drift and publish
+        state, in one transaction."""
+        names = list(names)
+        with self._tx() as conn:
+            conn.execute(t.datasets.delete().where(t.datasets.c.qualified_name.in_(names)))
+            conn.execute(
+                t.column_lineage.delete().where(t.column_lineage.c.output_dataset.in_(names))
+            )
+            conn.execute(t.pii_clearances.delete().where(t.pii_clearances.c.dataset.in_(names)))
+            conn.execute(t.schema_changes.delete().where(t.schema_changes.c.dataset.in_(names)))
+            conn.execute(t.publish_state.delete().where(t.publish_state.c.dataset.in_(names)))
+
     def datasets(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(t.datasets).order_by(t.datasets.c.qualified_name))

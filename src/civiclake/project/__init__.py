@@ -7,10 +7,9 @@ globals and every piece can be built for a test project in a temp folder.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from civiclake.config.loader import load_model
 from civiclake.config.models import ProjectConfig
@@ -18,16 +17,13 @@ from civiclake.config.secrets import load_dotenv
 from civiclake.config.suggest import did_you_mean
 from civiclake.exceptions import ConfigError, ProjectNotFoundError
 from civiclake.naming import TABLE_ZONES, department_id
-from civiclake.storage import DatasetRef, Layout, MergeResult, TableStore, WriteResult
+from civiclake.storage import DatasetRef, Layout, TableStore
 from civiclake.storage.connections import Connections
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
+    from civiclake.catalog import Catalog
     from civiclake.engines.base import Engine
     from civiclake.metadata import MetadataStore
-    from civiclake.storage.delta import WriteMode
-    from civiclake.storage.staged import Constant
 
 CONFIG_FILE = "civiclake.yaml"
 
@@ -127,97 +123,12 @@ class Project:
         engine: Engine = cls(self.tables, self.layout.table_uri, allowed_directories=allowed)
         return engine
 
-    # -- datasets ---------------------------------------------------------------
-    def catalog_datasets(self) -> list[DatasetRef]:
-        """Datasets the catalog knows to exist (written at least once)."""
-        refs = []
-        for row in self.store.datasets():
-            if row["department"] in self.departments:
-                refs.append(DatasetRef(row["department"], row["zone"], row["name"]))
-        return refs
+    @cached_property
+    def catalog(self) -> Catalog:
+        """The one door datasets are written through (see :mod:`civiclake.catalog`)."""
+        from civiclake.catalog import Catalog
 
-    def write_table(
-        self,
-        ref: DatasetRef,
-        data: Any,
-        *,
-        mode: WriteMode,
-        producer: str,
-        app_id: str | None = None,
-        key: Sequence[str] = (),
-        description: str = "",
-        owner: str = "",
-        pii: Sequence[str] = (),
-        partition_by: list[str] | None = None,
-        metadata: Mapping[str, str] | None = None,
-        constants: Mapping[str, Constant] | None = None,
-    ) -> WriteResult:
-        """Write a dataset's Delta table and record it in the catalog (the one write door).
-
-        ``constants`` are trailing columns with one value on every row (lineage).
-        """
-        uri = self.layout.table_uri(ref)
-        result = self.tables.write(
-            uri,
-            data,
-            mode=mode,
-            partition_by=partition_by,
-            app_id=app_id,
-            metadata=metadata,
-            description=description or None,
-            constants=constants,
-        )
-        self.register_dataset(
-            ref, producer=producer, key=key, description=description, owner=owner, pii=pii
-        )
-        return result
-
-    def merge_table(
-        self,
-        ref: DatasetRef,
-        data: pa.Table,
-        *,
-        key: Sequence[str],
-        producer: str,
-        description: str = "",
-        owner: str = "",
-        pii: Sequence[str] = (),
-    ) -> MergeResult:
-        """Upsert ``data`` into a dataset by ``key`` and refresh its catalog entry."""
-        result = self.tables.merge(self.layout.table_uri(ref), data, key)
-        self.register_dataset(
-            ref, producer=producer, key=key, description=description, owner=owner, pii=pii
-        )
-        return result
-
-    def register_dataset(
-        self,
-        ref: DatasetRef,
-        *,
-        producer: str,
-        key: Sequence[str] = (),
-        description: str = "",
-        owner: str = "",
-        pii: Sequence[str] = (),
-    ) -> None:
-        """Record (or refresh) a dataset's catalog entry from its Delta table."""
-        uri = self.layout.table_uri(ref)
-        info = self.tables.describe(uri)
-        self.store.upsert_dataset(
-            ref.qualified,
-            department=ref.department,
-            zone=ref.zone,
-            name=ref.name,
-            uri=uri,
-            producer=producer,
-            key=list(key),
-            description=description,
-            owner=owner,
-            pii=list(pii),
-            columns=[{"name": f.name, "type": str(f.type)} for f in info.schema],
-            row_count=info.rows,
-            version=info.version,
-        )
+        return Catalog(self.layout, self.tables, self.store, self.departments)
 
 
 __all__ = ["CONFIG_FILE", "Project"]

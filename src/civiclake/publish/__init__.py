@@ -234,7 +234,7 @@ def publishable(project: Project) -> list[DatasetRef]:
     zones = set(project.config.warehouse.zones)
     return [
         ref
-        for ref in project.catalog_datasets()
+        for ref in project.catalog.datasets()
         if ref.zone in zones
         and not ref.name.endswith(HISTORY_SUFFIX)
         and not ref.name.endswith(REJECTED_SUFFIX)

@@ -100,7 +100,7 @@ class Runner:
 
         if nodes is None:
             nodes = discover(self.project)
-        graph = build_graph(nodes, known=set(self.project.catalog_datasets()))
+        graph = build_graph(nodes, known=set(self.project.catalog.datasets()))
         chosen = set(graph.select(select)) if select else set(graph.order())
         return graph, [n for n in graph.order() if n in chosen]
 

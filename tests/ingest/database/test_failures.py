@@ -68,7 +68,7 @@ def test_connection_lost_mid_read_fails_cleanly_and_the_next_run_completes(
         # nothing half-applied: the first table is whole, the second recorded nothing
         assert differences(project, sim, "work_orders") == CLEAN
         assert project.store.get_cursor("repairs/drs", "call_log") is None
-        assert "repairs_raw.call_log" not in {r.qualified for r in project.catalog_datasets()}
+        assert "repairs_raw.call_log" not in {r.qualified for r in project.catalog.datasets()}
         landing = project.dir / "landing" / "repairs" / "drs"
         assert not list(landing.rglob("*.partial"))
 

@@ -17,7 +17,7 @@ def test_housing_streams_in_a_project(project_dir: Path) -> None:
     assert summary.ok, [(s.name, s.error) for s in summary.steps]
     session = project.engine().session()
     try:
-        session.register(project.catalog_datasets())
+        session.register(project.catalog.datasets())
         for table in (
             "housing_refined.tenures",
             "housing_refined.tenures__history",

@@ -80,7 +80,7 @@ def test_replay_gives_every_batch_in_import_order_and_rebuilds_the_same_history(
     assert len(replayed) == 2 and all(t.num_rows for _, t in replayed)
     src = source(planning)
     rebuild(
-        planning,
+        planning.catalog,
         ref("applications"),
         src.history_spec("applications"),
         iter(replayed),

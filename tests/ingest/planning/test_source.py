@@ -73,7 +73,7 @@ def test_values_are_typed_not_left_as_strings(
 def _schema(project: Project) -> pa.Schema:
     session = project.engine().session()
     try:
-        session.register(project.catalog_datasets())
+        session.register(project.catalog.datasets())
         return session.sql("SELECT * FROM planning_refined.applications LIMIT 0").schema
     finally:
         session.close()

@@ -264,7 +264,7 @@ class TableSync:
         try:
             self._changes(con, pending, current, source_now)
             result: HistoryResult = apply_increment(
-                self.project,
+                self.project.catalog,
                 self.ref,
                 con.sql("SELECT * FROM changes").to_arrow_reader(self.config.batch_rows),
                 self.spec,

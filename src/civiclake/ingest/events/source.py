@@ -229,17 +229,12 @@ class EventsSource(Source[EventsSourceConfig]):
     def _write(
         self, ref: DatasetRef, rows: pa.Table, app_id: str, constants: dict[str, Any]
     ) -> int:
-        project = self.project
-        if project.tables.committed_version(project.layout.table_uri(ref), app_id) is not None:
-            return 0  # written by a run that stopped before recording the file
-        result = project.tables.write(
-            project.layout.table_uri(ref),
-            rows,
-            mode="append",
-            app_id=app_id,
-            constants=constants,
+        # None: written by a run that stopped before recording the file. The sink refreshes
+        # the catalog entries once the file is done.
+        result = self.project.catalog.write_once(
+            ref, rows, app_id=app_id, producer=self.name, constants=constants, register=False
         )
-        return result.bytes_written
+        return 0 if result is None else result.bytes_written
 
 
 def _json_values(data: bytes) -> list[bytes]:

@@ -99,8 +99,7 @@ def load_file(
         }
     )
     file = _File(source, ctx, req, received, stamp)
-    uri = project.layout.table_uri(source.dataset)
-    committed = project.tables.committed_version(uri, f"file:{received.sha256}") is not None
+    committed = project.catalog.committed(source.dataset, f"file:{received.sha256}")
     single_pass = not committed and received.size >= SINGLE_PASS_MIN_BYTES
     if single_pass:
         with _connection(source) as con:
@@ -196,7 +195,7 @@ def _write_good(
         reader = bound.to_arrow_reader(BATCH_ROWS)
         if verify is not None:
             reader = _verified(reader, verify, parsed.first_row, aborted)
-        result = project.write_table(
+        result = project.catalog.write(
             ref,
             reader,
             mode="append",
@@ -279,15 +278,13 @@ def _write_rejects(file: _File, con: duckdb.DuckDBPyConnection, loaded: Loaded) 
         )
     loaded.notes.append(f"{req.name}: {loaded.rejected} row(s) rejected, see {ref.qualified}")
     app_id = f"rejected:{file.received.sha256}"
-    if project.tables.committed_version(project.layout.table_uri(ref), app_id) is not None:
-        return
-    result = project.write_table(
+    result = project.catalog.write_once(
         ref,
         rows,
-        mode="append",
-        producer=source.name,
         app_id=app_id,
+        producer=source.name,
         description=f"Rows of {source.dataset.qualified} that could not be loaded, and why",
         owner=source.config.owner,
     )
-    loaded.bytes_written += result.bytes_written
+    if result is not None:
+        loaded.bytes_written += result.bytes_written

@@ -143,7 +143,7 @@ class TableLoader:
             applied.rejected += typed.rejected.num_rows
             applied.bytes_written += self._reject(ctx, batch, typed.rejected)
         result = apply_increment(
-            self.source.project,
+            self.source.project.catalog,
             self.ref,
             typed.table,
             self.source.history_spec(self.resource),
@@ -166,8 +166,6 @@ class TableLoader:
         project = self.source.project
         ref = self.ref.sibling(f"{self.ref.name}__rejected")
         app_id = "rejected:" + batch.app_id.rsplit(":", 1)[-1]
-        if project.tables.committed_version(project.layout.table_uri(ref), app_id) is not None:
-            return 0
         constants = {
             name: value
             for name, value in (
@@ -176,17 +174,16 @@ class TableLoader:
             )
             if name not in rejected.column_names
         }
-        result = project.write_table(
+        result = project.catalog.write_once(
             ref,
             rejected,
-            mode="append",
-            producer=self.source.name,
             app_id=app_id,
+            producer=self.source.name,
             description=f"Records of {self.ref.qualified} that could not be loaded, and why",
             owner=self.source.config.owner,
             constants=constants,
         )
-        return result.bytes_written
+        return 0 if result is None else result.bytes_written
 
     def replay(self, batches: list[Batch]) -> Iterator[tuple[str, pa.Table]]:
         """Each batch typed again, in order; types follow the table as it stands, and

@@ -136,7 +136,7 @@ def apply(
     finally:
         con.close()
     result = apply_increment(
-        project,
+        project.catalog,
         ref,
         parent_rows,
         spec_of(table),
@@ -151,7 +151,7 @@ def apply(
     for name, child in table.children.items():
         child_ref = ref.sibling(name)
         result = apply_increment(
-            project,
+            project.catalog,
             child_ref,
             child_rows[name],
             child_spec(child),
@@ -167,7 +167,7 @@ def apply(
         tombstones = _reconcile(project, ref, child_ref, table, child, parent_rows)
         if tombstones is not None and tombstones.num_rows:
             result = apply_increment(
-                project,
+                project.catalog,
                 child_ref,
                 tombstones,
                 child_spec(child),

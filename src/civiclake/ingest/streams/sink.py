@@ -133,7 +133,7 @@ class EventSink:
         }
         for ref in refs:
             if project.tables.exists(project.layout.table_uri(ref)):
-                project.register_dataset(
+                project.catalog.register(
                     ref,
                     producer=self.source.name,
                     description=descriptions.get(ref, ""),

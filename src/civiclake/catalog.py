@@ -1,0 +1,212 @@
+"""The catalog: the one door every dataset is written through.
+
+A dataset is a Delta table at the URI its :class:`~civiclake.storage.DatasetRef` maps to,
+plus an entry in the metadata store (producer, key, owner, PII columns, schema, rows) that
+the catalog, lineage, access policy and warehouse read. Writing through :class:`Catalog`
+keeps the two together::
+
+    catalog.write(ref, table, mode="overwrite", producer="job:housing.tenures", key=["id"])
+    catalog.write_once(ref, rows, app_id="file:ab12…", producer="files:rents")  # exactly once
+    catalog.merge(ref, table, key=["id"], producer="job:…")
+
+:meth:`Catalog.write_once` is the exactly-once write: the table's Delta application
+transaction ``app_id`` is checked first and recorded in the same commit as the data, so a
+run that stopped after committing and before recording its progress does not write twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from civiclake.storage import DatasetRef, Layout, MergeResult, TableStore, WriteResult
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from civiclake.metadata import MetadataStore
+    from civiclake.storage.delta import WriteMode
+    from civiclake.storage.staged import Constant
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the catalog records of a dataset besides its table."""
+
+    producer: str
+    key: Sequence[str] = ()
+    description: str = ""
+    owner: str = ""
+    pii: Sequence[str] = ()
+
+
+class Catalog:
+    """Datasets of one project: their tables and their catalog entries."""
+
+    def __init__(
+        self, layout: Layout, tables: TableStore, store: MetadataStore, departments: Sequence[str]
+    ) -> None:
+        self.layout = layout
+        self.tables = tables
+        self.store = store
+        self.departments = list(departments)
+
+    # -- where ------------------------------------------------------------------
+    def uri(self, ref: DatasetRef) -> str:
+        """The Delta table URI of ``ref``."""
+        return self.layout.table_uri(ref)
+
+    def exists(self, ref: DatasetRef) -> bool:
+        return self.tables.exists(self.uri(ref))
+
+    def committed(self, ref: DatasetRef, app_id: str) -> bool:
+        """``app_id``'s write is already in ``ref``'s table (see :meth:`write_once`)."""
+        return self.tables.committed_version(self.uri(ref), app_id) is not None
+
+    def datasets(self) -> list[DatasetRef]:
+        """Datasets the catalog knows to exist (written at least once)."""
+        return [
+            DatasetRef(row["department"], row["zone"], row["name"])
+            for row in self.store.datasets()
+            if row["department"] in self.departments
+        ]
+
+    # -- writing ----------------------------------------------------------------
+    def write(
+        self,
+        ref: DatasetRef,
+        data: Any,
+        *,
+        mode: WriteMode,
+        producer: str,
+        app_id: str | None = None,
+        key: Sequence[str] = (),
+        description: str = "",
+        owner: str = "",
+        pii: Sequence[str] = (),
+        partition_by: list[str] | None = None,
+        metadata: Mapping[str, str] | None = None,
+        constants: Mapping[str, Constant] | None = None,
+        register: bool = True,
+    ) -> WriteResult:
+        """Write ``ref``'s table and record it in the catalog.
+
+        ``constants`` are trailing columns with one value on every row (lineage).
+        ``register=False`` leaves the catalog entry to the caller, for writers that commit
+        many small batches and refresh the entry once at the end (streams).
+        """
+        result = self.tables.write(
+            self.uri(ref),
+            data,
+            mode=mode,
+            partition_by=partition_by,
+            app_id=app_id,
+            metadata=metadata,
+            description=description or None,
+            constants=constants,
+        )
+        if register:
+            self.register(
+                ref, producer=producer, key=key, description=description, owner=owner, pii=pii
+            )
+        return result
+
+    def write_once(
+        self,
+        ref: DatasetRef,
+        data: Any,
+        *,
+        app_id: str,
+        producer: str,
+        mode: WriteMode = "append",
+        **options: Any,
+    ) -> WriteResult | None:
+        """:meth:`write`, unless ``app_id`` already committed to ``ref`` (then None).
+
+        Takes :meth:`write`'s keyword options. The check and the commit carrying ``app_id``
+        make a re-run after a crash a no-op for every batch that reached the table.
+        """
+        if self.committed(ref, app_id):
+            return None
+        return self.write(ref, data, mode=mode, producer=producer, app_id=app_id, **options)
+
+    def merge(
+        self,
+        ref: DatasetRef,
+        data: pa.Table,
+        *,
+        key: Sequence[str],
+        producer: str,
+        description: str = "",
+        owner: str = "",
+        pii: Sequence[str] = (),
+    ) -> MergeResult:
+        """Upsert ``data`` into ``ref`` by ``key`` and refresh its catalog entry."""
+        result = self.tables.merge(self.uri(ref), data, key)
+        self.register(
+            ref, producer=producer, key=key, description=description, owner=owner, pii=pii
+        )
+        return result
+
+    # -- entries ----------------------------------------------------------------
+    def register(
+        self,
+        ref: DatasetRef,
+        *,
+        producer: str,
+        key: Sequence[str] = (),
+        description: str = "",
+        owner: str = "",
+        pii: Sequence[str] = (),
+    ) -> None:
+        """Record (or refresh) ``ref``'s entry from its Delta table's schema and size."""
+        info = self.tables.describe(self.uri(ref))
+        self.record(
+            ref,
+            Entry(producer, key, description, owner, pii),
+            columns=[{"name": f.name, "type": str(f.type)} for f in info.schema],
+            rows=info.rows,
+            version=info.version,
+        )
+
+    def record(
+        self,
+        ref: DatasetRef,
+        entry: Entry,
+        *,
+        columns: list[dict[str, str]],
+        rows: int,
+        version: int,
+        keep_description: bool = False,
+        uri: str | None = None,
+    ) -> None:
+        """Record an entry whose schema the caller knows (a history table's two faces).
+
+        ``keep_description``: an empty description leaves the recorded one as it is.
+        ``uri``: the table holding the dataset when it is not ``ref``'s own (``x__history``).
+        """
+        values: dict[str, Any] = {
+            "department": ref.department,
+            "zone": ref.zone,
+            "name": ref.name,
+            "uri": uri or self.uri(ref),
+            "producer": entry.producer,
+            "key": list(entry.key),
+            "owner": entry.owner,
+            "pii": list(entry.pii),
+            "columns": columns,
+            "row_count": rows,
+            "version": version,
+        }
+        if entry.description or not keep_description:
+            values["description"] = entry.description
+        self.store.upsert_dataset(ref.qualified, **values)
+
+    def forget(self, qualified_names: Sequence[str]) -> None:
+        """Remove datasets' entries, lineage, clearances and publish state (their tables
+        are removed by the caller, first: a failed removal leaves them findable)."""
+        self.store.forget_datasets(qualified_names)
+
+
+__all__ = ["Catalog", "Entry"]
