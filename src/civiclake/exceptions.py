@@ -16,8 +16,10 @@ is terminal for the step)::
     ├── IngestError              a source could not load its input (ingest.exceptions)
     │   ├── SourceUnavailableError (T)  the source system or folder did not answer
     │   └── OffsetsMovedError (T)       a rebalance moved a stream's offsets
+    ├── PlanError                the steps do not form a plan: a cycle, two writers of one
+    │                            dataset, a selection that matches nothing (runner.graph)
     ├── JobError                 a job is invalid or failed (jobs.exceptions)
-    │   └── JobDefinitionError   found before anything runs: cycles, unknown tables…
+    │   └── JobDefinitionError   found before anything runs (a PlanError too): a bad header…
     ├── EngineError              the SQL engine refused or failed a query (engines)
     ├── WarehouseError           publishing failed (publish.exceptions)
     │   └── WarehouseUnreachable (T)  the warehouse did not answer
@@ -58,6 +60,10 @@ class TransientError(CivicLakeError, Transient):
 
     Python jobs may raise it themselves when they know a failure is temporary.
     """
+
+
+class PlanError(CivicLakeError):
+    """The steps cannot be planned; found before anything runs, the message names them."""
 
 
 class MissingDependencyError(CivicLakeError):

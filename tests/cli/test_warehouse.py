@@ -212,21 +212,19 @@ def _bootstrap(project: Project) -> str:
 
 @pytest.mark.slow
 def test_the_demo_with_a_superuser_warehouse_builds_and_prints_how_to_publish(
-    tmp_path: Path, server: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, server: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import io
-
-    from rich.console import Console
-
+    from civiclake.cli.render import print_demo
     from civiclake.demo import build_demo
     from civiclake.demo.build import WAREHOUSE_ENV
 
     monkeypatch.setenv(WAREHOUSE_ENV, server)
-    printed = io.StringIO()
-    summary = build_demo(
-        tmp_path / "riverside", planning_days=1, console=Console(file=printed, width=200)
-    )
-    text = printed.getvalue()
+    monkeypatch.setenv("COLUMNS", "200")
+    report = build_demo(tmp_path / "riverside", planning_days=1)
+    capsys.readouterr()
+    print_demo(report)
+    text = capsys.readouterr().out
+    summary = report.summary
     assert summary.ok, [(s.name, s.error) for s in summary.failed]
     assert "unrestricted/publish" not in text  # not a failed step: a setup to explain
     assert "Publish it" in text and "is a superuser" in text

@@ -20,7 +20,7 @@ from civiclake.query import run_query
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("demo") / "riverside"
-    summary = build_demo(root, planning_days=8)
+    summary = build_demo(root, planning_days=8).summary
     assert summary.ok, [(s.name, s.error) for s in summary.failed]
     return root
 
@@ -138,7 +138,7 @@ def test_demo_housing_streams_give_current_tenures_and_their_history(demo: Path)
 def test_rerunning_the_demo_loads_nothing_twice(demo: Path) -> None:
     project = Project.load(demo)
     before = _rows(project, "select count(*) as n from housing_raw.rent_accounts")
-    summary = build_demo(demo, planning_days=8)
+    summary = build_demo(demo, planning_days=8).summary
     assert summary.ok
     assert _rows(project, "select count(*) as n from housing_raw.rent_accounts") == before
     sources = {s.name: s.result.rows_out for s in summary.steps if s.kind == "source"}

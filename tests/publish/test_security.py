@@ -19,7 +19,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from civiclake.access.masking import Masker, generate_key
+from civiclake.access.masking import Masker
+from civiclake.config.secrets import generate_masking_key as generate_key
 from civiclake.exceptions import ConfigError
 from civiclake.project import Project
 from civiclake.project.scaffold import init_project

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from civiclake.jobs import JobDefinitionError, load_jobs
+from civiclake.exceptions import PlanError
+from civiclake.jobs import load_jobs
 from civiclake.runner.graph import Graph, build_graph
 from civiclake.steps import Counts, RunContext, StepDefinition
 from civiclake.storage import DatasetRef
@@ -101,7 +102,7 @@ def test_unknown_table_names_the_job_file_and_suggests(project):
     jobs_dir = project.dir / "jobs" / "housing"
     (jobs_dir / "clean.sql").write_text("SELECT 1 AS id")
     (jobs_dir / "report.sql").write_text("SELECT * FROM housing_refined.claen")
-    with pytest.raises(JobDefinitionError) as info:
+    with pytest.raises(PlanError) as info:
         build_graph(load_jobs(project), known=set())
     assert str(info.value).startswith(
         "unknown table housing_refined.claen in jobs/housing/report.sql "
@@ -118,7 +119,7 @@ def test_input_already_in_the_catalog_needs_no_producer():
 
 
 def test_two_producers_of_one_dataset_are_refused():
-    with pytest.raises(JobDefinitionError, match=r"housing_refined\.a is written by both"):
+    with pytest.raises(PlanError, match=r"housing_refined\.a is written by both"):
         build_graph(
             [
                 FakeNode("housing/a", [], ["housing_refined.a"]),
@@ -128,14 +129,12 @@ def test_two_producers_of_one_dataset_are_refused():
 
 
 def test_two_nodes_with_one_name_are_refused():
-    with pytest.raises(
-        JobDefinitionError, match=r"two steps are named housing/a.*share one namespace"
-    ):
+    with pytest.raises(PlanError, match=r"two steps are named housing/a.*share one namespace"):
         build_graph([FakeNode("housing/a", [], ["housing_raw.a"]), FakeNode("housing/a")])
 
 
 def test_cycle_is_reported_with_its_path():
-    with pytest.raises(JobDefinitionError) as info:
+    with pytest.raises(PlanError) as info:
         build_graph(
             [
                 FakeNode("housing/a", ["housing_refined.c"], ["housing_refined.a"]),
@@ -152,7 +151,7 @@ def test_cycle_is_reported_with_its_path():
 
 
 def test_a_job_reading_its_own_output_is_a_cycle():
-    with pytest.raises(JobDefinitionError, match="housing/a → housing/a"):
+    with pytest.raises(PlanError, match="housing/a → housing/a"):
         build_graph([FakeNode("housing/a", ["housing_refined.a"], ["housing_refined.a"])])
 
 
@@ -189,9 +188,7 @@ def test_selection_comes_back_in_run_order():
 
 
 def test_ambiguous_bare_name_lists_the_candidates():
-    with pytest.raises(
-        JobDefinitionError, match="'report' is ambiguous: it names housing/report, "
-    ):
+    with pytest.raises(PlanError, match="'report' is ambiguous: it names housing/report, "):
         council().select(["report"])
 
 
@@ -208,7 +205,7 @@ def test_ambiguous_bare_name_lists_the_candidates():
     ],
 )
 def test_no_match_suggests(pattern, expected):
-    with pytest.raises(JobDefinitionError, match=expected):
+    with pytest.raises(PlanError, match=expected):
         council().select([pattern])
 
 

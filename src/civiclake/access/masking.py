@@ -21,10 +21,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from civiclake.config.secrets import MASKING_KEY_ENV as KEY_ENV
 from civiclake.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from civiclake.config.models import AccessConfig
     from civiclake.config.secrets import Secret
 
-KEY_ENV = "CIVICLAKE_MASKING_KEY"
 MIN_KEY_CHARS = 32
 HEX_DIGITS = 16
 REDACTED = "***"
@@ -42,11 +41,6 @@ CACHE_VALUES = 50_000
 """Masks kept per department between calls (about 5 MB at most), then forgotten."""
 FUNCTION_PREFIX = "__civiclake_mask_"
 """Masking functions registered on DuckDB connections start with this (the guard refuses them)."""
-
-
-def generate_key() -> str:
-    """A new random masking key (64 hex digits) for ``.env``."""
-    return secrets.token_hex(32)
 
 
 @dataclass

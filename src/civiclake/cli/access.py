@@ -203,7 +203,8 @@ def user_remove(user: UserArg, project: ProjectOpt = None) -> None:
 @access_app.command("key")
 def key() -> None:
     """Print a new random masking key for the project's .env (CIVICLAKE_MASKING_KEY)."""
-    from civiclake.access.masking import KEY_ENV, generate_key
+    from civiclake.config.secrets import MASKING_KEY_ENV as KEY_ENV
+    from civiclake.config.secrets import generate_masking_key as generate_key
 
     out.console(stderr=True).print(
         f"A new masking key. Put it in the project's .env as {KEY_ENV}=<key> (civiclake.yaml "

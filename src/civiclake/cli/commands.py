@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from civiclake.cli import output as out
+from civiclake.cli.render import print_summary
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from civiclake.project import Project
-    from civiclake.runner.runner import RunSummary
     from civiclake.steps import RunContext
     from civiclake.storage import DatasetRef
 
@@ -80,7 +80,8 @@ def run(
     progress: bool,
     today: date | None = None,
 ) -> None:
-    from civiclake.runner.progress import NullReporter, RichReporter
+    from civiclake.cli.render import RichReporter
+    from civiclake.runner.progress import NullReporter
     from civiclake.runner.runner import Runner
 
     project = _project(project_dir)
@@ -92,43 +93,6 @@ def run(
     print_summary(summary, project)
     if not summary.ok:
         sys.exit(1)
-
-
-def print_summary(summary: RunSummary, project: Project) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    console = out.console()
-    if not summary.steps:
-        console.print(
-            "Nothing to run: declare sources in sources/<department>/*.yaml and jobs in "
-            "jobs/<department>/ (`civiclake new job <department>/<name>`)"
-        )
-        return
-    table = Table(title=f"run {summary.run_id}: {summary.status}", title_justify="left")
-    for col in ("step", "status", "rows in", "rows out", "rejected", "written", "time"):
-        table.add_column(col, justify="right" if col not in ("step", "status") else "left")
-    style = {"success": "green", "failed": "red", "blocked": "yellow"}
-    for step in summary.steps:
-        r = step.result
-        table.add_row(
-            step.name,
-            f"[{style.get(step.status, 'white')}]{step.status}[/]",
-            out.count(r.rows_in),
-            out.count(r.rows_out),
-            out.count(r.rows_rejected) if r.rows_rejected else "",
-            out.size(r.bytes_written),
-            out.seconds(step.seconds),
-        )
-    console.print(table)
-    for step in summary.steps:
-        for note in step.result.notes:
-            console.print(f"  [dim]{escape(step.name)}: {escape(note)}[/]")
-    for step in summary.failed:
-        console.print(f"[red]{step.status}[/] {escape(step.name)}: {escape(step.error or '')}")
-    if summary.failed:
-        console.print(f"Log: {summary.log_path}")
-    console.print(f"{out.plural(len(summary.steps), 'step')} in {out.seconds(summary.seconds)}")
 
 
 def list_nodes(project_dir: Path | None) -> None:
@@ -505,9 +469,18 @@ def warehouse_bootstrap(project_dir: Path | None) -> None:
 
 
 def demo(directory: Path, force: bool, planning_days: int = 30) -> None:
+    from civiclake.cli.render import RichReporter, print_demo
     from civiclake.demo import build_demo
 
-    build_demo(directory, force=force, console=out.console(), planning_days=planning_days)
+    console = out.console()
+    report = build_demo(
+        directory,
+        force=force,
+        planning_days=planning_days,
+        say=console.print,
+        reporter=RichReporter(console) if console.is_terminal else None,
+    )
+    print_demo(report)
 
 
 # -- history ------------------------------------------------------------------------

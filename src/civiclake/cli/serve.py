@@ -10,19 +10,6 @@ import typer
 from civiclake.cli import output as out
 
 
-def curl_example(
-    host: str,
-    port: int,
-    token: str = "$CIVICLAKE_TOKEN",
-    sql: str = "SELECT * FROM unrestricted_trusted.wards LIMIT 5",
-) -> str:
-    """The curl line the demo and `serve` print."""
-    return (
-        f'curl -s -H "Authorization: Bearer {token}" -H "Content-Type: application/json" '
-        f'-d \'{{"sql": "{sql}"}}\' http://{host}:{port}/api/sql'
-    )
-
-
 def serve(
     host: Annotated[
         str | None, typer.Option(help="Address to listen on (default: serve.host, 127.0.0.1).")
@@ -49,6 +36,8 @@ def serve(
     app = create_app(proj)
     console = out.console(stderr=True)
     console.print(f"SQL API on http://{host}:{port}/api/sql — try:")
+    from civiclake.serve.app import curl_example
+
     console.print(curl_example(host, port), soft_wrap=True, markup=False)
     console.print("Tokens: `civiclake access token create <user>`. Ctrl-C stops.")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

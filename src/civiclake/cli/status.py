@@ -166,7 +166,7 @@ def reconcile(
     project: ProjectOpt = None,
 ) -> None:
     """Compare a database source's tables with the source now and repair what differs."""
-    from civiclake.cli.commands import print_summary
+    from civiclake.cli.render import print_summary
     from civiclake.config.suggest import did_you_mean
     from civiclake.exceptions import ConfigError
     from civiclake.project import Project

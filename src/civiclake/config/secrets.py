@@ -133,3 +133,14 @@ def from_environment(name: str) -> str | None:
     """``name`` as the process environment set it, ignoring what a project's ``.env`` put there."""
     value = os.environ.get(name)
     return None if value is None or _FROM_DOTENV.get(name) == value else value
+
+
+MASKING_KEY_ENV = "CIVICLAKE_MASKING_KEY"
+"""The environment variable (or ``.env`` line) new projects keep their masking key in."""
+
+
+def generate_masking_key() -> str:
+    """A new random masking key (64 hex digits) for ``.env``."""
+    import secrets
+
+    return secrets.token_hex(32)

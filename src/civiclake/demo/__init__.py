@@ -4,6 +4,6 @@
 demo project's source declarations and jobs, copied into the new project.
 """
 
-from civiclake.demo.build import build_demo
+from civiclake.demo.build import DemoReport, build_demo
 
-__all__ = ["build_demo"]
+__all__ = ["DemoReport", "build_demo"]

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
@@ -28,6 +29,7 @@ from civiclake.runner.plan import discover
 from civiclake.serve.demo import DEMO_ANALYST, serving_demo
 
 if TYPE_CHECKING:
+    from civiclake.runner.progress import Reporter
     from civiclake.runner.runner import RunSummary
 
 DEPARTMENTS = ["housing", "housing-repairs", "parking", "planning"]
@@ -59,28 +61,52 @@ EXAMPLE_QUERIES = [
 ]
 
 
+@dataclass
+class DemoReport:
+    """What building the demo did, for the CLI to show (:func:`civiclake.cli.render.print_demo`)."""
+
+    directory: Path
+    summary: RunSummary
+    """The last run: the whole project's, or the step that stopped the build."""
+    finished: bool = False
+    """The build got to its last run (False: a repairs or planning step failed first)."""
+    reconciliation: list[str] = field(default_factory=list)
+    try_lines: list[str] = field(default_factory=list)
+    """Commands to try next."""
+    serving: list[str] = field(default_factory=list)
+    """How to reach the SQL API (and the warehouse) as the demo analyst."""
+    publish: list[str] = field(default_factory=list)
+    """Steps to publish when the warehouse refused the demo's account."""
+
+    @property
+    def ok(self) -> bool:
+        return self.summary.ok
+
+
 def build_demo(
     directory: Path,
     *,
     force: bool = False,
-    console: Any = None,
     seed: int = 2026,
     planning_days: int = PLANNING_DAYS,
-) -> RunSummary:
+    say: Callable[[str], None] = lambda message: None,
+    reporter: Reporter | None = None,
+) -> DemoReport:
     """Create (or refresh) the demo project in ``directory`` and run all its steps.
 
     The planning department's source is the planning API simulator, started
     in the background for the build: the first run loads the whole system,
     then one run per simulated day pulls that day's increment into history.
+    ``say`` hears what the build is doing; ``reporter`` shows the last run's progress.
     """
     from civiclake.demo.data import generate
-    from civiclake.runner.progress import NullReporter, RichReporter
+    from civiclake.runner.progress import NullReporter
     from civiclake.runner.runner import Runner
 
     directory = directory.resolve()
     if (directory / CONFIG_FILE).exists():
         if not force:
-            _say(console, f"Using the existing demo project in {directory} (--force rebuilds it)")
+            say(f"Using the existing demo project in {directory} (--force rebuilds it)")
         else:
             _remove_demo(directory)
     if not (directory / CONFIG_FILE).exists():
@@ -100,29 +126,20 @@ def build_demo(
         if os.environ.get(WAREHOUSE_ENV):  # publish to this PostgreSQL warehouse too
             with (directory / CONFIG_FILE).open("a", encoding="utf-8") as config:
                 config.write(f"warehouse:\n  url: ${{{WAREHOUSE_ENV}}}\n")
-        _say(console, f"Created the demo council project in {directory}")
+        say(f"Created the demo council project in {directory}")
     project = Project.load(directory)
-    reporter = RichReporter(console) if console is not None and console.is_terminal else None
-    repairs = build_repairs(directory, seed=seed, say=lambda text: _say(console, text))
+    repairs = build_repairs(directory, seed=seed, say=say)
     if repairs.failed is not None:
-        if console is not None:
-            from civiclake.cli.commands import print_summary
-
-            print_summary(repairs.failed, Project.load(directory))
-        return repairs.failed
+        return DemoReport(directory, repairs.failed)
     with _planning_api(directory, seed=seed, days=planning_days) as (simulator, days, fresh):
         for number, day in enumerate(days[:-1] if fresh else [], start=1):
-            _say(console, f"Planning system, day {number} of {len(days)}: pulling up to {day}")
+            say(f"Planning system, day {number} of {len(days)}: pulling up to {day}")
             simulator.set_today(day)
             daily = Runner(Project.load(directory), today=day).run(
                 ["planning/planning_api"], command=f"demo --today {day}"
             )
             if not daily.ok:
-                if console is not None:
-                    from civiclake.cli.commands import print_summary
-
-                    print_summary(daily, Project.load(directory))
-                return daily
+                return DemoReport(directory, daily)
         simulator.set_today(days[-1])
         project = Project.load(directory)
         # a refused service account is a setup step to explain, not a failed demo
@@ -143,46 +160,30 @@ def build_demo(
     )
     if unpublished:  # serving_demo's advice to configure a warehouse: it is configured
         serving = [line for line in serving if not line.startswith("PostgreSQL warehouse:")]
-    if console is not None:
-        from civiclake.cli.commands import datasets, print_summary
-
-        print_summary(summary, project)
-        if repairs.reconciliation:
-            console.print(
-                "\n[bold]The repairs system's reconciliation[/] (what the 15-minute syncs "
-                "could not see, found and repaired):"
-            )
-            for note in repairs.reconciliation:
-                console.print(f"  {note}", markup=False, highlight=False)
-        console.print("\n[bold]What was built[/]")
-        datasets(directory)
-        cli = _command()
-        console.print("\n[bold]Try it[/]")
-        lines = [f"cd {directory}"]
-        lines += [f'{cli} query "{sql}"' for sql in EXAMPLE_QUERIES]
-        lines += [
-            f"{cli} runs            # run history",
-            f"{cli} status          # freshness: last runs, database cursors, reconciliations",
-            f"{cli} reconcile housing-repairs/drs   # compare with the repairs system now",
-            f"{cli} list            # sources and jobs, with what they read and write",
-            f"{cli} new job housing/my_first_job --template sql",
-            "# one more day of the planning system: serve it, then run as of that day",
-            f"{cli} simulate planning-api --port {port} --seed {seed} --start {start} "
-            f"--today {tomorrow} &",
-            f"{cli} run --today {tomorrow}",
-        ]
-        for line in lines:
-            console.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
-        if serving:
-            console.print("\n[bold]Serve it[/]")
-            for line in serving:
-                console.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
-        if unpublished:
-            console.print("\n[bold]Publish it[/]")
-            for line in unpublished:
-                console.print(line, soft_wrap=True, markup=False, highlight=False)
+    cli = _command()
+    try_lines = [f"cd {directory}"]
+    try_lines += [f'{cli} query "{sql}"' for sql in EXAMPLE_QUERIES]
+    try_lines += [
+        f"{cli} runs            # run history",
+        f"{cli} status          # freshness: last runs, database cursors, reconciliations",
+        f"{cli} reconcile housing-repairs/drs   # compare with the repairs system now",
+        f"{cli} list            # sources and jobs, with what they read and write",
+        f"{cli} new job housing/my_first_job --template sql",
+        "# one more day of the planning system: serve it, then run as of that day",
+        f"{cli} simulate planning-api --port {port} --seed {seed} --start {start} "
+        f"--today {tomorrow} &",
+        f"{cli} run --today {tomorrow}",
+    ]
     project.store.close()
-    return summary
+    return DemoReport(
+        directory,
+        summary,
+        finished=True,
+        reconciliation=list(repairs.reconciliation),
+        try_lines=try_lines,
+        serving=serving,
+        publish=unpublished or [],
+    )
 
 
 def _warehouse_refusal(project: Project) -> list[str] | None:
@@ -346,8 +347,3 @@ def _remove_demo(directory: Path) -> None:
             f"{directory} holds a project that is not the demo; refusing to delete it"
         )
     shutil.rmtree(directory)
-
-
-def _say(console: Any, message: str) -> None:
-    if console is not None:
-        console.print(message)

@@ -10,12 +10,12 @@
 Both are terminal: retrying a job with the same definition gives the same error.
 """
 
-from civiclake.exceptions import CivicLakeError
+from civiclake.exceptions import CivicLakeError, PlanError
 
 
 class JobError(CivicLakeError):
     """A job is invalid or failed; the message names the job file and the fix."""
 
 
-class JobDefinitionError(JobError):
+class JobDefinitionError(JobError, PlanError):
     """A job (or the graph of jobs) is wrong before anything runs."""

@@ -113,7 +113,8 @@ def _write_env(path: Path) -> None:
     """A ``.env`` with a new masking key, readable by its owner only (kept if it exists)."""
     import os
 
-    from civiclake.access.masking import KEY_ENV, generate_key
+    from civiclake.config.secrets import MASKING_KEY_ENV as KEY_ENV
+    from civiclake.config.secrets import generate_masking_key as generate_key
 
     if path.exists():
         return

@@ -162,7 +162,7 @@ def drop_published(
     import psycopg
 
     from civiclake.config.secrets import REDACTOR
-    from civiclake.model.publish import drop_foreign_keys
+    from civiclake.publish.relationships import drop_foreign_keys
     from civiclake.publish.roles import MASKED_SUFFIX
     from civiclake.publish.warehouse import STATE_SCHEMA, qual
 
@@ -261,8 +261,8 @@ def publish(
     """
     from civiclake.access.policy import AccessPolicy
     from civiclake.config.secrets import REDACTOR
-    from civiclake.model.publish import publish_relationships
     from civiclake.publish.datasets import Context, publish_dataset
+    from civiclake.publish.relationships import publish_relationships
 
     settings = project.config.warehouse
     policy = AccessPolicy.load(project)

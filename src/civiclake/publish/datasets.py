@@ -238,7 +238,7 @@ def _incremental(
     ctx: Context, ref: DatasetRef, table: HistoryTable, table_id: str, state: Published
 ) -> tuple[int, int]:
     from civiclake.history.engine import parquet_relation, relations
-    from civiclake.model.publish import drop_foreign_keys
+    from civiclake.publish.relationships import drop_foreign_keys
 
     conn, schema, key = ctx.conn, ref.schema, list(table.spec.key)
     assert state.max_seq is not None

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from civiclake.config.suggest import closest, did_you_mean
-from civiclake.jobs.exceptions import JobDefinitionError
+from civiclake.exceptions import PlanError
 
 if TYPE_CHECKING:
     from civiclake.steps import Step
@@ -113,12 +113,12 @@ class Graph:
         else:
             found = [n for n in names if "/" not in core and _short(n) == core]
             if len(found) > 1:
-                raise JobDefinitionError(
+                raise PlanError(
                     f"{raw!r} is ambiguous: it names {', '.join(sorted(found))}; "
                     "write the department too, e.g. " + sorted(found)[0]
                 )
         if not found:
-            raise JobDefinitionError(f"nothing matches {raw!r}{self._hint(core)}")
+            raise PlanError(f"nothing matches {raw!r}{self._hint(core)}")
         return found
 
     def _hint(self, core: str) -> str:
@@ -136,14 +136,14 @@ def build_graph(nodes: Sequence[Step], known: Iterable[DatasetRef] = ()) -> Grap
 
     ``known`` are datasets that already exist (the catalog); reading one that no
     node produces is fine. Anything else unknown, a dataset written by two
-    nodes, or a cycle raises :class:`JobDefinitionError` naming the culprits.
+    nodes, or a cycle raises :class:`PlanError` naming the culprits.
     """
     by_name: dict[str, Step] = {}
     producers: dict[DatasetRef, str] = {}
     for node in nodes:
         d = node.definition
         if d.name in by_name:
-            raise JobDefinitionError(
+            raise PlanError(
                 f"two steps are named {d.name} ({_where(by_name[d.name])} and "
                 f"{_where(node)}); sources and jobs share one namespace per department: "
                 "name the source after the feed (e.g. sources/<department>/<name>_exports.yaml, "
@@ -152,7 +152,7 @@ def build_graph(nodes: Sequence[Step], known: Iterable[DatasetRef] = ()) -> Grap
         by_name[d.name] = node
         for ref in d.writes:
             if ref in producers:
-                raise JobDefinitionError(
+                raise PlanError(
                     f"{ref.qualified} is written by both {_where(by_name[producers[ref]])} and "
                     f"{_where(node)}; a dataset has one producer, so rename one output"
                 )
@@ -168,7 +168,7 @@ def build_graph(nodes: Sequence[Step], known: Iterable[DatasetRef] = ()) -> Grap
             elif ref not in known_set:
                 match = closest(ref.qualified, candidates)
                 hint = f" (did you mean {match}?)" if match else ""
-                raise JobDefinitionError(
+                raise PlanError(
                     f"unknown table {ref.qualified} in {_where(node)}{hint}: no source or job "
                     "writes it and it does not exist yet. Fix the name, or add the source "
                     "or job that produces it"
@@ -183,7 +183,7 @@ def _toposort(dependencies: dict[str, set[str]]) -> list[str]:
         sorter.prepare()
     except graphlib.CycleError as exc:
         path = " → ".join(exc.args[1])
-        raise JobDefinitionError(
+        raise PlanError(
             f"jobs form a cycle: {path} (each feeds the next); a job cannot depend on its "
             "own output, directly or through others — break the cycle by reading an "
             "earlier dataset"

@@ -37,6 +37,19 @@ class SqlRequest(BaseModel):
     max_rows: int | None = Field(default=None, ge=1, description="Fewer rows than the cap.")
 
 
+def curl_example(
+    host: str,
+    port: int,
+    token: str = "$CIVICLAKE_TOKEN",
+    sql: str = "SELECT * FROM unrestricted_trusted.wards LIMIT 5",
+) -> str:
+    """A curl line asking the API a question (printed by `serve` and the demo)."""
+    return (
+        f'curl -s -H "Authorization: Bearer {token}" -H "Content-Type: application/json" '
+        f'-d \'{{"sql": "{sql}"}}\' http://{host}:{port}/api/sql'
+    )
+
+
 def create_app(project: Project, service: QueryService | None = None) -> FastAPI:
     try:
         from fastapi import FastAPI

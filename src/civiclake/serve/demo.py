@@ -28,7 +28,7 @@ def serving_demo(
     """
     from civiclake.access.policy import ALL_DEPARTMENTS, _login_name
     from civiclake.access.tokens import issue_token
-    from civiclake.cli.serve import curl_example
+    from civiclake.serve.app import curl_example
 
     store = project.store
     # adding a user turns access control on: whoever built the demo stays its admin
