@@ -22,6 +22,7 @@ check the declaration, not ``hasattr``.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -50,6 +51,8 @@ class SourceCapabilities:
     """Rebuild a table's history from what it recorded (:class:`Replayable`)."""
     reconcile: bool = False
     """Compare the lake with the source and repair drift (:class:`Reconcilable`)."""
+    stream: bool = False
+    """Run continuously until stopped (:class:`Streamable`, ``civiclake stream``)."""
 
 
 NO_CAPABILITIES = SourceCapabilities()
@@ -85,8 +88,23 @@ class Counts:
     rows_out: int = 0
     rows_rejected: int = 0
     bytes_written: int = 0
+    versions: int = 0
+    """New versions added to history tables (keyed sources)."""
+    duplicates: int = 0
+    """Re-delivered versions recognised and left out."""
     notes: list[str] = field(default_factory=list)
     """Short human notes for the summary (e.g. "2 files already loaded, skipped")."""
+
+    def add(self, other: Counts) -> Counts:
+        """Add ``other``'s counts and notes to these (batches of one step); returns self."""
+        self.rows_in += other.rows_in
+        self.rows_out += other.rows_out
+        self.rows_rejected += other.rows_rejected
+        self.bytes_written += other.bytes_written
+        self.versions += other.versions
+        self.duplicates += other.duplicates
+        self.notes.extend(other.notes)
+        return self
 
 
 StepStatus = Literal["success", "failed", "blocked"]
@@ -166,6 +184,28 @@ class Replayable(Protocol):
 
     def replay(self, table: str) -> Iterator[tuple[str, pa.Table]]:
         """Every recorded batch of ``table`` as ``(import id, rows)``, oldest first."""
+
+
+@runtime_checkable
+class Streamable(Protocol):
+    """A source that can run continuously: the streaming mode of a run."""
+
+    @property
+    def definition(self) -> StepDefinition: ...
+
+    def stream(
+        self,
+        ctx: RunContext,
+        stop: threading.Event,
+        *,
+        catch_up: bool,
+        poll: float,
+        on_batch: Callable[[Counts], None],
+    ) -> Counts:
+        """Read and commit batch after batch until ``stop`` is set (``catch_up``: until the
+        stream is read to its end); ``on_batch`` hears each committed batch's counts. A
+        batch in flight when ``stop`` is set is committed first."""
+        ...
 
 
 @runtime_checkable

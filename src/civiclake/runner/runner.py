@@ -9,10 +9,7 @@ metadata store and its log lines in ``.civiclake/logs/run-<id>.log``.
 
 from __future__ import annotations
 
-import logging
-import os
-import resource
-import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -24,15 +21,15 @@ from typing import TYPE_CHECKING
 from civiclake.config.secrets import REDACTOR
 from civiclake.exceptions import CivicLakeError
 from civiclake.lineage import new_import_id
-from civiclake.metadata.store import now
 from civiclake.retry import call_with_retries
 from civiclake.runner.progress import NullReporter, Reporter
+from civiclake.runner.recorder import RunRecorder
 from civiclake.steps import Counts, RunContext, StepOutcome
 
 if TYPE_CHECKING:
     from civiclake.project import Project
     from civiclake.runner.graph import Graph
-    from civiclake.steps import Step
+    from civiclake.steps import Step, Streamable
 
 
 @dataclass
@@ -50,16 +47,6 @@ class RunSummary:
     @property
     def ok(self) -> bool:
         return self.status == "success"
-
-
-class _RedactingFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        return REDACTOR(super().format(record))
-
-
-def _peak_memory_bytes() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)
 
 
 class Runner:
@@ -113,79 +100,76 @@ class Runner:
         nodes: list[Step] | None = None,
     ) -> RunSummary:
         graph, names = self.plan(select, nodes)
-        store = self.project.store
         started = time.monotonic()
-        log_dir = self.project.logs_dir
-        run_id, log_file = store.start_run(command, " ".join(select or []), log_dir, os.getpid())
-        log_path = Path(log_file)
-        logger, handler = self._logger(run_id, log_path)
-        self._record_definitions(graph, names)
-        logger.info("run %s: %d steps: %s", run_id, len(names), ", ".join(names))
-        outcomes: dict[str, StepOutcome] = {}
-        self.reporter.start(names)
-        try:
-            self._execute(graph, names, run_id, logger, outcomes)
-        except BaseException as exc:  # Ctrl-C or a bug: record it, then let it propagate
-            store.finish_run(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
-            raise
-        finally:
-            self.reporter.stop()
-            logger.removeHandler(handler)
-            handler.close()
-        steps = [outcomes[n] for n in names]
-        status = "success" if all(s.status == "success" for s in steps) else "failed"
-        failed = [s.name for s in steps if s.status == "failed"]
-        store.finish_run(run_id, status, error=f"failed: {', '.join(failed)}" if failed else None)
-        return RunSummary(run_id, status, steps, log_path, time.monotonic() - started)
+        with RunRecorder(self.project, command, " ".join(select or [])) as recorder:
+            for name in names:
+                recorder.define(graph.nodes[name].definition)
+            recorder.log.info("run %s: %d steps: %s", recorder.run_id, len(names), ", ".join(names))
+            outcomes: dict[str, StepOutcome] = {}
+            self.reporter.start(names)
+            try:
+                self._execute(graph, names, recorder, outcomes)
+            finally:
+                self.reporter.stop()
+            steps = [outcomes[n] for n in names]
+            status = "success" if all(s.status == "success" for s in steps) else "failed"
+            failed = [s.name for s in steps if s.status == "failed"]
+            recorder.finish(status, f"failed: {', '.join(failed)}" if failed else None)
+        return RunSummary(
+            recorder.run_id, status, steps, recorder.log_path, time.monotonic() - started
+        )
 
-    def _logger(self, run_id: int, log_path: Path) -> tuple[logging.Logger, logging.Handler]:
-        logger = logging.getLogger(f"civiclake.run.{run_id}")
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-        handler = logging.FileHandler(log_path, encoding="utf-8")
-        handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-        logger.addHandler(handler)
-        return logger, handler
+    def stream(
+        self,
+        step: Streamable,
+        stop: threading.Event,
+        *,
+        catch_up: bool = False,
+        poll: float = 5.0,
+        on_batch: Callable[[Counts], None] = lambda counts: None,
+    ) -> RunSummary:
+        """Run one stream source until ``stop`` is set (or, ``catch_up``, read to its end).
 
-    def _record_definitions(self, graph: Graph, names: list[str]) -> None:
-        for name in names:
-            d = graph.nodes[name].definition
-            outputs = [o.qualified for o in d.writes]
-            if d.kind == "source":
-                self.project.store.upsert_node(
-                    "sources",
-                    name,
-                    department=d.department,
-                    type=d.type,
-                    path=d.path,
-                    description=d.description,
-                    outputs=outputs,
-                )
-            elif d.kind == "job":
-                self.project.store.upsert_node(
-                    "jobs",
-                    name,
-                    department=d.department,
-                    kind=d.type,
-                    path=d.path,
-                    output=outputs[0] if outputs else "",
-                    materialize=d.materialize or "table",
-                    inputs=[i.qualified for i in d.reads],
-                )
+        The streaming mode of a run: one run with one step, recorded and logged (redacted)
+        as any run is; a failure is recorded, then raised.
+        """
+        d = step.definition
+        started = time.monotonic()
+        with RunRecorder(self.project, f"stream {d.name}", d.name) as recorder:
+            recorder.define(d)
+            step_id = recorder.add_step(d)
+            recorder.started(step_id)
+            ctx = RunContext(
+                project=self.project,
+                run_id=recorder.run_id,
+                import_id=new_import_id(),
+                log=recorder.step_log(d),
+                today=self.today or date.today(),
+            )
+            try:
+                result = step.stream(ctx, stop, catch_up=catch_up, poll=poll, on_batch=on_batch)
+            except Exception as exc:
+                recorder.failed(step_id, _message(exc))
+                raise
+            finally:
+                ctx.close()
+            recorder.succeeded(step_id, result)
+            recorder.finish("success")
+        outcome = StepOutcome(d.name, d.kind, "success", result=result, attempts=1)
+        return RunSummary(
+            recorder.run_id, "success", [outcome], recorder.log_path, time.monotonic() - started
+        )
 
     def _execute(
         self,
         graph: Graph,
         names: list[str],
-        run_id: int,
-        logger: logging.Logger,
+        recorder: RunRecorder,
         outcomes: dict[str, StepOutcome],
     ) -> None:
         chosen = set(names)
         deps = {n: set(graph.dependencies(n)) & chosen for n in names}
-        steps = {
-            n: self.project.store.add_step(run_id, n, graph.nodes[n].definition.kind) for n in names
-        }
+        steps = {n: recorder.add_step(graph.nodes[n].definition) for n in names}
         pending = list(names)
         running: dict[Future[StepOutcome], str] = {}
         with ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="civiclake") as pool:
@@ -203,15 +187,13 @@ class Runner:
                             error=f"not run: upstream {', '.join(bad)} did not succeed",
                         )
                         outcomes[name] = outcome
-                        self.project.store.update_step(
-                            steps[name], status="blocked", error=outcome.error
-                        )
-                        logger.warning("%s blocked: %s", name, outcome.error)
+                        recorder.blocked(steps[name], outcome.error or "")
+                        recorder.log.warning("%s blocked: %s", name, outcome.error)
                         self.reporter.node_finished(outcome)
                     elif all(d in outcomes for d in deps[name]) and len(running) < self.threads:
                         pending.remove(name)
                         future = pool.submit(
-                            self._run_step, graph.nodes[name], run_id, steps[name], logger
+                            self._run_step, graph.nodes[name], recorder, steps[name]
                         )
                         running[future] = name
                 if not running:
@@ -222,14 +204,11 @@ class Runner:
                     outcomes[name] = future.result()
                     self.reporter.node_finished(outcomes[name])
 
-    def _run_step(
-        self, node: Step, run_id: int, step_id: int, run_log: logging.Logger
-    ) -> StepOutcome:
-        store = self.project.store
+    def _run_step(self, node: Step, recorder: RunRecorder, step_id: int) -> StepOutcome:
         d = node.definition
-        log = run_log.getChild(d.name.replace("/", "."))
+        log = recorder.step_log(d)
         started = time.monotonic()
-        store.update_step(step_id, status="running", started_at=now())
+        recorder.started(step_id)
         self.reporter.node_started(d.name)
         import_id = new_import_id()  # one per step: a retry is the same import
         log.info("started (import %s)", import_id)
@@ -237,13 +216,13 @@ class Runner:
         def attempt(number: int) -> Counts:
             ctx = RunContext(
                 project=self.project,
-                run_id=run_id,
+                run_id=recorder.run_id,
                 import_id=import_id,
                 log=log,
                 today=self.today or date.today(),
                 progress=lambda done, total: self.reporter.node_progress(d.name, done, total),
             )
-            store.update_step(step_id, attempts=number)
+            recorder.attempt(step_id, number)
             try:
                 return node.run(ctx)
             finally:
@@ -261,15 +240,9 @@ class Runner:
                 sleep=self._sleep,
             )
         except Exception as exc:
-            message = REDACTOR(str(exc) if isinstance(exc, CivicLakeError) else _describe(exc))
+            message = _message(exc)
             log.error("failed: %s", message, exc_info=not isinstance(exc, CivicLakeError))
-            store.update_step(
-                step_id,
-                status="failed",
-                ended_at=now(),
-                error=message,
-                peak_memory_bytes=_peak_memory_bytes(),
-            )
+            recorder.failed(step_id, message)
             return StepOutcome(
                 d.name, d.kind, "failed", error=message, seconds=time.monotonic() - started
             )
@@ -282,16 +255,7 @@ class Runner:
             result.rows_rejected,
             result.bytes_written,
         )
-        store.update_step(
-            step_id,
-            status="success",
-            ended_at=now(),
-            rows_in=result.rows_in,
-            rows_out=result.rows_out,
-            rows_rejected=result.rows_rejected,
-            bytes_written=result.bytes_written,
-            peak_memory_bytes=_peak_memory_bytes(),
-        )
+        recorder.succeeded(step_id, result)
         return StepOutcome(
             d.name,
             d.kind,
@@ -302,6 +266,7 @@ class Runner:
         )
 
 
-def _describe(exc: BaseException) -> str:
-    """An unexpected error: its type and message (the traceback goes to the log)."""
-    return f"{type(exc).__name__}: {exc}"
+def _message(exc: BaseException) -> str:
+    """What a failure says: our errors' own message; an unexpected one's type and message
+    (its traceback goes to the log). Redacted."""
+    return REDACTOR(str(exc) if isinstance(exc, CivicLakeError) else f"{type(exc).__name__}: {exc}")

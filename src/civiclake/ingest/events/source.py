@@ -21,6 +21,9 @@ For each complete file in the folder, oldest first:
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,13 +32,14 @@ from civiclake import lineage
 from civiclake.ingest.base import Source
 from civiclake.ingest.events.config import EventsSourceConfig
 from civiclake.ingest.exceptions import IngestError
+from civiclake.steps import SourceCapabilities
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from civiclake.ingest.files import landing
     from civiclake.ingest.streams.decode import Decoder
-    from civiclake.ingest.streams.sink import EventSink, Outcome
+    from civiclake.ingest.streams.sink import EventSink
     from civiclake.steps import Counts, RunContext
     from civiclake.storage import DatasetRef
 
@@ -45,6 +49,7 @@ class EventsSource(Source[EventsSourceConfig]):
 
     type = "events"
     config_model = EventsSourceConfig
+    capabilities = SourceCapabilities(stream=True)
 
     @property
     def outputs(self) -> list[DatasetRef]:
@@ -84,9 +89,31 @@ class EventsSource(Source[EventsSourceConfig]):
             return (folder if folder.is_absolute() else self.project.dir / folder), False
         return Path(self.project.layout.landing_inbox(self.department, self.source_name)), True
 
+    def stream(
+        self,
+        ctx: RunContext,
+        stop: threading.Event,
+        *,
+        catch_up: bool,
+        poll: float,
+        on_batch: Callable[[Counts], None],
+    ) -> Counts:
+        """Check the folder every ``poll`` seconds until ``stop`` (``catch_up``: once)."""
+        from civiclake.steps import Counts
+
+        total = Counts()
+        while not stop.is_set():
+            done = self.run(ctx)
+            if done.rows_in:
+                total.add(replace(done, notes=[]))  # a poll's notes describe that poll only
+                on_batch(done)
+            if catch_up:
+                break
+            stop.wait(poll)
+        return total
+
     def run(self, ctx: RunContext) -> Counts:
         from civiclake.ingest.files import landing
-        from civiclake.ingest.streams.sink import Outcome
         from civiclake.steps import Counts
 
         if not self.project.layout.is_local:
@@ -101,7 +128,7 @@ class EventsSource(Source[EventsSourceConfig]):
             Path(self.project.layout.landing_archive(self.department, self.source_name, today))
         )
         sink = self.sink()
-        total = Outcome()
+        total = Counts()
         skipped = 0
         for done, candidate in enumerate(found, start=1):
             outcome = self._one(ctx, sink, candidate, archive, from_inbox)
@@ -112,19 +139,22 @@ class EventsSource(Source[EventsSourceConfig]):
             ctx.progress(done, len(found))
         sink.register(sink.decoded, sink.rejected)
         result = Counts(
-            rows_in=total.messages,
-            rows_out=total.decoded,
-            rows_rejected=total.rejected,
+            rows_in=total.rows_in,
+            rows_out=total.rows_out,
+            rows_rejected=total.rows_rejected,
             bytes_written=total.bytes_written,
+            versions=total.versions,
+            duplicates=total.duplicates,
             notes=[
-                f"{len(found) - skipped} file(s), {total.messages} event(s), {total.decoded} "
+                f"{len(found) - skipped} file(s), {total.rows_in} event(s), {total.rows_out} "
                 f"decoded, {total.versions} new version(s) in current tables",
                 *(n for n in total.notes if "could not be decoded" not in n),
             ],
         )
-        if total.rejected:
+        if total.rows_rejected:
             result.notes.append(
-                f"{total.rejected} event(s) could not be decoded: see {sink.rejected.qualified}"
+                f"{total.rows_rejected} event(s) could not be decoded: "
+                f"see {sink.rejected.qualified}"
             )
         if skipped:
             result.notes.append(
@@ -139,7 +169,7 @@ class EventsSource(Source[EventsSourceConfig]):
         candidate: landing.Candidate,
         archive: landing.LocalLanding,
         from_inbox: bool,
-    ) -> Outcome | None:
+    ) -> Counts | None:
         from civiclake.ingest.files import landing
 
         name = candidate.path.name
@@ -167,22 +197,23 @@ class EventsSource(Source[EventsSourceConfig]):
             sha256=received.sha256,
             size_bytes=received.size,
             import_id=ctx.import_id,
-            rows_loaded=outcome.decoded,
-            rows_rejected=outcome.rejected,
+            rows_loaded=outcome.rows_out,
+            rows_rejected=outcome.rows_rejected,
         )
         if from_inbox:
             archive.remove_original(candidate.path)
-        ctx.log.info("%s: %d event(s), %d rejected", name, outcome.decoded, outcome.rejected)
+        ctx.log.info("%s: %d event(s), %d rejected", name, outcome.rows_out, outcome.rows_rejected)
         return outcome
 
     def _load(
         self, ctx: RunContext, sink: EventSink, path: Path, source_file: str, sha256: str
-    ) -> Outcome:
+    ) -> Counts:
         import pyarrow as pa
 
-        from civiclake.ingest.streams.sink import REJECT_REASON, Outcome
+        from civiclake.ingest.streams.sink import REJECT_REASON
+        from civiclake.steps import Counts
 
-        outcome = Outcome()
+        outcome = Counts()
         data = path.read_bytes()
         if path.suffix.lower() == ".avro":
             try:
@@ -200,7 +231,7 @@ class EventsSource(Source[EventsSourceConfig]):
             else:
                 good = _with_origin(good, source_file)
                 bad = None
-            outcome.messages = good.num_rows if good is not None else 1
+            outcome.rows_in = good.num_rows if good is not None else 1
         else:
             values = _json_values(data)
             origin = pa.table(
@@ -210,10 +241,10 @@ class EventsSource(Source[EventsSourceConfig]):
                 }
             )
             good, bad = sink.decode(pa.array(values, pa.binary()), origin)
-            outcome.messages = len(values)
+            outcome.rows_in = len(values)
         constants = {lineage.IMPORT_ID: ctx.import_id, lineage.IMPORTED_AT: datetime.now(UTC)}
         if bad is not None and bad.num_rows:
-            outcome.rejected = bad.num_rows
+            outcome.rows_rejected = bad.num_rows
             outcome.bytes_written += self._write(
                 sink.rejected, bad, f"rejected:{sha256}", constants
             )
@@ -221,7 +252,7 @@ class EventsSource(Source[EventsSourceConfig]):
                 f"{bad.num_rows} event(s) could not be decoded: see {sink.rejected.qualified}"
             )
         if good is not None and good.num_rows:
-            outcome.decoded = good.num_rows
+            outcome.rows_out = good.num_rows
             outcome.bytes_written += self._write(sink.decoded, good, f"file:{sha256}", constants)
             outcome.add(sink.apply_current(good, f"file:{sha256}", ctx.import_id))
         return outcome

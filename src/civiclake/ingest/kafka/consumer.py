@@ -38,7 +38,8 @@ from civiclake import lineage
 from civiclake.ingest.exceptions import SourceUnavailableError
 from civiclake.ingest.streams import offsets
 from civiclake.ingest.streams.offsets import OffsetsMovedError, Partition
-from civiclake.ingest.streams.sink import EventSink, Outcome
+from civiclake.ingest.streams.sink import EventSink
+from civiclake.steps import Counts
 
 if TYPE_CHECKING:
     import logging
@@ -54,7 +55,7 @@ CONSUME_CHUNK = 10_000
 
 Ranges = dict[Partition, tuple[int | None, int]]
 """Per partition of a batch: (offset the table had before it, next offset after it)."""
-Committed = tuple[Outcome, Ranges, dict[Partition, Any], float]
+Committed = tuple[Counts, Ranges, dict[Partition, Any], float]
 """A committed batch: its outcome, ranges, per-partition (count, newest time), seconds."""
 
 
@@ -83,7 +84,7 @@ class StreamConsumer:
         *,
         import_id: str,
         log: logging.Logger,
-        on_batch: Callable[[Outcome], None] | None = None,
+        on_batch: Callable[[Counts], None] | None = None,
     ) -> None:
         self.source = source
         self.sink = sink
@@ -105,12 +106,12 @@ class StreamConsumer:
         self._assigned_at = 0.0
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="civiclake-commit")
         self._inflight: Future[Any] | None = None
-        self.total = Outcome()
+        self.total = Counts()
         self._registered = False
         self._consumer: Any = None
 
     # -- the loop -------------------------------------------------------------------------
-    def run(self, stop: threading.Event, *, catch_up: bool) -> Outcome:
+    def run(self, stop: threading.Event, *, catch_up: bool) -> Counts:
         """Consume until ``stop`` is set, or (``catch_up``) until the topic is read to its end.
 
         The batch in flight when ``stop`` is set is committed before returning.
@@ -274,9 +275,7 @@ class StreamConsumer:
 
     def _commit_batch(
         self, messages: pa.Table, ranges: dict[Partition, tuple[int | None, int]]
-    ) -> (
-        tuple[Outcome, dict[Partition, tuple[int | None, int]], dict[Partition, Any], float] | None
-    ):
+    ) -> tuple[Counts, dict[Partition, tuple[int | None, int]], dict[Partition, Any], float] | None:
         """On the commit thread: raw, decoded, rejected, current for one batch."""
         started = time.monotonic()
         try:
@@ -315,9 +314,7 @@ class StreamConsumer:
             ranges[key] = (self.position[key], int(last) + 1)
         return ranges
 
-    def commit(
-        self, messages: pa.Table, ranges: dict[Partition, tuple[int | None, int]]
-    ) -> Outcome:
+    def commit(self, messages: pa.Table, ranges: dict[Partition, tuple[int | None, int]]) -> Counts:
         """Raw rows with their offsets, then decoded, rejected and current."""
         keep = _from_offsets(messages, {p: start for p, (start, _) in ranges.items()})
         messages = messages.filter(keep) if keep is not None else messages
@@ -334,16 +331,16 @@ class StreamConsumer:
         if not self._registered:  # in the catalog from the first batch, even if killed later
             self.sink.register(self.sink.raw, self.sink.decoded, self.sink.rejected)
             self._registered = True
-        outcome.messages += messages.num_rows
+        outcome.rows_in += messages.num_rows
         outcome.bytes_written += written
         return outcome
 
-    def downstream(self, messages: pa.Table, ends: dict[Partition, int]) -> Outcome:
+    def downstream(self, messages: pa.Table, ends: dict[Partition, int]) -> Counts:
         """Decode raw rows into decoded/rejected and apply them to current (each once)."""
         import pyarrow as pa
 
         parts = list(ends)
-        outcome = Outcome()
+        outcome = Counts()
         decoded_at = offsets.committed(self.tables, self.uris[DECODED], DECODED, parts)
         todo = _from_offsets(messages, decoded_at)
         fresh = messages.filter(todo) if todo is not None else messages
@@ -358,7 +355,7 @@ class StreamConsumer:
             )
             good, bad = self.sink.decode(fresh.column("value").combine_chunks(), origin)
             if bad.num_rows:
-                outcome.rejected += self._write_rejected(bad, ends)
+                outcome.rows_rejected += self._write_rejected(bad, ends)
             outcome.bytes_written += offsets.append(
                 self.tables,
                 self.uris[DECODED],
@@ -368,7 +365,7 @@ class StreamConsumer:
                 constants=self._constants(),
                 description="One row per event: envelope and payload decoded, flattened, typed",
             )
-            outcome.decoded += good.num_rows
+            outcome.rows_out += good.num_rows
             if bad.num_rows:
                 outcome.notes.append(
                     f"{bad.num_rows} message(s) could not be decoded: see "
@@ -396,7 +393,7 @@ class StreamConsumer:
         )
         return bad.num_rows
 
-    def apply_current(self, parts: list[Partition]) -> Outcome:
+    def apply_current(self, parts: list[Partition]) -> Counts:
         """Apply decoded rows not yet in the current tables (the cursor says which).
 
         The history engine assumes one writer per table (compaction vacuums files a
@@ -404,12 +401,12 @@ class StreamConsumer:
         take turns here, under a file lock.
         """
         if not self.sink.settings.current:
-            return Outcome()
+            return Counts()
         lock = self.source.project.state_dir / f"stream-{self.source.name.replace('/', '.')}.lock"
         with _locked(lock):
             return self._apply_current(parts)
 
-    def _apply_current(self, parts: list[Partition]) -> Outcome:
+    def _apply_current(self, parts: list[Partition]) -> Counts:
         store = self.source.project.store
         cursor = _load_cursor(store.get_cursor(self.source.name, CURRENT_CURSOR))
         decoded_at = offsets.committed(self.tables, self.uris[DECODED], DECODED, parts)
@@ -418,7 +415,7 @@ class StreamConsumer:
             for p, end in decoded_at.items()
             if end is not None and end > cursor.get(p, 0)
         }
-        outcome = Outcome()
+        outcome = Counts()
         for chunk in _chunks(ranges, self.source.config.batch_max_messages):
             rows = self._read(
                 DECODED, chunk, topic="_topic", partition="_partition", offset="_offset"

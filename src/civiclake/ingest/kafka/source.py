@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 from civiclake.ingest.base import Source
 from civiclake.ingest.kafka.config import KafkaSourceConfig
+from civiclake.steps import SourceCapabilities
 
 if TYPE_CHECKING:
     import logging
 
     from civiclake.ingest.streams.decode import Decoder
-    from civiclake.ingest.streams.sink import EventSink, Outcome
+    from civiclake.ingest.streams.sink import EventSink
     from civiclake.steps import Counts, RunContext
     from civiclake.storage import DatasetRef
 
@@ -31,6 +32,7 @@ class KafkaSource(Source[KafkaSourceConfig]):
 
     type = "kafka"
     config_model = KafkaSourceConfig
+    capabilities = SourceCapabilities(stream=True)
 
     @property
     def outputs(self) -> list[DatasetRef]:
@@ -67,6 +69,18 @@ class KafkaSource(Source[KafkaSourceConfig]):
         """Catch up: consume until every partition is read to its end, then stop."""
         return self.consume(ctx.import_id, ctx.log, threading.Event(), catch_up=True)
 
+    def stream(
+        self,
+        ctx: RunContext,
+        stop: threading.Event,
+        *,
+        catch_up: bool,
+        poll: float,
+        on_batch: Callable[[Counts], None],
+    ) -> Counts:
+        """Consume until ``stop``; the consumer waits on the broker, so ``poll`` is unused."""
+        return self.consume(ctx.import_id, ctx.log, stop, catch_up=catch_up, on_batch=on_batch)
+
     def consume(
         self,
         import_id: str,
@@ -74,7 +88,7 @@ class KafkaSource(Source[KafkaSourceConfig]):
         stop: threading.Event,
         *,
         catch_up: bool,
-        on_batch: Callable[[Outcome], None] | None = None,
+        on_batch: Callable[[Counts], None] | None = None,
     ) -> Counts:
         from civiclake.ingest.kafka.consumer import StreamConsumer
         from civiclake.steps import Counts
@@ -84,15 +98,17 @@ class KafkaSource(Source[KafkaSourceConfig]):
         )
         total = consumer.run(stop, catch_up=catch_up)
         result = Counts(
-            rows_in=total.messages,
-            rows_out=total.decoded,
-            rows_rejected=total.rejected,
+            rows_in=total.rows_in,
+            rows_out=total.rows_out,
+            rows_rejected=total.rows_rejected,
             bytes_written=total.bytes_written,
+            versions=total.versions,
+            duplicates=total.duplicates,
             notes=list(total.notes),
         )
         result.notes.insert(
             0,
-            f"{total.messages} message(s), {total.decoded} decoded, {total.versions} new "
+            f"{total.rows_in} message(s), {total.rows_out} decoded, {total.versions} new "
             f"version(s) in current tables"
             + (f", {total.duplicates} re-delivered" if total.duplicates else ""),
         )

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from civiclake import lineage
 from civiclake.ingest.planning.config import COMMON_TYPES
+from civiclake.steps import Counts
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -36,35 +37,26 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class Applied:
-    """What applying one batch did, for the step's counts and notes."""
+class Applied(Counts):
+    """What applying one batch did: the step's counts, and what the summary notes."""
 
-    rows_in: int = 0
     unfinished: int = 0
     """Records of the business date or later, left for the next run."""
-    versions: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    bytes_written: int = 0
     already_applied: bool = False
     added: list[str] = field(default_factory=list)
     widened: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
     def merge(self, other: Applied) -> Applied:
         """Two batches' counts together (a pull applied in several batches)."""
-        return Applied(
-            rows_in=self.rows_in + other.rows_in,
+        merged = Applied(
             unfinished=self.unfinished + other.unfinished,
-            versions=self.versions + other.versions,
-            duplicates=self.duplicates + other.duplicates,
-            rejected=self.rejected + other.rejected,
-            bytes_written=self.bytes_written + other.bytes_written,
             already_applied=self.already_applied and other.already_applied,
             added=[*self.added, *other.added],
             widened=[*self.widened, *other.widened],
-            notes=[*self.notes, *other.notes],
         )
+        merged.add(self)
+        merged.add(other)
+        return merged
 
 
 @dataclass(frozen=True)
@@ -140,7 +132,7 @@ class TableLoader:
             applied.added = [f"{column} {kind}" for column, kind in typed.added]
         applied.widened = [f"{column} {old}→{new}" for column, old, new in typed.widened]
         if typed.rejected.num_rows:
-            applied.rejected += typed.rejected.num_rows
+            applied.rows_rejected += typed.rejected.num_rows
             applied.bytes_written += self._reject(ctx, batch, typed.rejected)
         result = apply_increment(
             self.source.project.catalog,
@@ -156,7 +148,7 @@ class TableLoader:
         )
         applied.versions = result.versions
         applied.duplicates = result.duplicates
-        applied.rejected += result.rejected
+        applied.rows_rejected += result.rejected
         applied.bytes_written += result.bytes_written
         applied.already_applied = result.already_applied
         applied.notes.extend(result.notes)

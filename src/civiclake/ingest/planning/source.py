@@ -380,7 +380,7 @@ def _count(result: Counts, pulled: Pulled) -> None:
     table = pulled.table
     result.rows_in += applied.rows_in
     result.rows_out += applied.versions
-    result.rows_rejected += applied.rejected
+    result.rows_rejected += applied.rows_rejected
     result.bytes_written += applied.bytes_written
     if applied.unfinished:
         result.notes.append(
@@ -389,8 +389,10 @@ def _count(result: Counts, pulled: Pulled) -> None:
         )
     if applied.duplicates:
         result.notes.append(f"{table}: {applied.duplicates} record(s) already held, skipped")
-    if applied.rejected:
-        result.notes.append(f"{table}: {applied.rejected} record(s) rejected, see its __rejected")
+    if applied.rows_rejected:
+        result.notes.append(
+            f"{table}: {applied.rows_rejected} record(s) rejected, see its __rejected"
+        )
     if applied.added:
         result.notes.append(f"{table}: new column(s) {', '.join(applied.added)}")
     if applied.widened:

@@ -25,31 +25,22 @@ updated again shows its removal at the batch's newest event of that parent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from civiclake.history.sql import VALID_FROM, q
+from civiclake.steps import Counts
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-    from civiclake.history import HistorySpec
+    from civiclake.history import HistoryResult, HistorySpec
     from civiclake.ingest.streams.config import ChildTable, CurrentTable
     from civiclake.project import Project
     from civiclake.storage import DatasetRef
 
 EVENT_TIME = "event_time"
 REMOVED = "removed"
-
-
-@dataclass
-class Applied:
-    versions: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    bytes_written: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 def spec_of(table: CurrentTable) -> HistorySpec:
@@ -118,11 +109,11 @@ def apply(
     producer: str,
     owner: str = "",
     pii: tuple[str, ...] = (),
-) -> Applied:
+) -> Counts:
     """Apply a batch of decoded events to ``ref`` and its child tables."""
     from civiclake.history import apply_increment
 
-    done = Applied()
+    done = Counts()
     con = project.connections.open()
     try:
         con.register("decoded", decoded)
@@ -225,12 +216,16 @@ def _reconcile(
     return found.drop_columns(drop)
 
 
-def _count(done: Applied, result: object) -> None:
-    done.versions += getattr(result, "versions", 0)
-    done.duplicates += getattr(result, "duplicates", 0)
-    done.rejected += getattr(result, "rejected", 0)
-    done.bytes_written += getattr(result, "bytes_written", 0)
-    done.notes.extend(getattr(result, "notes", []))
+def _count(done: Counts, result: HistoryResult) -> None:
+    done.add(
+        Counts(
+            versions=result.versions,
+            duplicates=result.duplicates,
+            rows_rejected=result.rejected,
+            bytes_written=result.bytes_written,
+            notes=list(result.notes),
+        )
+    )
 
 
-__all__ = ["EVENT_TIME", "Applied", "apply", "child_spec", "increment", "spec_of"]
+__all__ = ["EVENT_TIME", "apply", "child_spec", "increment", "spec_of"]

@@ -15,9 +15,9 @@ landing file's hash.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from civiclake.steps import Counts
 from civiclake.storage import DatasetRef
 
 if TYPE_CHECKING:
@@ -28,28 +28,6 @@ if TYPE_CHECKING:
     from civiclake.ingest.streams.decode import Decoder
 
 REJECT_REASON = "_reject_reason"
-
-
-@dataclass
-class Outcome:
-    """Counts of one or more batches, for the step result and the progress lines."""
-
-    messages: int = 0
-    decoded: int = 0
-    rejected: int = 0
-    versions: int = 0
-    duplicates: int = 0
-    bytes_written: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    def add(self, other: Outcome) -> None:
-        self.messages += other.messages
-        self.decoded += other.decoded
-        self.rejected += other.rejected
-        self.versions += other.versions
-        self.duplicates += other.duplicates
-        self.bytes_written += other.bytes_written
-        self.notes.extend(n for n in other.notes if n not in self.notes)
 
 
 class EventSink:
@@ -96,11 +74,11 @@ class EventSink:
         )
         return good, bad
 
-    def apply_current(self, decoded: pa.Table, app_id: str, import_id: str) -> Outcome:
+    def apply_current(self, decoded: pa.Table, app_id: str, import_id: str) -> Counts:
         """Feed decoded rows to every current table (idempotent per ``app_id``)."""
         from civiclake.ingest.streams import current
 
-        outcome = Outcome()
+        outcome = Counts()
         if not decoded.num_rows:
             return outcome
         config = self.source.config
@@ -116,11 +94,7 @@ class EventSink:
                 owner=getattr(config, "owner", ""),
                 pii=tuple(getattr(config, "pii", ())),
             )
-            outcome.versions += applied.versions
-            outcome.duplicates += applied.duplicates
-            outcome.rejected += applied.rejected
-            outcome.bytes_written += applied.bytes_written
-            outcome.notes.extend(applied.notes)
+            outcome.add(applied)
         return outcome
 
     def register(self, *refs: DatasetRef) -> None:
@@ -143,4 +117,4 @@ class EventSink:
                 )
 
 
-__all__ = ["REJECT_REASON", "EventSink", "Outcome"]
+__all__ = ["REJECT_REASON", "EventSink"]
