@@ -41,6 +41,7 @@ bench: env  ## run the benchmarks (results go to bench/RESULTS.md by hand)
 	$(BIN)/python bench/publish.py
 	$(BIN)/python bench/serve_load.py
 	$(BIN)/python bench/masking.py
+	$(BIN)/python bench/cli_help.py
 
 docs: env  ## regenerate docs/cli.md from the commands
 	$(BIN)/python -m typer civiclake.cli.app utils docs --name civiclake --output docs/cli.md

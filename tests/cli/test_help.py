@@ -1,10 +1,9 @@
-"""`civiclake --help` is instant and imports no heavy library."""
+"""`civiclake --help` imports no heavy library (its wall time: bench/cli_help.py)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 HEAVY = ("duckdb", "pyarrow", "deltalake", "polars", "sqlalchemy", "sqlglot", "alembic", "pandas")
 
@@ -19,14 +18,3 @@ def test_help_imports_nothing_heavy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "Usage" in out.stdout
     assert out.stdout.strip().splitlines()[-1] == "HEAVY:"
-
-
-def test_help_answers_in_under_half_a_second() -> None:
-    best = min(_timed_help() for _ in range(3))
-    assert best < 0.5, f"civiclake --help took {best:.2f}s"
-
-
-def _timed_help() -> float:
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "civiclake", "--help"], capture_output=True, check=True)
-    return time.perf_counter() - start

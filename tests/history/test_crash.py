@@ -1,4 +1,8 @@
-"""SIGKILL in the middle of applying an increment, then re-run: identical tables."""
+"""SIGKILL in the middle of applying an increment, then re-run: identical tables.
+
+The kills land on fault points (:mod:`tests._faults`): just before and just after each Delta
+commit the three increments make. One soak test (slow) still kills after a random delay.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
+from tests import _faults
 
 from civiclake.project import Project
 from civiclake.project.scaffold import init_project
@@ -44,24 +50,34 @@ for day in range(3):
 """
 
 
-def run_script(project_dir: Path, *, kill_after: float | None) -> int:
+def run_script(
+    project_dir: Path, *, kill_after: float | None = None, env: dict[str, str] | None = None
+) -> int:
+    """Apply the three increments; SIGKILL after ``kill_after`` s, or wait for the end.
+
+    Without ``kill_after`` the script must end by itself: with code 0, or killed by the fault
+    point ``env`` installs; its return code is returned.
+    """
     process = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, str(project_dir)],
+        [sys.executable, "-c", _faults.PRELUDE + SCRIPT, str(project_dir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONHASHSEED": "0"},
+        env={**(env or os.environ), "PYTHONHASHSEED": "0"},
     )
     if kill_after is None:
         _, err = process.communicate(timeout=300)
-        assert process.returncode == 0, err.decode()
-        return 0
+        assert process.returncode in (0, -signal.SIGKILL), err.decode()
+        return process.returncode
     time.sleep(kill_after)
     process.send_signal(signal.SIGKILL)
     process.wait()
     return process.returncode
 
 
-def snapshot(project_dir: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+Snapshot = tuple[list[tuple[object, ...]], list[tuple[object, ...]]]
+
+
+def snapshot(project_dir: Path) -> Snapshot:
     project = Project.load(project_dir)
     session = project.engine().session()
     try:
@@ -83,16 +99,72 @@ def snapshot(project_dir: Path) -> tuple[list[tuple[object, ...]], list[tuple[ob
         session.close()
 
 
-@pytest.mark.parametrize("trial", range(3))
-def test_killed_apply_then_rerun_gives_identical_tables(tmp_path: Path, trial: int) -> None:
-    reference = tmp_path / "reference"
-    init_project(reference, departments=["planning"])
-    run_script(reference, kill_after=None)
-    expected = snapshot(reference)
+COMMITS = 7
+"""Delta commits of an uninterrupted run: day 0 creates the table; days 1 and 2 each append,
+compact (one overwrite) and vacuum (a VACUUM START/END pair, one fault point)."""
 
+
+class Reference(NamedTuple):
+    tables: Snapshot
+    commits: list[str]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
+    """An uninterrupted run, counting its commits."""
+    root = tmp_path_factory.mktemp("reference")
+    init_project(root / "council", departments=["planning"])
+    log = root / "commits.log"
+    assert run_script(root / "council", env=_faults.child_env(log)) == 0
+    return Reference(snapshot(root / "council"), _faults.calls(log))
+
+
+def test_the_fault_points_cover_every_commit(reference: Reference) -> None:
+    assert len(reference.commits) == COMMITS, reference.commits
+
+
+# Killed between day 1's compaction and its vacuum, the re-run vacuums only at day 2: two
+# Delta versions fewer, so day 2's ``_seq`` (taken from the table version) is 3<<32 + i, not
+# 5<<32 + i, and its archive tier is ``archive-4``, not ``archive-6``. Rows, order and validity
+# are the same. A finding of the fault points (src/civiclake/history/engine.py), not fixed here.
+SEQ_SHIFT = pytest.mark.xfail(
+    reason="_seq follows the Delta version, which a vacuum skipped by the kill changes",
+    strict=True,
+)
+SKIPPED_VACUUM = {("after", 3), ("before", 4)}
+
+
+@pytest.mark.parametrize(
+    ("when", "n"),
+    [
+        pytest.param(when, n, marks=[SEQ_SHIFT] if (when, n) in SKIPPED_VACUUM else [])
+        for when, n in _faults.points(COMMITS)
+    ],
+)
+def test_killed_at_a_commit_then_rerun_gives_identical_tables(
+    tmp_path: Path, reference: Reference, when: _faults.When, n: int
+) -> None:
+    crashed = tmp_path / "crashed"
+    init_project(crashed, departments=["planning"])
+    log = tmp_path / "killed.log"
+    assert run_script(crashed, env=_faults.child_env(log, when, n)) == -signal.SIGKILL
+    assert _faults.calls(log) == reference.commits[:n]  # killed at the fault point
+    assert run_script(crashed) == 0  # the re-run finishes the work exactly once
+    assert snapshot(crashed) == reference.tables
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("trial", range(3))
+def test_killed_apply_at_a_random_moment_then_rerun_gives_identical_tables(
+    tmp_path: Path, reference: Reference, trial: int
+) -> None:
+    """Soak: a kill anywhere, not only at a commit (outside the fast suite).
+
+    A kill that lands in the ``SKIPPED_VACUUM`` window fails it, like those points above.
+    """
     crashed = tmp_path / "crashed"
     init_project(crashed, departments=["planning"])
     delay = random.Random(trial).uniform(0.6, 3.0)
     run_script(crashed, kill_after=delay)
-    run_script(crashed, kill_after=None)  # the re-run finishes the work exactly once
-    assert snapshot(crashed) == expected
+    assert run_script(crashed) == 0  # the re-run finishes the work exactly once
+    assert snapshot(crashed) == reference.tables

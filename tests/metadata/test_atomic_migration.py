@@ -2,45 +2,32 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from tests import _faults
 
 from civiclake.metadata import MetadataStore
 
 CHILD = """
-import sys, time
+import sys
 from alembic.operations import Operations
+import _faults
 from civiclake.metadata import MetadataStore
 
-original = Operations.create_table
-made = []
-
-def slow_create_table(self, name, *columns, **kw):
-    made.append(name)
-    result = original(self, name, *columns, **kw)
-    if len(made) == 3:
-        print("ready", flush=True)
-        time.sleep(60)  # killed here, mid-migration
-    return result
-
-Operations.create_table = slow_create_table
+# killed mid-migration, just after its third table is created
+_faults.kill_at(Operations, "create_table", 3, when="after")
 MetadataStore(sys.argv[1])
 """
 
 
 def test_a_migration_killed_midway_is_redone_from_scratch(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'catalog.db'}"
-    child = subprocess.Popen([sys.executable, "-c", CHILD, url], stdout=subprocess.PIPE, text=True)
-    assert child.stdout is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and child.stdout.readline().strip() != "ready":
-        pass
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
+    script = f"import sys; sys.path.insert(0, {_faults.TESTS!r})\n" + CHILD
+    child = subprocess.run([sys.executable, "-c", script, url], capture_output=True, text=True)
+    assert child.returncode == -signal.SIGKILL, child.stderr
     store = MetadataStore(url)  # would fail with "table ... already exists"
     store.set_cursor("a", "b", "c")
     assert store.get_cursor("a", "b") == "c"

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
+from tests import _faults
 
 from civiclake.project import Project
 from civiclake.runner.runner import Runner
@@ -158,7 +158,7 @@ def test_secrets_never_reach_run_history(project: Project, monkeypatch: pytest.M
 # -- crash recovery -----------------------------------------------------------------------
 
 
-def _crash_project(root: Path, slow: bool) -> Path:
+def _crash_project(root: Path) -> Path:
     from civiclake.project.scaffold import init_project
 
     init_project(root, departments=["housing"])
@@ -182,12 +182,11 @@ def _crash_project(root: Path, slow: bool) -> Path:
     (jobs / "history.sql").write_text(
         "-- materialize: append\nSELECT ward, count(*) AS n FROM housing_raw.rents GROUP BY ward\n"
     )
-    pause = "time.sleep(0.4)\n    " if slow else ""
     (jobs / "latest.py").write_text(
-        "import time\nfrom civiclake import job\n\n"
+        "from civiclake import job\n\n"
         "@job(inputs=['housing_raw.rents'], key=['tenancy'])\n"
         "def latest(rents):\n"
-        f"    {pause}return rents.query(\n"
+        "    return rents.query(\n"
         "        'r', 'select tenancy, max(balance) as balance from r group by tenancy'\n"
         "    )\n"
     )
@@ -206,31 +205,66 @@ def _tables(root: Path) -> dict[str, list[dict[str, object]]]:
     return out
 
 
-def _run_cli(root: Path) -> subprocess.Popen[bytes]:
+CLI = (sys.executable, "-c", _faults.RUN_CLI)
+"""``python -m civiclake`` with the fault point its environment names (if any)."""
+
+
+def _run_cli(root: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``civiclake run`` one step at a time (so commit N is the same commit every run)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "civiclake", "run", "--no-progress", "-p", str(root)],
+        [*CLI, "run", "--no-progress", "--threads", "1", "-p", str(root)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env=env,
     )
 
 
-@pytest.mark.slow
-def test_sigkill_mid_run_then_rerun_gives_the_same_tables(tmp_path: Path) -> None:
-    reference = _crash_project(tmp_path / "reference", slow=False)
-    assert _run_cli(reference).wait() == 0
+RUN_COMMITS = 6
+"""Delta commits of an uninterrupted run: three CSV files into ``rents``, then one per job
+(``by_ward``, ``history``, ``latest``)."""
+
+
+@pytest.fixture(scope="module")
+def crash_reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The tables and the commits of an uninterrupted run."""
+    base = tmp_path_factory.mktemp("reference")
+    reference = _crash_project(base / "council")
+    log = base / "commits.log"
+    assert _run_cli(reference, _faults.child_env(log)).wait() == 0
     expected = _tables(reference)
     assert set(expected) >= {
         "housing_raw.rents",
         "housing_trusted.by_ward",
         "housing_refined.latest",
     }
+    assert len(_faults.calls(log)) == RUN_COMMITS, _faults.calls(log)
+    return {"tables": expected, "commits": _faults.calls(log)}
 
-    rng = random.Random(11)
-    for trial in range(4):
-        root = _crash_project(tmp_path / f"crash{trial}", slow=True)
-        proc = _run_cli(root)
-        time.sleep(rng.uniform(1.0, 3.5))
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        assert _run_cli(root).wait() == 0, f"re-run after kill failed (trial {trial})"
-        assert _tables(root) == expected, f"trial {trial} differs from an uninterrupted run"
+
+# Killed right after the append job ``history`` commits, before the catalog records the
+# dataset: the re-run finds "inputs unchanged since the last append", appends nothing, and
+# never records it, so ``housing_refined.history`` is missing from the catalog (its Delta
+# table is right). A finding of the fault points (runner / jobs), not fixed here.
+UNRECORDED_APPEND = pytest.mark.xfail(
+    reason="an append job killed after its commit is not recorded in the catalog on re-run",
+    strict=True,
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("when", "n"),
+    [
+        pytest.param(when, n, marks=[UNRECORDED_APPEND] if (when, n) == ("after", 5) else [])
+        for when, n in _faults.points(RUN_COMMITS)
+    ],
+)
+def test_sigkill_at_a_commit_then_rerun_gives_the_same_tables(
+    tmp_path: Path, crash_reference: dict[str, Any], when: _faults.When, n: int
+) -> None:
+    root = _crash_project(tmp_path / "crash")
+    log = tmp_path / "killed.log"
+    assert _run_cli(root, _faults.child_env(log, when, n)).wait() == -signal.SIGKILL
+    assert _faults.calls(log) == crash_reference["commits"][:n]  # killed at the fault point
+    assert _run_cli(root).wait() == 0, f"re-run after a kill {when} commit {n} failed"
+    assert _tables(root) == crash_reference["tables"], "differs from an uninterrupted run"

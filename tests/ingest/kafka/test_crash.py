@@ -1,4 +1,7 @@
-"""Crashes, broker restarts and rebalances: every message lands exactly once."""
+"""Crashes, broker restarts and rebalances: every message lands exactly once.
+
+The crashes land on fault points (``tests/_faults.py``): just before and after each commit.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
+from tests import _faults
 
 from civiclake.project import Project
+from civiclake.project.scaffold import init_project
 from civiclake.simulators.housing import TENURE_TOPIC
 
 from ._support import (
@@ -27,6 +32,7 @@ from .test_source import _high_watermarks
 
 LOG = logging.getLogger("test")
 ROOT = Path(__file__).resolve().parents[3]
+KILLER = Path(__file__).with_name("_killer.py")
 
 
 def _exactly_once(project: Project, bootstrap: str, topic: str) -> None:
@@ -45,33 +51,55 @@ def _exactly_once(project: Project, bootstrap: str, topic: str) -> None:
     assert both == expected  # each message decoded or rejected, once
 
 
+def _killer(project_dir: Path, logs: Path, points: str) -> list[str]:
+    """Run ``_killer.py``: one child per fault point in ``points`` (or one unkilled: ``count``)."""
+    logs.mkdir(parents=True, exist_ok=True)
+    out = subprocess.run(
+        [sys.executable, str(KILLER), str(project_dir), str(logs), points],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout.splitlines()
+
+
+def _batch_commits(commits: list[str]) -> list[str]:
+    """The commits of one whole batch after the first (which creates the tables)."""
+    raw = [i for i, c in enumerate(commits) if c.endswith(" raw/housing/tenure_events")]
+    assert len(raw) >= 3, commits
+    return commits[raw[1] : raw[2]]
+
+
 @pytest.mark.slow
-def test_sigkill_at_random_points_then_resume(
-    project_dir: Path, kafka_bootstrap: str, registry: str
+def test_sigkill_at_every_commit_of_a_batch_then_resume(
+    project_dir: Path, tmp_path: Path, kafka_bootstrap: str, registry: str
 ) -> None:
     prefix = new_prefix()
     topic = prefix + TENURE_TOPIC
-    _, truth = produce(kafka_bootstrap, registry, prefix, events=1500, poison=8)
+    _, truth = produce(kafka_bootstrap, registry, prefix, events=3000, poison=8)
+    # an unkilled run over the topic, in another project and group, counts a batch's commits
+    reference = init_project(tmp_path / "reference", departments=["housing"])
+    path = write_source(reference, kafka_bootstrap, registry, topic, batch=80, idle=2)
+    with path.open("a") as f:
+        f.write("group_id: reference\n")
+    Project.load(reference).store.close()
+    [line] = _killer(reference, tmp_path / "reference-logs", "count")
+    assert line.startswith("trial 0: exited (0)"), line
+    commits = _faults.calls(tmp_path / "reference-logs" / "0.log")
+    batch = _batch_commits(commits)  # raw, decoded, [rejected], current tables and history
+    assert len(batch) >= 4, batch
+
     path = write_source(project_dir, kafka_bootstrap, registry, topic, batch=80, idle=2)
     with path.open("a") as f:  # a restarted consumer takes its predecessor's place at once
         f.write('consumer: {"group.instance.id": "crash-test", "session.timeout.ms": 6000}\n')
     Project.load(project_dir).store.close()  # the catalog exists before the first kill
-    trials = 20
-    out = subprocess.run(
-        [
-            sys.executable,
-            str(Path(__file__).with_name("_killer.py")),
-            str(project_dir),
-            str(trials),
-            "7",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.count("killed after") == trials
+    # each child resumes where the one before died and is killed at its own N-th commit:
+    # before and after every commit of a batch (its recovery's commits come first)
+    points = _faults.points(len(batch) + 1)
+    lines = _killer(project_dir, tmp_path / "logs", ",".join(f"{w}:{n}" for w, n in points))
+    assert lines == [f"trial {i}: killed {w} commit {n}" for i, (w, n) in enumerate(points)]
     project = Project.load(project_dir)
     kafka_source(project).consume("resume", LOG, threading.Event(), catch_up=True)
     _exactly_once(project, kafka_bootstrap, topic)
