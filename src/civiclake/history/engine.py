@@ -751,9 +751,22 @@ def _reader(con: duckdb.DuckDBPyConnection, query: str, spec: HistorySpec) -> pa
 
 
 # -- compaction -----------------------------------------------------------------
+COMPACT_OPERATION = "history-compact"
+"""The ``civiclake.operation`` a compaction's commit carries; its vacuum follows."""
+
+
 def _maybe_compact(catalog: Catalog, uri: str, *, ratio: float = 0.25, force: bool = False) -> bool:
     table = open_history(catalog.tables, uri)
-    if table is None or not table.recent:
+    if table is None:
+        return False
+    if catalog.tables.last_commit(uri).get("civiclake.operation") == COMPACT_OPERATION:
+        # a process stopped between a compaction's commit and its vacuum: finish it first,
+        # so the table's versions (and the ``_seq`` of later increments) are those of a run
+        # that was never interrupted
+        catalog.tables.vacuum(uri)
+        table = open_history(catalog.tables, uri)
+        assert table is not None
+    if not table.recent:
         return False
     if not force and not table.needs_compaction(ratio):
         return False
@@ -777,7 +790,7 @@ def _maybe_compact(catalog: Catalog, uri: str, *, ratio: float = 0.25, force: bo
             table.spec,
             removed=[*table.base, *table.recent],
             predicate=f"{q(PART)} IN ('{BASE}', '{RECENT}', '{archive}')",
-            metadata={"civiclake.operation": "history-compact"},
+            metadata={"civiclake.operation": COMPACT_OPERATION},
         )
     finally:
         con.close()

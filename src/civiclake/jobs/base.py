@@ -100,6 +100,12 @@ class Job(ABC):
         from civiclake.steps import Counts
 
         if materialize.already_written(ctx, self):
+            # the run that appended may have stopped between its commit and its catalog
+            # entry: record them now from the table, so a crash leaves no dataset unlisted
+            columns = ctx.project.tables.describe(ctx.project.catalog.uri(self.output)).schema
+            decision = self.decide_pii(ctx.project, columns.names)
+            materialize.register(ctx, self, pii=decision.columns)
+            self._record_lineage(ctx, decision)
             return Counts(notes=["inputs unchanged since the last append; nothing appended"])
         ctx.session.register(self.inputs)
         reader = self.compute(ctx)
@@ -107,6 +113,12 @@ class Job(ABC):
         decision = self.decide_pii(ctx.project, reader.schema.names)
         data = materialize.stamp_lineage(reader, ctx.import_id, where=self.location)
         result = materialize.write(ctx, self, data, pii=decision.columns)
+        self._record_lineage(ctx, decision)
+        result.rows_in = materialize.count_rows(ctx.project, self.inputs)
+        result.notes.extend(decision.notes())
+        return result
+
+    def _record_lineage(self, ctx: RunContext, decision: PiiDecision) -> None:
         ctx.project.store.record_job_lineage(
             self.name,
             self.output.qualified,
@@ -114,9 +126,6 @@ class Job(ABC):
             decision.cleared,
             import_id=ctx.import_id,
         )
-        result.rows_in = materialize.count_rows(ctx.project, self.inputs)
-        result.notes.extend(decision.notes())
-        return result
 
     def decide_pii(self, project: Project, output: Sequence[str]) -> PiiDecision:
         """The output's PII: declared ∪ derived from the inputs' PII − cleared.

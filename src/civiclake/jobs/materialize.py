@@ -106,13 +106,7 @@ def write(
     from civiclake.steps import Counts
 
     opts = job.options
-    catalog: dict[str, Any] = {
-        "producer": job.name,
-        "key": opts.key,
-        "description": opts.description,
-        "owner": opts.owner,
-        "pii": list(opts.pii if pii is None else pii),
-    }
+    catalog = _entry(job, pii)
     project = ctx.project
     if opts.materialize == "incremental":
         return _upsert(ctx, job, data.read_all(), catalog)
@@ -123,6 +117,22 @@ def write(
     else:
         result = project.catalog.write(job.output, data, mode="overwrite", **catalog)
     return Counts(rows_out=result.rows, bytes_written=result.bytes_written)
+
+
+def register(ctx: RunContext, job: Job, *, pii: Sequence[str] | None = None) -> None:
+    """Record the job's output in the catalog as :func:`write` would (its table as it is)."""
+    ctx.project.catalog.register(job.output, **_entry(job, pii))
+
+
+def _entry(job: Job, pii: Sequence[str] | None) -> dict[str, Any]:
+    opts = job.options
+    return {
+        "producer": job.name,
+        "key": opts.key,
+        "description": opts.description,
+        "owner": opts.owner,
+        "pii": list(opts.pii if pii is None else pii),
+    }
 
 
 def _upsert(ctx: RunContext, job: Job, table: pa.Table, catalog: dict[str, Any]) -> Counts:

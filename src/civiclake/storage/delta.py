@@ -519,6 +519,12 @@ class TableStore:
             files_added=len(actions),
         )
 
+    def last_commit(self, uri: str) -> dict[str, Any]:
+        """The newest commit's info: ``operation``, ``version`` and the custom metadata the
+        writer attached (e.g. ``civiclake.operation``)."""
+        history = self.open(uri).history(limit=1)
+        return dict(history[0]) if history else {}
+
     def vacuum(self, uri: str) -> int:
         """Delete files no longer in the current version; returns how many."""
         removed = self.open(uri).vacuum(
