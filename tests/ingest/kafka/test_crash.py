@@ -182,7 +182,7 @@ def test_rebalance_between_two_consumers(
                 LOG,
                 stop,
                 catch_up=False,
-                on_batch=lambda o: counts.__setitem__(name, counts[name] + o.messages),
+                on_batch=lambda o: counts.__setitem__(name, counts[name] + o.rows_in),
             )
         except BaseException as exc:
             errors.append(exc)
