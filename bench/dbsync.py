@@ -131,8 +131,7 @@ def _warm() -> None:
 def _project(project_dir: str, server: str) -> Any:
     import yaml
 
-    from civiclake.project import Project
-    from civiclake.project.scaffold import init_project
+    from civiclake import Project, init_project
 
     directory = Path(project_dir)
     if not directory.exists():

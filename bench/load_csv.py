@@ -80,10 +80,9 @@ def civiclake(csv: Path, work: Path) -> dict[str, float]:
     import pyarrow  # noqa: F401
     import yaml
 
+    from civiclake import Project, init_project
     from civiclake.ingest import load_sources
     from civiclake.lineage import new_import_id
-    from civiclake.project import Project
-    from civiclake.project.scaffold import init_project
     from civiclake.steps import RunContext
 
     project_dir = init_project(work / "council", departments=["housing"])

@@ -21,8 +21,7 @@ from pathlib import Path
 def main(rows: int, distinct: int) -> None:
     import pyarrow as pa
 
-    from civiclake.project import Project
-    from civiclake.project.scaffold import init_project
+    from civiclake import Project, init_project
     from civiclake.serve.service import QueryService
 
     root = init_project(Path(tempfile.mkdtemp()) / "bench", departments=["housing"])

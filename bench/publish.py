@@ -70,9 +70,7 @@ def columns_sql(n: int, offset: int = 0, version: int = 0) -> str:
 def build(root: Path, rows: int, url: str) -> Any:
     import duckdb
 
-    from civiclake.history import apply_increment
-    from civiclake.project import Project
-    from civiclake.project.scaffold import init_project
+    from civiclake import Project, apply_increment, init_project
 
     shutil.rmtree(root, ignore_errors=True)
     path = init_project(root, departments=["housing"])
@@ -100,7 +98,7 @@ def build(root: Path, rows: int, url: str) -> Any:
 
 
 def spec() -> Any:
-    from civiclake.history import HistorySpec
+    from civiclake import HistorySpec
 
     return HistorySpec(key=("id",), version="updated", deleted="ceased")
 
@@ -109,7 +107,7 @@ def increment(project: Any, rows: int) -> int:
     """1% of the rows: 90% updates over all keys, 9% new keys, 1% deletes."""
     import duckdb
 
-    from civiclake.history import apply_increment
+    from civiclake import apply_increment
 
     size = rows // 100
     updates, new, deletes = size * 90 // 100, size * 9 // 100, size // 100

@@ -47,9 +47,8 @@ def build_project(root: Path, clients: int) -> dict[str, str]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from civiclake import Project, init_project
     from civiclake.access.tokens import issue_token
-    from civiclake.project import Project
-    from civiclake.project.scaffold import init_project
 
     shutil.rmtree(root, ignore_errors=True)
     path = init_project(root, departments=["housing", "planning"])

@@ -277,7 +277,7 @@ def _reader(path: Path) -> Any:
 
 
 def _project(project_dir: Path) -> Any:
-    from civiclake.project import Project
+    from civiclake import Project
 
     project = Project.load(project_dir)
     project.store.migrate()  # a runner has the store open before any step starts
@@ -285,7 +285,7 @@ def _project(project_dir: Path) -> Any:
 
 
 def _spec() -> Any:
-    from civiclake.history import HistorySpec
+    from civiclake import HistorySpec
 
     return HistorySpec(key=("id",), version="last_updated", deleted="ceased", compact_ratio=RATIO)
 
@@ -347,8 +347,7 @@ def step_init_civiclake(base: str, project_dir: str) -> dict[str, Any]:
     import deltalake  # noqa: F401 - imported before timing, as the others import duckdb
     import duckdb  # noqa: F401
 
-    from civiclake.history import apply_increment
-    from civiclake.project.scaffold import init_project
+    from civiclake import apply_increment, init_project
 
     init_project(Path(project_dir), departments=["planning"])
     project = _project(Path(project_dir))
@@ -384,7 +383,7 @@ def step_civiclake_day(project_dir: str, inc: str, day: int) -> dict[str, Any]:
     import duckdb  # noqa: F401
     import pyarrow.parquet as pq
 
-    from civiclake.history import apply_increment
+    from civiclake import apply_increment
     from civiclake.history.engine import open_history
 
     project = _project(Path(project_dir))

@@ -173,10 +173,10 @@ def run_stage(which: str, project_dir: Path) -> None:
     import logging
     import threading
 
+    from civiclake import Project
     from civiclake.ingest.base import load_sources
     from civiclake.ingest.kafka.consumer import DECODED, RAW, StreamConsumer
     from civiclake.ingest.streams import offsets
-    from civiclake.project import Project
 
     project = Project.load(project_dir)
     source = next(s for s in load_sources(project) if s.type == "kafka")
@@ -234,7 +234,7 @@ def main() -> None:
             return
         run_stage(args.stage, Path(args.project))
         return
-    from civiclake.project.scaffold import init_project
+    from civiclake import init_project
     from civiclake.simulators.registry import SchemaRegistry
 
     kcat = ensure_kcat()

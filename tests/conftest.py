@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from civiclake.project import Project
-from civiclake.project.scaffold import init_project
+from civiclake import Project, init_project
 
 
 @pytest.fixture
@@ -100,7 +99,7 @@ def council(tmp_path: Path) -> Iterator[Project]:
 
     import pyarrow as pa
 
-    from civiclake.history import HistorySpec, apply_increment
+    from civiclake import HistorySpec, apply_increment
 
     root = init_project(tmp_path / "council", departments=["housing", "parking", "planning"])
     proj = Project.load(root)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from civiclake.project import Project
+from civiclake import Project
 
 
 def test_write_records_the_table_in_the_catalog(project: Project) -> None:

@@ -76,6 +76,16 @@ def column_names(names: Iterable[str]) -> list[str]:
     return out
 
 
+def quote(ident: str) -> str:
+    """``ident`` as a quoted SQL identifier (DuckDB, PostgreSQL and SQLite alike)."""
+    return '"' + ident.replace('"', '""') + '"'
+
+
+def literal(text: str) -> str:
+    """``text`` as a quoted SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def is_identifier(name: str) -> bool:
     """True for a lowercase SQL identifier usable unquoted as a dataset name."""
     return bool(_IDENT.match(name))

@@ -25,9 +25,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from civiclake import Project
 from civiclake.access import AccessPolicy, SqlRefused, check_sql
 from civiclake.access.session import open_session
-from civiclake.project import Project
 
 READABLE = ["housing_trusted.tenants", "housing_refined.rents", "unrestricted_trusted.wards"]
 UNREADABLE = ["planning_refined.applications", "housing_raw.rent_lines"]
@@ -154,7 +154,7 @@ def query(draw: Any, visible: tuple[str, ...], depth: int) -> Built:
 def council(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     import pyarrow as pa
 
-    from civiclake.project.scaffold import init_project
+    from civiclake import init_project
 
     root = init_project(
         Path(tmp_path_factory.mktemp("fuzz")) / "c", departments=["housing", "planning"]

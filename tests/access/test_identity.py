@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from civiclake import Project
 from civiclake.access import AccessDenied, AccessPolicy
 from civiclake.access import policy as policy_module
-from civiclake.project import Project
 from civiclake.query import run_query
 
 SQL = "SELECT name FROM housing_trusted.tenants ORDER BY id"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from civiclake import Project
 from civiclake.access import AccessDenied, AccessPolicy, SqlRefused, check_sql
-from civiclake.project import Project
 from civiclake.query import run_query
 
 

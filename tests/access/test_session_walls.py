@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
+from civiclake import Project
 from civiclake.access import AccessPolicy
 from civiclake.access.session import open_session
 from civiclake.engines.duckdb import DuckDBSession
 from civiclake.engines.exceptions import EngineError
-from civiclake.project import Project
 from civiclake.storage import DatasetRef
 
 

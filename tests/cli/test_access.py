@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from civiclake import Project
 from civiclake.access.tokens import token_hash
 from civiclake.cli import main
-from civiclake.project import Project
 
 from ._support import cli
 

@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from civiclake.project import Project
-from civiclake.project.scaffold import init_project
-from civiclake.runner.runner import Runner
+from civiclake import Project, Runner, init_project
 from civiclake.simulators.planning import PlanningSimulator, PlanningWorld
 
 from ._support import cli

@@ -14,8 +14,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from civiclake import Project
 from civiclake.cli import commands
-from civiclake.project import Project
 
 from ._support import cli
 

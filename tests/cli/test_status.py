@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from civiclake.project.scaffold import init_project
+from civiclake import init_project
 
 from ._support import cli
 

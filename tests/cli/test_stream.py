@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from civiclake import Project
 from civiclake.cli.app import app
-from civiclake.project import Project
 from civiclake.simulators.housing import TENURE_TOPIC
 from civiclake.simulators.registry import SchemaRegistry
 

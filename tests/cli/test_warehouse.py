@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from civiclake.project import Project
+from civiclake import Project
 
 from ._support import cli_streams as cli
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from civiclake import Project
 from civiclake.config.secrets import REDACTOR, Secret
 from civiclake.exceptions import ConfigError
-from civiclake.project import Project
 
 
 def _write(project_dir: Path, text: str) -> None:

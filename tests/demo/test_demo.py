@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from civiclake import Project
 from civiclake.demo import build_demo
 from civiclake.jobs import load_jobs
 from civiclake.jobs.sql import SqlJob
-from civiclake.project import Project
 from civiclake.query import run_query
 
 

@@ -6,8 +6,8 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
+from civiclake import Project
 from civiclake.engines import EngineError
-from civiclake.project import Project
 from civiclake.storage import DatasetRef
 
 RENT = DatasetRef("housing", "raw", "rent")

@@ -18,15 +18,14 @@ from typing import NamedTuple
 import pytest
 from tests import _faults
 
-from civiclake.project import Project
-from civiclake.project.scaffold import init_project
+from civiclake import Project, init_project
 
 SCRIPT = """
 import sys
 from datetime import datetime, timedelta
 import pyarrow as pa
-from civiclake.history import HistorySpec, apply_increment
-from civiclake.project import Project
+from civiclake import HistorySpec, apply_increment
+from civiclake import Project
 from civiclake.storage import DatasetRef
 
 project = Project.load(sys.argv[1])

@@ -11,10 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from civiclake import Project, init_project
 from civiclake.history import HistorySpec, apply_increment, compact
 from civiclake.history.engine import HistoryError, open_history
-from civiclake.project import Project
-from civiclake.project.scaffold import init_project
 from civiclake.storage import DatasetRef
 
 DAY0 = date(2026, 3, 1)

@@ -11,8 +11,8 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from civiclake import Project
 from civiclake.jobs import Job, load_jobs
-from civiclake.project import Project
 from civiclake.steps import Counts, RunContext
 from civiclake.storage import DatasetRef
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from civiclake import Project
 from civiclake.exceptions import ConfigError
 from civiclake.model.diagram import mermaid
 from civiclake.model.integrity import check_integrity
 from civiclake.model.relationships import load_relationships, write_relationships
 from civiclake.model.suggest import suggest
-from civiclake.project import Project
 
 DECLARED = """relationships:
   - planning_refined.applications.ward_id -> unrestricted_trusted.wards.id

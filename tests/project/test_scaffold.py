@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from civiclake import Project
 from civiclake.exceptions import ConfigError
 from civiclake.jobs import load_jobs
-from civiclake.project import Project
 from civiclake.project.scaffold import add_department, init_project
 
 

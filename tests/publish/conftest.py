@@ -17,7 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from civiclake.project import Project
+from civiclake import Project
 from civiclake.publish import bootstrap_sql, role_names
 
 

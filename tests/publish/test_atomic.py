@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from civiclake.history import HistorySpec, apply_increment
+from civiclake import HistorySpec, apply_increment
 from civiclake.publish import publish
 
 from .conftest import Warehouse

@@ -14,8 +14,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from civiclake import Project
 from civiclake.cli import main
-from civiclake.project import Project
 from civiclake.publish import WarehouseError, drop_published
 
 from .conftest import Warehouse, attach, drop_namespace

@@ -7,7 +7,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from civiclake.history import HistorySpec, apply_increment
+from civiclake import HistorySpec, apply_increment
 from civiclake.publish import publish, set_login_password
 
 from .conftest import Warehouse
@@ -256,7 +256,7 @@ def test_without_history_only_x_is_kept(warehouse: Warehouse) -> None:
 
 
 def test_civiclake_run_publishes_after_the_jobs(warehouse: Warehouse) -> None:
-    from civiclake.runner.runner import Runner
+    from civiclake import Runner
 
     job = warehouse.project.dir / "jobs" / "housing" / "tenants_by_ward.sql"
     job.write_text(

@@ -19,11 +19,10 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from civiclake import Project, init_project
 from civiclake.access.masking import Masker
 from civiclake.config.secrets import generate_masking_key as generate_key
 from civiclake.exceptions import ConfigError
-from civiclake.project import Project
-from civiclake.project.scaffold import init_project
 from civiclake.publish import WarehouseError, publish, set_login_password, sync_access
 
 from .conftest import Warehouse, attach, drop_namespace

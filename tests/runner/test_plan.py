@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from civiclake import Project
 from civiclake.exceptions import ConfigError
-from civiclake.project import Project
 from civiclake.runner.plan import discover, providers
 
 CSV_SOURCE = "type: files\nformat: csv\ndataset: rent_accounts\n"

@@ -7,10 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
+from civiclake import Project, Runner
 from civiclake.config.secrets import REDACTOR
 from civiclake.ingest.exceptions import IngestError
-from civiclake.project import Project
-from civiclake.runner.runner import Runner
 from civiclake.steps import Counts, RunContext, SourceCapabilities, StepDefinition, Streamable
 
 SECRET = "s3cr3t-token-for-the-stream-test"

@@ -13,8 +13,7 @@ import pyarrow as pa
 import pytest
 from tests import _faults
 
-from civiclake.project import Project
-from civiclake.runner.runner import Runner
+from civiclake import Project, Runner
 from civiclake.storage import DatasetRef
 
 RENTS = DatasetRef("housing", "raw", "rents")
@@ -159,7 +158,7 @@ def test_secrets_never_reach_run_history(project: Project, monkeypatch: pytest.M
 
 
 def _crash_project(root: Path) -> Path:
-    from civiclake.project.scaffold import init_project
+    from civiclake import init_project
 
     init_project(root, departments=["housing"])
     (root / "sources" / "housing" / "rents.yaml").write_text(

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from civiclake import Project
 from civiclake.access.tokens import issue_token
-from civiclake.project import Project
 
 pytest.importorskip("fastapi")
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from civiclake import Project
 from civiclake.access.tokens import issue_token
-from civiclake.project import Project
 
 pytest.importorskip("fastapi")
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
@@ -182,7 +182,7 @@ def _council(tmp: Any) -> Any:
     """The `council` fixture's project, built once for the module."""
     import pyarrow as pa
 
-    from civiclake.project.scaffold import init_project
+    from civiclake import init_project
 
     root = init_project(tmp / "council", departments=["housing", "planning"])
     with (root / "civiclake.yaml").open("a") as f:

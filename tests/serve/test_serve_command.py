@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from civiclake.project import Project
+from civiclake import Project
 from civiclake.serve.demo import serving_demo
 
 pytest.importorskip("uvicorn")

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 import civiclake
-from civiclake.project import Project
+from civiclake import Project
 from civiclake.storage.connections import Connections
 
 PACKAGE = Path(civiclake.__file__).parent

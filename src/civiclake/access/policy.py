@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from civiclake.access.exceptions import AccessDenied, AccessError
 from civiclake.access.masking import Masker
 from civiclake.naming import HISTORY_SUFFIX, TABLE_ZONES
+from civiclake.naming import quote as _quote_ident
 from civiclake.storage import DatasetRef
 
 if TYPE_CHECKING:
@@ -275,10 +276,6 @@ class AccessPolicy:
         if isinstance(dataset, DatasetRef):
             return dataset
         return DatasetRef.parse(dataset, self.departments)
-
-
-def _quote_ident(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
 
 
 def login_name() -> str:

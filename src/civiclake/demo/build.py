@@ -18,19 +18,19 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from civiclake import init_project
 from civiclake.demo.repairs import ENV as REPAIRS_ENV
 from civiclake.demo.repairs import build_repairs
 from civiclake.demo.repairs import default_url as default_repairs_url
 from civiclake.demo.streams import add_housing_streams
 from civiclake.exceptions import ConfigError
 from civiclake.project import CONFIG_FILE, Project
-from civiclake.project.scaffold import init_project
 from civiclake.runner.plan import discover
 from civiclake.serve.demo import DEMO_ANALYST, serving_demo
 
 if TYPE_CHECKING:
+    from civiclake import RunSummary
     from civiclake.runner.progress import Reporter
-    from civiclake.runner.runner import RunSummary
 
 DEPARTMENTS = ["housing", "housing-repairs", "parking", "planning"]
 KAFKA_ENV, REGISTRY_ENV = "KAFKA_BOOTSTRAP_SERVERS", "SCHEMA_REGISTRY_URL"
@@ -99,9 +99,9 @@ def build_demo(
     then one run per simulated day pulls that day's increment into history.
     ``say`` hears what the build is doing; ``reporter`` shows the last run's progress.
     """
+    from civiclake import Runner
     from civiclake.demo.data import generate
     from civiclake.runner.progress import NullReporter
-    from civiclake.runner.runner import Runner
 
     directory = directory.resolve()
     if (directory / CONFIG_FILE).exists():

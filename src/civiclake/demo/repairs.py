@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from civiclake.runner.runner import RunSummary
+    from civiclake import RunSummary
 
 SOURCE = "housing-repairs/drs"
 CYCLES = 8
@@ -38,11 +38,10 @@ def default_url(directory: Path) -> str:
 
 def build_repairs(directory: Path, *, seed: int, say: Any) -> RepairsDemo:
     """Simulate the repairs system and sync it (only on the first build of the project)."""
+    from civiclake import Project, Runner
     from civiclake.config.secrets import from_environment
     from civiclake.ingest.database.source import DatabaseSource
-    from civiclake.project import Project
     from civiclake.runner.plan import discover
-    from civiclake.runner.runner import Runner
     from civiclake.simulators.repairs import RepairsSimulator
 
     url = from_environment(ENV) or default_url(directory)  # not another demo's .env

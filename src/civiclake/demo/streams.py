@@ -95,7 +95,7 @@ def add_housing_streams(
 ) -> list[Path]:
     """Declare the housing stream sources in the project at ``directory`` and send them
     ``events`` simulated events; returns the source files written."""
-    from civiclake.project import Project
+    from civiclake import Project
     from civiclake.simulators.housing import (
         CONTACT_TOPIC,
         CONTACT_V1,

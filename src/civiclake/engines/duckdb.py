@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from civiclake.engines.base import Capabilities
 from civiclake.engines.exceptions import EngineError
+from civiclake.naming import literal as _literal
+from civiclake.naming import quote as _quote
 from civiclake.storage import DatasetRef, TableStore
 
 if TYPE_CHECKING:
@@ -24,14 +26,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from civiclake.storage.delta import DataFile
-
-
-def _quote(ident: str) -> str:
-    return '"' + ident.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 class DuckDBEngine:

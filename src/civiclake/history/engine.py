@@ -44,6 +44,7 @@ from civiclake.history import sql
 from civiclake.history.sql import ARCHIVE, BASE, DELETED, PART, RECENT, SEQ, VALID_FROM, q
 from civiclake.lineage import IMPORT_ID, IMPORTED_AT
 from civiclake.naming import HISTORY_SUFFIX
+from civiclake.naming import literal as _literal
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -192,10 +193,6 @@ def spec_of(schema: pa.Schema) -> HistorySpec | None:
 
 
 # -- DuckDB relations ------------------------------------------------------------
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def parquet_relation(files: Sequence[DataFile]) -> str:
     listed = ", ".join(_literal(f.uri) for f in files)
     return f"read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"

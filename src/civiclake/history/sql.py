@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from civiclake.naming import quote as q
+
 VALID_FROM = "valid_from"
 VALID_TO = "valid_to"
 DELETED = "_deleted"
@@ -42,10 +44,6 @@ ARCHIVE = "archive"
 
 HIDDEN = (DELETED, PART)
 """Columns of the physical table that latest and as-of do not show."""
-
-
-def q(ident: str) -> str:
-    return '"' + ident.replace('"', '""') + '"'
 
 
 def _keys(key: Sequence[str]) -> str:

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
     from civiclake.jobs.pii import Derivation, InputColumns
     from civiclake.project import Project
+    from civiclake.sql import SqlRejected
     from civiclake.steps import RunContext
     from civiclake.storage import DatasetRef
 
@@ -122,41 +123,40 @@ def parse_header(text: str, *, where: str) -> tuple[dict[str, Any], dict[str, in
 
 
 def parse_query(text: str, *, where: str) -> exp.Query:
-    """The file's one SELECT/WITH query; anything else is refused with the reason."""
-    import sqlglot
-    from sqlglot import exp
-    from sqlglot.errors import ParseError, TokenError
+    """The file's one SELECT/WITH query (:func:`civiclake.sql.parse_query`'s rules, the
+    same as every door's); anything else is refused with the reason and the fix."""
+    from civiclake.sql import SqlRejected
+    from civiclake.sql import parse_query as parse_one_query
 
     try:
-        statements = [s for s in sqlglot.parse(text, read="duckdb") if s is not None]
-    except ParseError as exc:
-        first = exc.errors[0] if exc.errors else {}
-        at = f", line {first.get('line')}, column {first.get('col')}" if first else ""
-        reason = str(first.get("description") or exc).split("<Token")[0].strip()
-        raise JobDefinitionError(
-            f"{where}{at}: the SQL does not parse: {reason}. Check it with "
-            "`civiclake query` or fix the syntax near that point"
-        ) from None
-    except TokenError as exc:
-        raise JobDefinitionError(
-            f"{where}: the SQL does not parse: {exc} (an unclosed quote or comment?)"
-        ) from None
-    if not statements:
-        raise JobDefinitionError(f"{where}: no query found; write one SELECT after the header")
-    if len(statements) > 1:
-        raise JobDefinitionError(
-            f"{where}: found {len(statements)} statements; a job is exactly one query "
+        return parse_one_query(text)
+    except SqlRejected as exc:
+        raise JobDefinitionError(_job_advice(exc, where)) from None
+
+
+def _job_advice(exc: SqlRejected, where: str) -> str:
+    details = exc.details
+    if exc.code == "parse_error":
+        line = details.get("line")
+        at = f", line {line}, column {details.get('column')}" if line else ""
+        return (
+            f"{where}{at}: the SQL does not parse: {details.get('reason') or exc}. Check it "
+            "with `civiclake query` or fix the syntax near that point"
+        )
+    if exc.code == "one_statement":
+        if not details.get("statements"):
+            return f"{where}: no query found; write one SELECT after the header"
+        return (
+            f"{where}: found {details['statements']} statements; a job is exactly one query "
             "(use WITH … AS (…) for intermediate steps, or split it into several jobs)"
         )
-    query = statements[0]
-    if not isinstance(query, exp.Query):
-        kind = query.key.upper()
-        raise JobDefinitionError(
-            f"{where}: a job is one SELECT (or WITH … SELECT) query, not {kind}. "
+    if exc.code == "not_a_query" and "kind" in details:
+        return (
+            f"{where}: a job is one SELECT (or WITH … SELECT) query, not {details['kind']}. "
             "civiclake stores the result itself: keep only the SELECT and set how it is "
             "written with `-- materialize: table|append|incremental`"
         )
-    return query
+    return f"{where}: {exc}"
 
 
 def table_names(query: exp.Query) -> list[str]:

@@ -172,6 +172,6 @@ def _python(source: DatasetRef | None, function: str, fields: dict[str, str]) ->
 
 
 def _quoted(column: str) -> str:
-    from civiclake.naming import is_identifier
+    from civiclake.naming import is_identifier, quote
 
-    return column if is_identifier(column) else '"' + column.replace('"', '""') + '"'
+    return column if is_identifier(column) else quote(column)

@@ -5,13 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from civiclake.naming import quote as _q
+
 if TYPE_CHECKING:
     from civiclake.model.relationships import Relationship
     from civiclake.project import Project
-
-
-def _q(ident: str) -> str:
-    return '"' + ident.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True)

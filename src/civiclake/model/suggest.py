@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from civiclake.naming import quote as _q
+
 if TYPE_CHECKING:
     from civiclake.project import Project
     from civiclake.storage import DatasetRef
@@ -32,10 +34,6 @@ class Suggestion:
         return (
             f"{self.child.qualified}.{self.column} -> {self.parent.qualified}.{self.parent_column}"
         )
-
-
-def _q(ident: str) -> str:
-    return '"' + ident.replace('"', '""') + '"'
 
 
 def suggest(project: Project, *, min_overlap: float = 0.9) -> list[Suggestion]:

@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import unquote, urlsplit
 
+from civiclake.naming import literal
 from civiclake.publish.exceptions import ServiceAccountRefused, WarehouseError
-from civiclake.publish.warehouse import literal, q
+from civiclake.publish.warehouse import q
 
 if TYPE_CHECKING:
     import psycopg

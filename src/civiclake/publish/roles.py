@@ -39,11 +39,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from civiclake.access.policy import ALL_DEPARTMENTS, PUBLIC_DEPARTMENT
-from civiclake.naming import sql_name
+from civiclake.naming import literal, sql_name
 from civiclake.publish.account import FUNCTIONS_SCHEMA, Account, safe_owner_text
 from civiclake.publish.exceptions import WarehouseError
 from civiclake.publish.masks import is_masked_column, masked_column
-from civiclake.publish.warehouse import literal, q, qual
+from civiclake.publish.warehouse import q, qual
 
 if TYPE_CHECKING:
     import psycopg

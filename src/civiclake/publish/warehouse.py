@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from civiclake.exceptions import MissingDependencyError
+from civiclake.naming import quote as q
 from civiclake.publish.exceptions import WarehouseError, WarehouseUnreachable
 
 if TYPE_CHECKING:
@@ -30,17 +31,8 @@ if TYPE_CHECKING:
 STATE_SCHEMA = "_civiclake"
 
 
-def q(ident: str) -> str:
-    """A quoted PostgreSQL identifier."""
-    return '"' + ident.replace('"', '""') + '"'
-
-
 def qual(schema: str, name: str) -> str:
     return f"{q(schema)}.{q(name)}"
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)

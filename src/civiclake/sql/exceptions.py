@@ -17,6 +17,10 @@ from civiclake.exceptions import CivicLakeError
 class SqlRejected(CivicLakeError):
     """SQL that breaks a rule of the surface; ``code`` is stable (the API's error code)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, **details: object) -> None:
         super().__init__(message)
         self.code = code
+        self.details = details
+        """What callers word their own advice from: ``statements`` (how many), ``kind``
+        (the statement that is not a query), ``line``/``column`` and ``reason`` of a
+        parse error."""

@@ -33,18 +33,36 @@ def parse_query(sql: str, *, max_chars: int | None = None) -> exp.Query:
     _check_characters(sql)
     try:
         statements = [s for s in sqlglot.parse(sql, read=DIALECT) if s is not None]
-    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as exc:
-        raise SqlRejected("parse_error", f"the SQL does not parse: {_first_line(exc)}") from None
+    except sqlglot.errors.ParseError as exc:
+        first = exc.errors[0] if exc.errors else {}
+        reason = str(first.get("description") or _first_line(exc)).split("<Token")[0].strip()
+        raise SqlRejected(
+            "parse_error",
+            f"the SQL does not parse: {_first_line(exc)}",
+            reason=reason,
+            line=first.get("line"),
+            column=first.get("col"),
+        ) from None
+    except sqlglot.errors.TokenError as exc:
+        raise SqlRejected(
+            "parse_error",
+            f"the SQL does not parse: {_first_line(exc)}",
+            reason=f"{_first_line(exc)} (an unclosed quote or comment?)",
+        ) from None
     except RecursionError:
         raise SqlRejected("too_complex", "the SQL is nested too deeply to check") from None
     if len(statements) != 1:
         raise SqlRejected(
-            "one_statement", f"send exactly one query (got {len(statements)} statements)"
+            "one_statement",
+            f"send exactly one query (got {len(statements)} statements)",
+            statements=len(statements),
         )
     query = statements[0]
     if not isinstance(query, exp.Query):
         kind = type(query).__name__.upper()
-        raise SqlRejected("not_a_query", f"only queries (SELECT/WITH) are allowed, not {kind}")
+        raise SqlRejected(
+            "not_a_query", f"only queries (SELECT/WITH) are allowed, not {kind}", kind=kind
+        )
     forbidden = (exp.DML, exp.DDL, exp.Command, exp.Pragma, exp.Set, exp.Copy)
     try:
         for node in query.walk():

@@ -8,9 +8,7 @@ from typing import Any
 
 import yaml
 
-from civiclake.project import Project
-from civiclake.project.scaffold import init_project
-from civiclake.runner.runner import Runner
+from civiclake import Project, Runner, init_project
 from civiclake.simulators.repairs import RepairsSimulator
 
 TABLE_KEYS = {

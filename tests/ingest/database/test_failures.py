@@ -11,10 +11,9 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
+from civiclake import Project, Runner
 from civiclake.ingest.database import sync as sync_module
 from civiclake.ingest.database.connection import SourceDatabase
-from civiclake.project import Project
-from civiclake.runner.runner import Runner
 from civiclake.simulators.repairs import RepairsSimulator
 
 from ._support import differences, make_project, query, sync

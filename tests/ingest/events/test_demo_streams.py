@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from civiclake import Project, Runner
 from civiclake.demo.streams import add_housing_streams
-from civiclake.project import Project
-from civiclake.runner.runner import Runner
 
 
 def test_housing_streams_in_a_project(project_dir: Path) -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from civiclake import Project
 from civiclake.ingest.base import load_sources
-from civiclake.project import Project
 from civiclake.simulators.housing import (
     TENURE_TOPIC,
     TENURE_V2,

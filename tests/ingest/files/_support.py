@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from civiclake import Project
 from civiclake.ingest.files.source import FilesSource
 from civiclake.lineage import new_import_id
-from civiclake.project import Project
 from civiclake.steps import Counts, RunContext
 from civiclake.storage import DatasetRef
 

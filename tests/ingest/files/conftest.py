@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
+from civiclake import Project
 from civiclake.ingest import load_sources
 from civiclake.ingest.files.source import FilesSource
-from civiclake.project import Project
 
 MakeSource = Callable[..., FilesSource]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from civiclake import Project
 from civiclake.exceptions import ConfigError
-from civiclake.project import Project
 
 from .conftest import MakeSource
 

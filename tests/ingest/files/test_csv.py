@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from civiclake import Project
 from civiclake.exceptions import ConfigError
 from civiclake.ingest.exceptions import IngestError
-from civiclake.project import Project
 
 from ._support import inbox, raw, rejected, rows, run
 from .conftest import MakeSource

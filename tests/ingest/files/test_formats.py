@@ -10,8 +10,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from civiclake import Project
 from civiclake.ingest.exceptions import IngestError
-from civiclake.project import Project
 
 from ._support import inbox, raw, rejected, rows, run
 from .conftest import MakeSource

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from civiclake import Project
 from civiclake.ingest.exceptions import IngestError
-from civiclake.project import Project
 
 from ._support import inbox, raw, rows, run
 from .conftest import MakeSource

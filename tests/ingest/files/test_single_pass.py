@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from civiclake import Project
 from civiclake.ingest.exceptions import IngestError
 from civiclake.ingest.files import load
-from civiclake.project import Project
 
 from ._support import inbox, raw, rejected, rows, run
 from .conftest import MakeSource

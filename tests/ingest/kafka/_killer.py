@@ -21,8 +21,8 @@ def consume(project_dir: str) -> None:
     import logging
     import threading
 
+    from civiclake import Project
     from civiclake.ingest.base import load_sources
-    from civiclake.project import Project
 
     project = Project.load(project_dir)
     source = next(s for s in load_sources(project) if s.type == "kafka")

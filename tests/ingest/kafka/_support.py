@@ -6,8 +6,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from civiclake import Project
 from civiclake.ingest.base import load_sources
-from civiclake.project import Project
 from civiclake.simulators.housing import Truth
 from civiclake.simulators.housing.run import publish
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from civiclake import Project
 from civiclake.exceptions import ConfigError
 from civiclake.ingest.base import load_sources
-from civiclake.project import Project
 
 
 def _source(project_dir: Path, text: str) -> None:

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 from tests import _faults
 
-from civiclake.project import Project
-from civiclake.project.scaffold import init_project
+from civiclake import Project, init_project
 from civiclake.simulators.housing import TENURE_TOPIC
 
 from ._support import (

@@ -6,7 +6,7 @@ import logging
 import threading
 from pathlib import Path
 
-from civiclake.project import Project
+from civiclake import Project
 from civiclake.simulators.housing import ADDED_FIELD, TENURE_TOPIC
 
 from ._support import (

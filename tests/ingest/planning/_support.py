@@ -7,10 +7,9 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from civiclake import Project, Runner, RunSummary
 from civiclake.ingest import load_sources
 from civiclake.ingest.planning.source import PlanningApiSource
-from civiclake.project import Project
-from civiclake.runner.runner import Runner, RunSummary
 from civiclake.simulators.planning import PlanningSimulator, PlanningWorld
 from civiclake.storage import DatasetRef
 

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from civiclake.project import Project
-from civiclake.project.scaffold import init_project
+from civiclake import Project, init_project
 from civiclake.simulators.planning import PlanningSimulator, PlanningWorld
 
 from ._support import PRIVATE, PUBLIC, START

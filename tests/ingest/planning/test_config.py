@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import yaml
 
+from civiclake import Project
 from civiclake.exceptions import ConfigError
 from civiclake.ingest import load_sources
 from civiclake.ingest.exceptions import IngestError
 from civiclake.ingest.planning.source import PlanningApiSource
-from civiclake.project import Project
 from civiclake.storage import DatasetRef
 
 BASE: dict[str, Any] = {

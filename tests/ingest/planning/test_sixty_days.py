@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from civiclake.project import Project
-from civiclake.project.scaffold import init_project
-from civiclake.runner.runner import Runner
+from civiclake import Project, Runner, init_project
 from civiclake.simulators.planning import Faults, PlanningSimulator, PlanningWorld
 
 from ._support import FIRST, PRIVATE, PUBLIC, START, assert_latest_matches, query, stamp

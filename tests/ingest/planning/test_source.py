@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 import pyarrow as pa
 import pytest
 
+from civiclake import Project
 from civiclake.ingest.planning.auth import request_hash
-from civiclake.project import Project
 from civiclake.simulators.planning import Faults, PlanningSimulator, PlanningWorld
 
 from ._support import (

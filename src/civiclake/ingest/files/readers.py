@@ -24,7 +24,7 @@ from civiclake.config.suggest import did_you_mean
 from civiclake.exceptions import ConfigError
 from civiclake.ingest.exceptions import BadFileError
 from civiclake.ingest.files.config import FilesSourceConfig
-from civiclake.naming import column_names
+from civiclake.naming import column_names, literal, quote
 
 if TYPE_CHECKING:
     import duckdb
@@ -134,14 +134,6 @@ def check_types(con: duckdb.DuckDBPyConnection, req: ReadRequest) -> None:
                 f"{req.config_file}, key `columns.{column}`: {type_name!r} is not a DuckDB type "
                 f"({str(exc).splitlines()[0]})"
             ) from None
-
-
-def quote(ident: str) -> str:
-    return '"' + ident.replace('"', '""') + '"'
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def is_text(type_name: str) -> bool:
