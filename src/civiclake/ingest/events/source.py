@@ -37,7 +37,7 @@ from civiclake.steps import SourceCapabilities
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from civiclake.ingest.files import landing
+    from civiclake.ingest import landing
     from civiclake.ingest.streams.decode import Decoder
     from civiclake.ingest.streams.sink import EventSink
     from civiclake.steps import Counts, RunContext
@@ -113,7 +113,7 @@ class EventsSource(Source[EventsSourceConfig]):
         return total
 
     def run(self, ctx: RunContext) -> Counts:
-        from civiclake.ingest.files import landing
+        from civiclake.ingest import landing
         from civiclake.steps import Counts
 
         if not self.project.layout.is_local:
@@ -130,8 +130,18 @@ class EventsSource(Source[EventsSourceConfig]):
         sink = self.sink()
         total = Counts()
         skipped = 0
+        inbox = landing.Inbox(
+            source=self.name,
+            dataset=sink.decoded.qualified,
+            archive=archive,
+            root=self.project.layout.root,
+            from_inbox=from_inbox,
+            min_age_seconds=self.config.min_file_age_seconds,
+            store=self.project.store,
+            log=ctx.log,
+        )
         for done, candidate in enumerate(found, start=1):
-            outcome = self._one(ctx, sink, candidate, archive, from_inbox)
+            outcome = self._one(ctx, sink, candidate, inbox)
             if outcome is None:
                 skipped += 1
             else:
@@ -163,46 +173,27 @@ class EventsSource(Source[EventsSourceConfig]):
         return result
 
     def _one(
-        self,
-        ctx: RunContext,
-        sink: EventSink,
-        candidate: landing.Candidate,
-        archive: landing.LocalLanding,
-        from_inbox: bool,
+        self, ctx: RunContext, sink: EventSink, candidate: landing.Candidate, inbox: landing.Inbox
     ) -> Counts | None:
-        from civiclake.ingest.files import landing
+        from civiclake.ingest import landing
 
-        name = candidate.path.name
-        if candidate.size == 0 or landing.age_seconds(candidate) < self.config.min_file_age_seconds:
-            return None
-        received = landing.receive(candidate)
-        if received is None:  # changed while being read: still being written
-            return None
-        store = self.project.store
-        known = store.loaded_file(self.name, received.sha256)
-        if known is not None:
-            ctx.log.info("%s: same content as %s, already loaded; skipped", name, known["path"])
-            if from_inbox:
-                archive.keep(received, move=True)
-                archive.remove_original(candidate.path)
-            return None
-        kept = archive.keep(received, move=from_inbox)
-        source_file = landing.relative_to_root(kept, self.project.layout.root)
-        outcome = self._load(ctx, sink, kept, source_file, received.sha256)
-        store.record_loaded_file(
-            source=self.name,
-            dataset=sink.decoded.qualified,
-            path=str(candidate.path),
-            archived_path=source_file,
-            sha256=received.sha256,
-            size_bytes=received.size,
+        taken = inbox.take(
+            candidate,
+            lambda received, kept, source_file: self._load(
+                ctx, sink, kept, source_file, received.sha256
+            ),
+            lambda outcome: (outcome.rows_out, outcome.rows_rejected),
             import_id=ctx.import_id,
-            rows_loaded=outcome.rows_out,
-            rows_rejected=outcome.rows_rejected,
         )
-        if from_inbox:
-            archive.remove_original(candidate.path)
-        ctx.log.info("%s: %d event(s), %d rejected", name, outcome.rows_out, outcome.rows_rejected)
+        if isinstance(taken, landing.Skipped):
+            return None
+        outcome = taken.value
+        ctx.log.info(
+            "%s: %d event(s), %d rejected",
+            candidate.path.name,
+            outcome.rows_out,
+            outcome.rows_rejected,
+        )
         return outcome
 
     def _load(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from civiclake.ingest.duck import duckdb_type
 from civiclake.ingest.exceptions import IngestError
 from civiclake.ingest.files.readers import quote
 
@@ -30,32 +31,6 @@ if TYPE_CHECKING:
 
 
 _INTS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT")
-
-
-def duckdb_type(dtype: pa.DataType) -> str | None:
-    """The DuckDB name of an Arrow type civiclake writes, or None for nested/other types."""
-    import pyarrow as pa
-
-    simple = {
-        pa.int8(): "TINYINT",
-        pa.int16(): "SMALLINT",
-        pa.int32(): "INTEGER",
-        pa.int64(): "BIGINT",
-        pa.float32(): "FLOAT",
-        pa.float64(): "DOUBLE",
-        pa.date32(): "DATE",
-        pa.bool_(): "BOOLEAN",
-        pa.string(): "VARCHAR",
-        pa.large_string(): "VARCHAR",
-        pa.string_view(): "VARCHAR",
-    }
-    if dtype in simple:
-        return simple[dtype]
-    if pa.types.is_decimal(dtype):
-        return f"DECIMAL({dtype.precision},{dtype.scale})"
-    if pa.types.is_timestamp(dtype):
-        return "TIMESTAMP WITH TIME ZONE" if dtype.tz else "TIMESTAMP"
-    return None
 
 
 def _widens(new: str, old: str) -> bool:

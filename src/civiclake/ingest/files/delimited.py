@@ -20,17 +20,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from civiclake.ingest.duck import first_row, scalar
 from civiclake.ingest.exceptions import BadFileError
-from civiclake.ingest.files.readers import (
-    REJECTS_DDL,
-    Parsed,
-    ReadRequest,
-    check_types,
-    first_row,
-    literal,
-    normalise,
-    scalar,
-)
+from civiclake.ingest.files.readers import REJECTS_DDL, Parsed, ReadRequest, check_types, normalise
+from civiclake.naming import literal
 
 if TYPE_CHECKING:
     import duckdb

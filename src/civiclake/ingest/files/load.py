@@ -20,21 +20,16 @@ from typing import TYPE_CHECKING
 from civiclake import lineage
 from civiclake.ingest.exceptions import BadFileError
 from civiclake.ingest.files import conform, delimited, structured
-from civiclake.ingest.files.readers import (
-    DELTA_TYPES,
-    Parsed,
-    ReadRequest,
-    detect_format,
-    quote,
-)
+from civiclake.ingest.files.readers import DELTA_TYPES, Parsed, ReadRequest, detect_format
+from civiclake.naming import quote
 from civiclake.storage.staged import Constant, sql_literal
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-    from civiclake.ingest.files.landing import Received
     from civiclake.ingest.files.source import FilesSource
+    from civiclake.ingest.landing import Received
     from civiclake.steps import RunContext
 
 SINGLE_PASS_MIN_BYTES = 8 << 20

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from civiclake.config.suggest import did_you_mean
 from civiclake.exceptions import ConfigError
+from civiclake.ingest.duck import scalar
 from civiclake.ingest.exceptions import BadFileError
 from civiclake.ingest.files.config import FilesSourceConfig
 from civiclake.naming import column_names, literal, quote
@@ -204,18 +205,3 @@ def counted(con: duckdb.DuckDBPyConnection) -> Parsed:
     rows = scalar(con, "SELECT count(*) FROM good")
     rejected = scalar(con, "SELECT count(*) FROM rejects")
     return Parsed(con, rows, rejected)
-
-
-def first_row(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[object, ...] | None:
-    """The first row of a query, reading the result to its end.
-
-    DuckDB 2 keeps a result open until fetched to the end (``fetchone`` leaves
-    it open and blocks the next statement on the connection).
-    """
-    rows = con.execute(sql).fetchall()
-    return tuple(rows[0]) if rows else None
-
-
-def scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = first_row(con, sql)
-    return int(row[0]) if row and row[0] is not None else 0  # type: ignore[call-overload]

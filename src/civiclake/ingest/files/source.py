@@ -24,11 +24,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from civiclake.ingest import landing
 from civiclake.ingest.base import Source
 from civiclake.ingest.exceptions import IngestError
-from civiclake.ingest.files import landing
 from civiclake.ingest.files.config import FilesSourceConfig
-from civiclake.ingest.files.load import load_file, sniff_ahead
+from civiclake.ingest.files.load import Loaded, load_file, sniff_ahead
 from civiclake.naming import snake_case
 from civiclake.storage import DatasetRef
 
@@ -92,9 +92,19 @@ class FilesSource(Source[FilesSourceConfig]):
         ctx.log.info(
             "%s: %d file(s) in %s match %s", self.name, len(found), folder, self.config.patterns
         )
+        inbox = landing.Inbox(
+            source=self.name,
+            dataset=self.dataset.qualified,
+            archive=archive,
+            root=self.project.layout.root,
+            from_inbox=from_inbox,
+            min_age_seconds=self.config.min_file_age_seconds,
+            store=self.project.store,
+            log=ctx.log,
+        )
         for done, candidate in enumerate(found, start=1):
             try:
-                self._one(ctx, candidate, archive, from_inbox, result, tally)
+                self._one(ctx, candidate, inbox, result, tally)
             except IngestError as exc:  # one bad file must not stop the good ones
                 text = str(exc)
                 name = candidate.path.name
@@ -116,58 +126,40 @@ class FilesSource(Source[FilesSourceConfig]):
         self,
         ctx: RunContext,
         candidate: landing.Candidate,
-        archive: landing.LocalLanding,
-        from_inbox: bool,
+        inbox: landing.Inbox,
         result: Counts,
         tally: Tally,
     ) -> None:
         name = candidate.path.name
-        if candidate.size == 0:
-            ctx.log.warning("%s: empty file, will be loaded when it has content", name)
-            tally.notes.append(f"{name}: empty file, will be loaded when it has content")
-            return
-        if landing.age_seconds(candidate) < self.config.min_file_age_seconds:
-            ctx.log.info("%s: still being written (modified just now), skipped this run", name)
-            tally.counts["still being written, will be loaded next run"] += 1
-            return
-        sniffing = sniff_ahead(self, candidate.path)  # runs while the file is hashed
-        received = landing.receive(candidate)
-        if received is None:
-            ctx.log.info("%s: changed while being read (still being written), skipped", name)
-            tally.counts["still being written, will be loaded next run"] += 1
-            return
-        store = self.project.store
-        known = store.loaded_file(self.name, received.sha256)
-        if known is not None:
-            ctx.log.info(
-                "%s: same content as %s, loaded %s; skipped",
-                name,
-                known["path"],
-                known["loaded_at"],
-            )
-            if Path(known["path"]).name != name:
-                tally.notes.append(f"{name}: same content as {Path(known['path']).name}, skipped")
-            tally.counts["already loaded, skipped"] += 1
-            if from_inbox:
-                archive.keep(received, move=True)
-                archive.remove_original(candidate.path)
-            return
-        kept = archive.keep(received, move=from_inbox)
-        source_file = landing.relative_to_root(kept, self.project.layout.root)
-        loaded = load_file(self, ctx, received, kept, source_file, sniffed=_result(sniffing))
-        store.record_loaded_file(
-            source=self.name,
-            dataset=self.dataset.qualified,
-            path=str(candidate.path),
-            archived_path=source_file,
-            sha256=received.sha256,
-            size_bytes=received.size,
+        sniffing: list[Future[Any] | None] = []
+
+        def load(received: landing.Received, kept: Path, source_file: str) -> Loaded:
+            sniffed = _result(sniffing[0] if sniffing else None)
+            return load_file(self, ctx, received, kept, source_file, sniffed=sniffed)
+
+        taken = inbox.take(
+            candidate,
+            load,
+            lambda loaded: (loaded.rows, loaded.rejected),
             import_id=ctx.import_id,
-            rows_loaded=loaded.rows,
-            rows_rejected=loaded.rejected,
+            # the CSV dialect is sniffed in a thread while the file is hashed
+            before_hash=lambda found: sniffing.append(sniff_ahead(self, found.path)),
         )
-        if from_inbox:
-            archive.remove_original(candidate.path)
+        if isinstance(taken, landing.Skipped):
+            if taken.reason == "empty":
+                ctx.log.warning("%s: empty file, will be loaded when it has content", name)
+                tally.notes.append(f"{name}: empty file, will be loaded when it has content")
+            elif taken.reason == "still being written":
+                ctx.log.info("%s: still being written, skipped this run", name)
+                tally.counts["still being written, will be loaded next run"] += 1
+            else:
+                if Path(taken.known_as).name != name:
+                    tally.notes.append(
+                        f"{name}: same content as {Path(taken.known_as).name}, skipped"
+                    )
+                tally.counts["already loaded, skipped"] += 1
+            return
+        loaded = taken.value
         result.rows_in += loaded.rows + loaded.rejected
         result.rows_out += loaded.written
         result.rows_rejected += loaded.rejected

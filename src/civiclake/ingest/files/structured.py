@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from civiclake.config.suggest import did_you_mean
+from civiclake.ingest.duck import scalar
 from civiclake.ingest.exceptions import BadFileError
 from civiclake.ingest.files.readers import (
     ColumnRule,
@@ -27,12 +28,10 @@ from civiclake.ingest.files.readers import (
     build_typed,
     check_types,
     is_text,
-    literal,
     normalise,
     override_rules,
-    quote,
-    scalar,
 )
+from civiclake.naming import literal, quote
 
 if TYPE_CHECKING:
     import duckdb

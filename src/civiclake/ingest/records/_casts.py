@@ -12,7 +12,7 @@ import re
 
 from civiclake.config.suggest import did_you_mean
 from civiclake.ingest.exceptions import IngestError
-from civiclake.ingest.files.readers import literal
+from civiclake.naming import literal
 
 ALLOWED_TYPES = (
     "VARCHAR",

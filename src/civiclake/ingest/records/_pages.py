@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from civiclake.ingest.duck import first_row
 from civiclake.ingest.exceptions import BadFileError, IngestError
-from civiclake.ingest.files.readers import first_row, literal, quote
-from civiclake.naming import column_names
+from civiclake.naming import column_names, literal, quote
 from civiclake.storage.connections import DEFAULT, Connections
 
 if TYPE_CHECKING:

@@ -14,12 +14,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from civiclake.ingest.duck import duckdb_type, first_row
 from civiclake.ingest.exceptions import IngestError
-from civiclake.ingest.files.conform import duckdb_type
-from civiclake.ingest.files.readers import first_row, literal, quote
 from civiclake.ingest.records import _casts
 from civiclake.ingest.records._pages import ordinals
-from civiclake.naming import is_identifier
+from civiclake.naming import is_identifier, literal, quote
 from civiclake.storage.connections import DEFAULT, Connections
 
 if TYPE_CHECKING:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from civiclake.ingest.exceptions import IngestError
-from civiclake.ingest.files.landing import relative_to_root, sha256_of
+from civiclake.ingest.landing import relative_to_root, sha256_of
 
 _MANIFEST = re.compile(r"^batch-(\d+)\.json$")
 MANIFEST_VERSION = 1

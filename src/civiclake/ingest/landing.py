@@ -19,11 +19,17 @@ import hashlib
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
 
 from civiclake.ingest.exceptions import IngestError, SourceUnavailableError
+
+if TYPE_CHECKING:
+    import logging
+
+    from civiclake.metadata import MetadataStore
 
 _CHUNK = 1 << 20
 _IGNORED = ("~$*", ".~lock*", "*.tmp", "*.part", "*.crdownload", ".*")
@@ -149,3 +155,101 @@ def relative_to_root(path: Path, root: str) -> str:
         return path.resolve().relative_to(Path(root)).as_posix()
     except ValueError:
         return path.resolve().as_posix()
+
+
+# -- the inbox protocol: one file, from found to recorded --------------------------------
+T = TypeVar("T")
+
+SkipReason = Literal["empty", "still being written", "already loaded"]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file left where it is (or archived as a duplicate), with why."""
+
+    reason: SkipReason
+    known_as: str = ""
+    """For ``already loaded``: the path the same content was loaded from."""
+
+
+@dataclass(frozen=True)
+class Loaded(Generic[T]):
+    value: T
+    """What the source's ``load`` returned."""
+
+
+@dataclass(frozen=True)
+class Inbox:
+    """Where one source's files come from and go: the ledger, the archive, the rules.
+
+    :meth:`take` is the one protocol every file-fed source follows (files, events):
+    skip an empty or young file, hash it while unchanged, recognise content already
+    loaded (by hash, under any name), keep the file in the dated archive, load the
+    archived copy, record it in the ``loaded_files`` ledger, and only then remove the
+    inbox name — so a crash at any point re-finds the file and loads it once.
+    """
+
+    source: str
+    """The step name the ledger files loads under."""
+    dataset: str
+    archive: LocalLanding
+    root: str
+    """The storage root, for rows' ``_source_file``."""
+    from_inbox: bool
+    """Files are moved out of the folder (the landing inbox), not copied (a watched folder)."""
+    min_age_seconds: float
+    store: MetadataStore
+    log: logging.Logger
+
+    def take(
+        self,
+        candidate: Candidate,
+        load: Callable[[Received, Path, str], T],
+        counts: Callable[[T], tuple[int, int]],
+        *,
+        import_id: str,
+        before_hash: Callable[[Candidate], None] | None = None,
+    ) -> Loaded[T] | Skipped:
+        """Take one file through the protocol; ``load(received, kept, source_file)`` writes
+        it and ``counts(result)`` says its (rows loaded, rows rejected). ``before_hash``
+        starts work that may overlap the hashing (sniffing a CSV's dialect)."""
+        name = candidate.path.name
+        if candidate.size == 0:
+            return Skipped("empty")
+        if age_seconds(candidate) < self.min_age_seconds:
+            return Skipped("still being written")
+        if before_hash is not None:
+            before_hash(candidate)
+        received = receive(candidate)
+        if received is None:  # changed while being hashed
+            return Skipped("still being written")
+        known = self.store.loaded_file(self.source, received.sha256)
+        if known is not None:
+            self.log.info(
+                "%s: same content as %s, loaded %s; skipped",
+                name,
+                known["path"],
+                known["loaded_at"],
+            )
+            if self.from_inbox:
+                self.archive.keep(received, move=True)
+                self.archive.remove_original(candidate.path)
+            return Skipped("already loaded", known_as=str(known["path"]))
+        kept = self.archive.keep(received, move=self.from_inbox)
+        source_file = relative_to_root(kept, self.root)
+        result = load(received, kept, source_file)
+        loaded, rejected = counts(result)
+        self.store.record_loaded_file(
+            source=self.source,
+            dataset=self.dataset,
+            path=str(candidate.path),
+            archived_path=source_file,
+            sha256=received.sha256,
+            size_bytes=received.size,
+            import_id=import_id,
+            rows_loaded=loaded,
+            rows_rejected=rejected,
+        )
+        if self.from_inbox:
+            self.archive.remove_original(candidate.path)
+        return Loaded(result)
