@@ -299,18 +299,19 @@ def _ref() -> Any:
 @contextmanager
 def _timed_internals(into: dict[str, float]) -> Iterator[None]:
     """Add up the time spent in the engine's steps (cumulative: nested calls count in both)."""
-    from civiclake.history import engine
+    from civiclake.snapshots import apply, compact, write
     from civiclake.storage.delta import TableStore
 
     targets: list[tuple[Any, str]] = [
-        (engine, "_stage"),
-        (engine, "_reject_unusable"),
-        (engine, "_reconcile_types"),
-        (engine, "_drop_redeliveries"),
-        (engine, "_write"),
-        (engine, "open_history"),
-        (engine, "_maybe_compact"),
-        (engine, "register"),
+        (apply, "_stage"),
+        (apply, "_reject_unusable"),
+        (apply, "_reconcile_types"),
+        (apply, "_drop_redeliveries"),
+        (apply, "_write"),
+        (compact, "_write"),
+        (apply, "open_history"),
+        (apply, "_maybe_compact"),
+        (apply, "register"),
         (TableStore, "write"),
         (TableStore, "commit_files"),
         (TableStore, "replace_partitions"),
@@ -384,7 +385,7 @@ def step_civiclake_day(project_dir: str, inc: str, day: int) -> dict[str, Any]:
     import pyarrow.parquet as pq
 
     from civiclake import apply_increment
-    from civiclake.history.engine import open_history
+    from civiclake.snapshots import open_history
 
     project = _project(Path(project_dir))
     ref = _ref()

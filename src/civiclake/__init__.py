@@ -33,7 +33,6 @@ if _typing.TYPE_CHECKING:
     from civiclake.access.exceptions import AccessDenied, AccessError
     from civiclake.catalog import Catalog
     from civiclake.engines.exceptions import EngineError
-    from civiclake.history import HistoryResult, HistorySpec, apply_increment
     from civiclake.ingest.exceptions import IngestError
     from civiclake.jobs.exceptions import JobDefinitionError, JobError
     from civiclake.jobs.python import job
@@ -42,6 +41,7 @@ if _typing.TYPE_CHECKING:
     from civiclake.publish.exceptions import WarehouseError
     from civiclake.query import run_query
     from civiclake.runner.runner import Runner, RunSummary
+    from civiclake.snapshots import HistoryResult, HistorySpec, apply_increment
     from civiclake.steps import (
         Counts,
         RunContext,
@@ -66,9 +66,9 @@ _LAZY = {
     "DatasetRef": "civiclake.storage",
     # Python jobs and history
     "job": "civiclake.jobs.python",
-    "HistorySpec": "civiclake.history",
-    "HistoryResult": "civiclake.history",
-    "apply_increment": "civiclake.history",
+    "HistorySpec": "civiclake.snapshots",
+    "HistoryResult": "civiclake.snapshots",
+    "apply_increment": "civiclake.snapshots",
     # writing a step (a source or an action) as a plug-in
     "Step": "civiclake.steps",
     "StepDefinition": "civiclake.steps",

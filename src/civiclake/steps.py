@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from civiclake.engines.base import Session
-    from civiclake.history import HistorySpec
     from civiclake.project import Project
+    from civiclake.snapshots import HistorySpec
     from civiclake.storage import DatasetRef
 
 StepKind = Literal["source", "job", "publish", "action"]

@@ -127,7 +127,7 @@ def test_publish_is_incremental_and_matches_duckdb(warehouse: Warehouse) -> None
     # latest: 1 updated, 2 deleted, 4 new (3 rows touched, 2 alive); history: 4 new versions
     assert result.rows_written == 2 + 4 and result.rows_deleted == 2
     _assert_same(warehouse, project)
-    from civiclake.history import compact
+    from civiclake.snapshots import compact
 
     compact(project.catalog, project.dataset("planning", "refined", "applications"))
     day(project, 4, [(3, "Ed Gray", 7, False), (4, "Flo Hay", 2, False)])

@@ -286,8 +286,8 @@ def _interactive() -> bool:
 
 def _base_name(name: str) -> str:
     """``x`` for ``x``, ``x__history`` and ``x__rejected``: companions go with their dataset."""
-    from civiclake.history.engine import REJECTED_SUFFIX
     from civiclake.naming import HISTORY_SUFFIX
+    from civiclake.snapshots import REJECTED_SUFFIX
 
     for suffix in (HISTORY_SUFFIX, REJECTED_SUFFIX):
         if name.endswith(suffix):
@@ -529,7 +529,7 @@ def _run_action(project: Project, name: str, department: str, action: Any, comma
 
 
 def history_rebuild(project_dir: Path | None, dataset: str) -> None:
-    from civiclake.history import rebuild
+    from civiclake.snapshots import rebuild
     from civiclake.steps import Counts
 
     project = _project(project_dir)
@@ -556,7 +556,7 @@ def history_rebuild(project_dir: Path | None, dataset: str) -> None:
 
 
 def history_compact(project_dir: Path | None, dataset: str) -> None:
-    from civiclake.history import compact
+    from civiclake.snapshots import compact
 
     project = _project(project_dir)
     ref = project.parse_dataset(dataset)

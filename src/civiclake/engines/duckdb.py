@@ -130,14 +130,14 @@ class DuckDBSession:
 
     def _create_history_views(self, ref: DatasetRef) -> bool:
         """Views of a keyed dataset's history table: ``x``, ``x__history``, ``x_as_of(d)``."""
-        from civiclake.history.engine import (
-            as_of_sql,
-            history_sql,
-            latest_sql,
+        from civiclake.naming import AS_OF_SUFFIX, HISTORY_SUFFIX
+        from civiclake.snapshots import (
+            as_of_relation,
+            history_relation,
+            latest_relation,
             open_history,
             parquet_relation,
         )
-        from civiclake.naming import AS_OF_SUFFIX, HISTORY_SUFFIX
 
         name = ref.name.removesuffix(HISTORY_SUFFIX)
         base = ref.sibling(name)
@@ -154,12 +154,14 @@ class DuckDBSession:
 
         con: Any = _Recording(self)
         latest = self._masked(
-            base, latest_sql(con, table, prefix, relation=relation), table.columns
+            base, latest_relation(con, table, prefix, relation=relation), table.columns
         )
         history = self._masked(
-            base, history_sql(con, table, prefix, relation=relation), table.columns
+            base, history_relation(con, table, prefix, relation=relation), table.columns
         )
-        as_of = self._masked(base, as_of_sql(con, table, prefix, relation=relation), table.columns)
+        as_of = self._masked(
+            base, as_of_relation(con, table, prefix, relation=relation), table.columns
+        )
         self.con.execute(f"CREATE OR REPLACE VIEW {schema}.{_quote(name)} AS {latest}")
         self.con.execute(
             f"CREATE OR REPLACE VIEW {schema}.{_quote(name + HISTORY_SUFFIX)} AS {history}"

@@ -228,8 +228,8 @@ def drop_published(
 
 def publishable(project: Project) -> list[DatasetRef]:
     """Catalog datasets in the published zones (``x__history``/``__rejected`` come with ``x``)."""
-    from civiclake.history.engine import REJECTED_SUFFIX
     from civiclake.naming import HISTORY_SUFFIX
+    from civiclake.snapshots import REJECTED_SUFFIX
 
     zones = set(project.config.warehouse.zones)
     return [

@@ -47,8 +47,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from civiclake.access.policy import AccessPolicy
-    from civiclake.history.engine import HistoryTable
     from civiclake.project import Project
+    from civiclake.snapshots import HistoryTable
     from civiclake.storage import DatasetRef
 
 SEQ, VALID_FROM, VALID_TO, DELETED = "_seq", "valid_from", "valid_to", "_deleted"
@@ -76,7 +76,7 @@ class Context:
 
 
 def publish_dataset(ctx: Context, ref: DatasetRef, *, full: bool = False) -> PublishResult:
-    from civiclake.history.engine import open_history
+    from civiclake.snapshots import open_history
 
     started = time.perf_counter()
     uri = ctx.project.layout.table_uri(ref)
@@ -237,8 +237,8 @@ def _catalog_key(project: Project, ref: DatasetRef) -> list[str]:
 def _incremental(
     ctx: Context, ref: DatasetRef, table: HistoryTable, table_id: str, state: Published
 ) -> tuple[int, int]:
-    from civiclake.history.engine import parquet_relation, relations
     from civiclake.publish.relationships import drop_foreign_keys
+    from civiclake.snapshots import changes_since, relations
 
     conn, schema, key = ctx.conn, ref.schema, list(table.spec.key)
     assert state.max_seq is not None
@@ -246,16 +246,7 @@ def _incremental(
     con = ctx.project.connections.open()
     try:
         keys = ", ".join(q(k) for k in key)
-        files = [f for f in table.everything if _may_hold_newer(f, last)]
-        if files:
-            source = parquet_relation(files)
-        else:
-            con.register("__nothing", table.schema.empty_table())
-            source = "__nothing"
-        columns = ", ".join(q(c) for c in table.columns)
-        con.execute(
-            f"CREATE TEMP TABLE __new AS SELECT {columns} FROM {source} WHERE {q(SEQ)} > {last}"
-        )
+        con.execute(f"CREATE TEMP TABLE __new AS {changes_since(con, table, last)}")
         con.execute(f"CREATE TEMP TABLE __keys AS SELECT DISTINCT {keys} FROM __new")
         base, recent, everything = relations(con, table, "publish")
         narrow = f"{keys}, {q(VALID_FROM)}, {q(SEQ)}"
@@ -380,24 +371,11 @@ def _has_table(ctx: Context, schema: str, table: str) -> bool:
     return row is not None
 
 
-def _may_hold_newer(f: Any, last: int) -> bool:
-    high = f.max.get(SEQ)
-    return high is None or int(high) > last
-
-
 def _max_seq(ctx: Context, table: HistoryTable) -> int:
-    highs = [f.max.get(SEQ) for f in table.everything if f.rows]
-    if not highs:
-        return -1
-    if None in highs:
-        from civiclake.history.engine import parquet_relation
+    from civiclake.snapshots import max_seq
 
-        with ctx.project.connections.connect() as con:
-            row = con.execute(
-                f"SELECT max({q(SEQ)}) FROM {parquet_relation(table.everything)}"
-            ).fetchone()
-        return -1 if row is None or row[0] is None else int(row[0])
-    return max(int(h) for h in highs if h is not None)
+    with ctx.project.connections.connect() as con:
+        return max_seq(con, table)
 
 
 # -- helpers -----------------------------------------------------------------------

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from civiclake import Project
-from civiclake.history import rebuild
 from civiclake.ingest.planning.load import Applied, TableLoader
 from civiclake.ingest.rest.landing import Batch
 from civiclake.lineage import new_import_id
 from civiclake.simulators.planning import Faults, PlanningSimulator, PlanningWorld
+from civiclake.snapshots import rebuild
 from civiclake.steps import RunContext
 
 from ._support import (

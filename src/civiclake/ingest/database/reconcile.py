@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from civiclake.history.engine import latest_sql, open_history, relations
-from civiclake.history.sql import q
 from civiclake.ingest.database.connection import ROW_HASH
 from civiclake.ingest.database.sync import (
     Applied,
@@ -38,6 +36,8 @@ from civiclake.ingest.database.sync import (
     new_import_id,
     write_batches,
 )
+from civiclake.naming import quote as q
+from civiclake.snapshots import latest_relation, open_history, relations
 from civiclake.storage.staged import sql_literal
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ def reconcile(sync: TableSync, *, today: str) -> Report:
         return report
     con = connect(sync.project)
     try:
-        latest = latest_sql(con, current, "rec")
+        latest = latest_relation(con, current, "rec")
         keys = ", ".join(q(k) for k in sync.spec.key)
         con.execute(
             f"CREATE TEMP VIEW platform_latest AS SELECT {keys}, {q(ROW_HASH)} FROM ({latest})"

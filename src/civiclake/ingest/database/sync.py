@@ -34,10 +34,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from civiclake.history.engine import HistorySpec, apply_increment, latest_sql, open_history
-from civiclake.history.sql import q
 from civiclake.ingest.database.connection import ROW_HASH, SourceDatabase
 from civiclake.ingest.exceptions import IngestError
+from civiclake.naming import quote as q
+from civiclake.snapshots import HistorySpec, apply_increment, latest_relation, open_history
 from civiclake.storage import DatasetRef
 from civiclake.storage.staged import sql_literal
 
@@ -46,9 +46,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
     import sqlalchemy as sa
 
-    from civiclake.history import HistoryResult
     from civiclake.ingest.database.config import DatabaseConfig, DatabaseTable
     from civiclake.project import Project
+    from civiclake.snapshots import HistoryResult
 
 CHANGED_AT = "_changed_at"
 """When a version took effect as far as the platform can order it (its ``valid_from``)."""
@@ -317,7 +317,7 @@ class TableSync:
             narrow = pending.rows and not pending.full_extract and not pending.deleted
             prior = (
                 f"SELECT {keys}, {q(ROW_HASH)}, valid_from, _deleted "
-                f"FROM ({latest_sql(con, current, 'prior', include_deleted=True)})"
+                f"FROM ({latest_relation(con, current, 'prior', include_deleted=True)})"
                 + (f" SEMI JOIN incoming USING ({keys})" if narrow else "")
             )
         con.execute(f"CREATE TEMP TABLE prior AS {prior}")

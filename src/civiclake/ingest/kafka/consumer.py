@@ -459,8 +459,8 @@ class StreamConsumer:
         offset: str = "offset",
     ) -> pa.Table:
         """Rows of a stream table in the given offset ranges, in offset order."""
-        from civiclake.history.engine import parquet_relation
-        from civiclake.history.sql import q
+        from civiclake.naming import quote as q
+        from civiclake.snapshots import parquet_relation
         from civiclake.storage.staged import sql_literal
 
         _, _, every = self.tables.files(self.uris[stage])

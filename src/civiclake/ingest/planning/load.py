@@ -109,8 +109,8 @@ class TableLoader:
         """The data columns of the history table as stored (None before its first batch)."""
         import pyarrow as pa
 
-        from civiclake.history.engine import open_history
-        from civiclake.history.sql import VALID_FROM
+        from civiclake.snapshots import open_history
+        from civiclake.snapshots.sql import VALID_FROM
 
         project = self.source.project
         table = open_history(project.tables, project.layout.table_uri(self.ref))
@@ -122,7 +122,7 @@ class TableLoader:
 
     def apply(self, ctx: RunContext, batch: Batch) -> Applied:
         """Load one recorded batch into history (a no-op for a batch already applied)."""
-        from civiclake.history import apply_increment
+        from civiclake.snapshots import apply_increment
 
         records, read, unfinished = self.records(batch)
         existing = self.existing_schema()

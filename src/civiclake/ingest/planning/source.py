@@ -48,10 +48,10 @@ from civiclake.storage import DatasetRef
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from civiclake.history import HistorySpec
     from civiclake.ingest.planning.load import Applied, TableLoader
     from civiclake.ingest.rest.client import Outcome, Page, PagedJsonClient, Query
     from civiclake.ingest.rest.landing import Batch, BatchLog, LandedFile
+    from civiclake.snapshots import HistorySpec
     from civiclake.steps import Counts, RunContext
 
 
@@ -94,7 +94,7 @@ class PlanningApiSource(Source[PlanningApiConfig]):
         return [self.dataset(t) for t in self.config.tables]
 
     def history_spec(self, table: str) -> HistorySpec:
-        from civiclake.history import HistorySpec
+        from civiclake.snapshots import HistorySpec
 
         s = self._settings(table)
         return HistorySpec(key=tuple(s.key), version=s.version, deleted=s.deleted)

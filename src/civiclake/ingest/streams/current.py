@@ -27,16 +27,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from civiclake.history.sql import VALID_FROM, q
+from civiclake.snapshots.sql import VALID_FROM, q
 from civiclake.steps import Counts
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-    from civiclake.history import HistoryResult, HistorySpec
     from civiclake.ingest.streams.config import ChildTable, CurrentTable
     from civiclake.project import Project
+    from civiclake.snapshots import HistoryResult, HistorySpec
     from civiclake.storage import DatasetRef
 
 EVENT_TIME = "event_time"
@@ -44,14 +44,14 @@ REMOVED = "removed"
 
 
 def spec_of(table: CurrentTable) -> HistorySpec:
-    from civiclake.history import HistorySpec
+    from civiclake.snapshots import HistorySpec
 
     deleted = table.deleted if table.on_delete == "remove" else None
     return HistorySpec(key=tuple(table.key), version=EVENT_TIME, deleted=deleted)
 
 
 def child_spec(child: ChildTable) -> HistorySpec:
-    from civiclake.history import HistorySpec
+    from civiclake.snapshots import HistorySpec
 
     return HistorySpec(key=(child.parent_key, *child.key), version=EVENT_TIME, deleted=REMOVED)
 
@@ -111,7 +111,7 @@ def apply(
     pii: tuple[str, ...] = (),
 ) -> Counts:
     """Apply a batch of decoded events to ``ref`` and its child tables."""
-    from civiclake.history import apply_increment
+    from civiclake.snapshots import apply_increment
 
     done = Counts()
     con = project.connections.open()
@@ -181,7 +181,7 @@ def _reconcile(
     batch: pa.Table,
 ) -> pa.Table | None:
     """Delete versions for children their parent's newest version no longer lists."""
-    from civiclake.history.engine import latest_sql, open_history
+    from civiclake.snapshots import latest_relation, open_history
 
     tables, layout = project.tables, project.layout
     parent = open_history(tables, layout.table_uri(parent_ref))
@@ -194,8 +194,8 @@ def _reconcile(
     con = project.connections.open()
     try:
         con.register("batch", batch.select([key]))
-        parents = latest_sql(con, parent, "p", include_deleted=True)
-        current = latest_sql(con, children, "c")
+        parents = latest_relation(con, parent, "p", include_deleted=True)
+        current = latest_relation(con, children, "c")
         newest = (
             f"SELECT p.{q(key)} AS k, p.{EVENT_TIME} AS t, p.{q('_deleted')} AS gone, "
             f"p.{q(child.field)} AS items FROM ({parents}) AS p "

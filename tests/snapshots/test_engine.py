@@ -12,8 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from civiclake import Project, init_project
-from civiclake.history import HistorySpec, apply_increment, compact
-from civiclake.history.engine import HistoryError, open_history
+from civiclake.snapshots import HistoryError, HistorySpec, apply_increment, compact, open_history
 from civiclake.storage import DatasetRef
 
 DAY0 = date(2026, 3, 1)

@@ -2,7 +2,7 @@
 
 The reference platform rebuilt a full snapshot every day (left-anti join,
 union, rewrite of the whole table). Here a keyed dataset is one Delta table
-in three tiers (see :mod:`civiclake.history.sql`): ``base`` (latest as of the
+in three tiers (see :mod:`civiclake.snapshots.sql`): ``base`` (latest as of the
 last compaction), ``recent`` (versions since) and ``archive-<n>`` (versions
 retired by compaction ``n``). Each version lives in exactly one tier.
 
@@ -31,20 +31,27 @@ batch exactly once (its application id) and finishes a compaction left undone.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from civiclake.catalog import Entry
-from civiclake.exceptions import CivicLakeError
-from civiclake.history import sql
-from civiclake.history.sql import ARCHIVE, BASE, DELETED, PART, RECENT, SEQ, VALID_FROM, q
 from civiclake.lineage import IMPORT_ID, IMPORTED_AT
 from civiclake.naming import HISTORY_SUFFIX
 from civiclake.naming import literal as _literal
+from civiclake.snapshots import sql
+from civiclake.snapshots.compact import _maybe_compact
+from civiclake.snapshots.spec import (
+    _SEQ_SHIFT,
+    _WIDENINGS,
+    REJECTED_SUFFIX,
+    HistoryError,
+    HistoryResult,
+    HistorySpec,
+)
+from civiclake.snapshots.sql import ARCHIVE, BASE, DELETED, PART, RECENT, SEQ, VALID_FROM, q
+from civiclake.snapshots.table import HistoryTable, open_history, parquet_relation
+from civiclake.snapshots.write import _ordered_columns, _reader, _write, connect
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -56,208 +63,8 @@ if TYPE_CHECKING:
     """A tier's files as a SQL relation (``read_parquet`` unless a session says otherwise)."""
 
     from civiclake.catalog import Catalog
-    from civiclake.storage import DatasetRef, TableStore, WriteResult
+    from civiclake.storage import DatasetRef
     from civiclake.storage.delta import DataFile
-
-SPEC_METADATA = b"civiclake.history"
-"""Field metadata on ``_seq`` holding the spec, so any reader can rebuild the views."""
-REJECTED_SUFFIX = "__rejected"
-_SEQ_SHIFT = 1 << 32
-_MAX_RECENT_FILES = 60
-_WIDENINGS = {
-    ("int32", "int64"),
-    ("int64", "double"),
-    ("int32", "double"),
-    ("float", "double"),
-    ("date32[day]", "timestamp[us]"),
-}
-
-
-class HistoryError(CivicLakeError):
-    """A history table cannot take an increment as given."""
-
-
-@dataclass(frozen=True)
-class HistorySpec:
-    """How a keyed dataset's versions are identified, ordered and deleted."""
-
-    key: tuple[str, ...]
-    version: str
-    """Column ordering the versions of one key (e.g. ``last_updated``); becomes ``valid_from``."""
-    deleted: str | None = None
-    """DuckDB SQL boolean over a record's columns marking it a delete (e.g. ``ceased``)."""
-    compact_ratio: float = 0.25
-    """Compact when ``recent`` holds more rows than this share of ``base``."""
-
-    def to_json(self) -> str:
-        """What readers need (the compaction ratio is the writer's business)."""
-        return json.dumps({"key": list(self.key), "version": self.version, "deleted": self.deleted})
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> HistorySpec:
-        data = json.loads(text)
-        return cls(
-            key=tuple(data["key"]),
-            version=data["version"],
-            deleted=data.get("deleted"),
-        )
-
-
-@dataclass(frozen=True)
-class HistoryResult:
-    versions: int
-    """Versions added to history (after dropping re-deliveries)."""
-    duplicates: int
-    """Rows dropped as re-deliveries of a version already held."""
-    deletes: int
-    """Versions that delete their key."""
-    bytes_written: int
-    compacted: bool
-    already_applied: bool
-    rejected: int = 0
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class HistoryTable:
-    """A history table's current state, from its Delta log (no data read)."""
-
-    uri: str
-    version: int
-    schema: pa.Schema
-    """Columns in table order, ``_part`` left out."""
-    spec: HistorySpec
-    base: list[DataFile]
-    recent: list[DataFile]
-    archive: list[DataFile]
-
-    @property
-    def base_rows(self) -> int:
-        return sum(f.rows for f in self.base)
-
-    @property
-    def recent_rows(self) -> int:
-        return sum(f.rows for f in self.recent)
-
-    @property
-    def everything(self) -> list[DataFile]:
-        return [*self.base, *self.recent, *self.archive]
-
-    @property
-    def columns(self) -> list[str]:
-        return list(self.schema.names)
-
-    def recent_is_newer(self) -> bool:
-        """True when every recent version is at least as new as every base version."""
-        newest_base = [f.max.get(VALID_FROM) for f in self.base if f.rows]
-        oldest_recent = [f.min.get(VALID_FROM) for f in self.recent if f.rows]
-        if not newest_base or not oldest_recent:
-            return True
-        if None in newest_base or None in oldest_recent:
-            return False
-        return bool(min(oldest_recent) >= max(newest_base))  # type: ignore[type-var,operator]
-
-    def needs_compaction(self, ratio: float) -> bool:
-        if not self.recent:
-            return False
-        too_many = self.recent_rows > ratio * max(self.base_rows, 1)
-        return too_many or len(self.recent) > _MAX_RECENT_FILES
-
-
-def open_history(tables: TableStore, uri: str) -> HistoryTable | None:
-    """The history table at ``uri``; None when there is no table or it is a plain one."""
-    import pyarrow as pa
-
-    if not tables.exists(uri):
-        return None
-    version, schema, files = tables.files(uri)
-    if SEQ not in schema.names or PART not in schema.names:
-        return None
-    spec = spec_of(schema)
-    if spec is None:
-        return None
-    tiers: dict[str, list[DataFile]] = {BASE: [], RECENT: [], ARCHIVE: []}
-    for f in files:
-        part = f.partition.get(PART) or ""
-        tiers[part if part in (BASE, RECENT) else ARCHIVE].append(f)
-    shown = pa.schema([f for f in schema if f.name != PART])
-    return HistoryTable(uri, version, shown, spec, tiers[BASE], tiers[RECENT], tiers[ARCHIVE])
-
-
-def spec_of(schema: pa.Schema) -> HistorySpec | None:
-    """The spec stored on a history table's ``_seq`` column (Delta field metadata)."""
-    if SEQ not in schema.names:
-        return None
-    raw = (schema.field(SEQ).metadata or {}).get(SPEC_METADATA)
-    return HistorySpec.from_json(raw) if raw is not None else None
-
-
-# -- DuckDB relations ------------------------------------------------------------
-def parquet_relation(files: Sequence[DataFile]) -> str:
-    listed = ", ".join(_literal(f.uri) for f in files)
-    return f"read_parquet([{listed}], union_by_name = true, hive_partitioning = false)"
-
-
-def relations(
-    con: duckdb.DuckDBPyConnection,
-    table: HistoryTable,
-    prefix: str,
-    relation: FileRelation = parquet_relation,
-) -> tuple[str, str | None, str]:
-    """(base, recent or None, everything) as SQL relations on ``con``.
-
-    An empty tier becomes an empty Arrow table registered on ``con`` with the
-    table's schema, since ``read_parquet([])`` is an error.
-    """
-    empty = f"__empty_{prefix}"
-    con.register(empty, table.schema.empty_table())
-    base = relation(table.base) if table.base else q(empty)
-    recent = relation(table.recent) if table.recent else None
-    everything = relation(table.everything) if table.everything else q(empty)
-    return base, recent, everything
-
-
-def latest_sql(
-    con: duckdb.DuckDBPyConnection,
-    table: HistoryTable,
-    prefix: str,
-    *,
-    include_deleted: bool = False,
-    relation: FileRelation = parquet_relation,
-) -> str:
-    """The latest version per key; with ``include_deleted``, tombstones too (with ``_deleted``)."""
-    base, recent, _ = relations(con, table, prefix, relation)
-    inner = sql.latest(
-        base,
-        recent,
-        table.spec.key,
-        recent_is_newer=table.recent_is_newer(),
-        include_deleted=include_deleted,
-    )
-    if include_deleted:
-        return inner
-    return f"SELECT * EXCLUDE ({q(DELETED)}) FROM ({inner})"
-
-
-def history_sql(
-    con: duckdb.DuckDBPyConnection,
-    table: HistoryTable,
-    prefix: str,
-    relation: FileRelation = parquet_relation,
-) -> str:
-    _, _, everything = relations(con, table, prefix, relation)
-    return sql.history(everything, table.spec.key, table.columns)
-
-
-def as_of_sql(
-    con: duckdb.DuckDBPyConnection,
-    table: HistoryTable,
-    prefix: str,
-    day: str = "d",
-    relation: FileRelation = parquet_relation,
-) -> str:
-    _, _, everything = relations(con, table, prefix, relation)
-    return sql.as_of(everything, table.spec.key, day)
 
 
 # -- applying increments ---------------------------------------------------------
@@ -374,13 +181,6 @@ def _apply(
         rejected=rejected,
         notes=notes,
     )
-
-
-def connect(catalog: Catalog) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with the project's limits, for writing or comparing history."""
-    # row order inside history files carries no meaning (``_seq`` does),
-    # so writes need not be serialised to keep it
-    return catalog.tables.connections.open(ordered=False)
 
 
 def _ordinal(rows: int, start: int = 0) -> pa.Array:
@@ -623,226 +423,6 @@ def _rewrite_widened(
         predicate=None,
         metadata={"civiclake.operation": "history-widen"},
     )
-
-
-def _write(
-    catalog: Catalog,
-    con: duckdb.DuckDBPyConnection,
-    uri: str,
-    parts: dict[str, str],
-    spec: HistorySpec,
-    *,
-    removed: Sequence[DataFile] = (),
-    predicate: str | None = None,
-    app_id: str | None = None,
-    metadata: dict[str, str],
-) -> WriteResult:
-    """Commit each query of ``parts`` (``_part`` value → query) in one Delta commit.
-
-    Locally DuckDB writes one Parquet file per part (a plain ``COPY``: faster
-    than a partitioned one) and delta-rs commits them, adding and removing
-    files in one commit; delta-rs's own writer, ~1.4× slower, is the fallback
-    for object stores and schema changes. ``removed`` (fast path) and
-    ``predicate`` (fallback) say what the commit replaces; neither means an
-    append.
-    """
-    import uuid
-
-    from civiclake.storage.staged import ROW_GROUP_ROWS
-
-    tables = catalog.tables
-    first = next(iter(parts.values()))
-    schema = con.sql(f"SELECT *, '' AS {q(PART)} FROM ({first}) LIMIT 0").to_arrow_table().schema
-    if "://" not in uri:
-        files: list[str] = []
-        try:
-            for part, query in parts.items():
-                folder = Path(uri) / f"{PART}={part}"
-                folder.mkdir(parents=True, exist_ok=True)
-                path = folder / f"part-{uuid.uuid4()}.snappy.parquet"
-                files.append(str(path))
-                rows = con.execute(
-                    f"COPY ({query}) TO {_literal(str(path))} (FORMAT parquet, "
-                    f"COMPRESSION snappy, ROW_GROUP_SIZE {ROW_GROUP_ROWS})"
-                ).fetchall()[0][0]
-                if not rows:  # an empty part adds nothing but a file to open
-                    path.unlink()
-                    files.pop()
-            result = tables.commit_files(
-                uri,
-                files,
-                removed,
-                schema=_with_spec(schema, spec),
-                partition_by=[PART],
-                stats_columns=[VALID_FROM, SEQ],
-                app_id=app_id,
-                metadata=metadata,
-                # Delta keeps statistics of the first 32 columns only unless told
-                configuration={"delta.dataSkippingStatsColumns": f"{VALID_FROM},{SEQ}"},
-            )
-        except BaseException:
-            for written in files:
-                Path(written).unlink(missing_ok=True)
-            raise
-        if result is not None:
-            return result
-        for written in files:  # the schema changed: let delta-rs merge it
-            Path(written).unlink(missing_ok=True)
-    union = " UNION ALL BY NAME ".join(
-        f"SELECT *, {_literal(part)} AS {q(PART)} FROM ({query})" for part, query in parts.items()
-    )
-    reader = _reader(con, union, spec)
-    if removed or predicate:
-        return tables.replace_partitions(
-            uri, reader, partition_by=[PART], predicate=predicate, metadata=metadata
-        )
-    return tables.write(
-        uri, reader, mode="append", partition_by=[PART], app_id=app_id, metadata=metadata
-    )
-
-
-def _with_spec(schema: pa.Schema, spec: HistorySpec) -> pa.Schema:
-    """``schema`` with the spec on ``_seq`` and time zones spelled as Delta wants (UTC)."""
-    import pyarrow as pa
-
-    fields = []
-    for f in schema:
-        if pa.types.is_timestamp(f.type) and f.type.tz is not None:
-            f = f.with_type(pa.timestamp(f.type.unit, "UTC"))
-        if f.name == SEQ:
-            f = f.with_metadata({SPEC_METADATA: spec.to_json().encode()})
-        fields.append(f)
-    return pa.schema(fields)
-
-
-def _ordered_columns(
-    con: duckdb.DuckDBPyConnection, table: str, current: HistoryTable | None
-) -> str:
-    """The table's columns in its order, new ones after; the increment's lineage last."""
-    names = [r[0] for r in con.sql(f"DESCRIBE {table}").fetchall()]
-    if current is None:
-        data = [n for n in names if not n.startswith("_") and n != VALID_FROM]
-        fixed = [VALID_FROM, DELETED, SEQ, IMPORT_ID, IMPORTED_AT]
-        rest = [n for n in names if n.startswith("_") and n not in fixed]
-        order = [*data, *fixed, *rest]
-    else:
-        order = [n for n in current.columns if n in names]
-        order += [n for n in names if n not in order]
-    return ", ".join(q(n) for n in order)
-
-
-def _reader(con: duckdb.DuckDBPyConnection, query: str, spec: HistorySpec) -> pa.RecordBatchReader:
-    """Run ``query`` as an Arrow stream whose ``_seq`` field carries the spec."""
-    import pyarrow as pa
-
-    from civiclake.storage.staged import ROW_GROUP_ROWS
-
-    reader = con.sql(query).to_arrow_reader(batch_size=ROW_GROUP_ROWS)
-    schema = _with_spec(reader.schema, spec)
-
-    def batches() -> Iterator[pa.RecordBatch]:
-        for batch in reader:
-            yield pa.RecordBatch.from_arrays(batch.columns, schema=schema)
-
-    return pa.RecordBatchReader.from_batches(schema, batches())
-
-
-# -- compaction -----------------------------------------------------------------
-COMPACT_OPERATION = "history-compact"
-"""The ``civiclake.operation`` a compaction's commit carries; its vacuum follows."""
-
-
-def _maybe_compact(catalog: Catalog, uri: str, *, ratio: float = 0.25, force: bool = False) -> bool:
-    table = open_history(catalog.tables, uri)
-    if table is None:
-        return False
-    if catalog.tables.last_commit(uri).get("civiclake.operation") == COMPACT_OPERATION:
-        # a process stopped between a compaction's commit and its vacuum: finish it first,
-        # so the table's versions (and the ``_seq`` of later increments) are those of a run
-        # that was never interrupted
-        catalog.tables.vacuum(uri)
-        table = open_history(catalog.tables, uri)
-        assert table is not None
-    if not table.recent:
-        return False
-    if not force and not table.needs_compaction(ratio):
-        return False
-    con = connect(catalog)
-    try:
-        base, recent, _ = relations(con, table, "compact")
-        assert recent is not None
-        archive = f"{ARCHIVE}-{table.version + 1}"
-        columns = ", ".join(q(c) for c in table.columns)
-        setup, new_base, retired = sql.compaction(base, recent, table.spec.key)
-        for statement in setup:
-            con.execute(statement)
-        _write(
-            catalog,
-            con,
-            uri,
-            {
-                BASE: f"SELECT {columns} FROM ({new_base})",
-                archive: f"SELECT {columns} FROM ({retired})",
-            },
-            table.spec,
-            removed=[*table.base, *table.recent],
-            predicate=f"{q(PART)} IN ('{BASE}', '{RECENT}', '{archive}')",
-            metadata={"civiclake.operation": COMPACT_OPERATION},
-        )
-    finally:
-        con.close()
-    catalog.tables.vacuum(uri)
-    return True
-
-
-def compact(catalog: Catalog, ref: DatasetRef, *, force: bool = True) -> bool:
-    """Fold ``recent`` into ``base`` now (``force``) or only past the threshold."""
-    return _maybe_compact(catalog, catalog.uri(ref), force=force)
-
-
-def rebuild(
-    catalog: Catalog,
-    ref: DatasetRef,
-    spec: HistorySpec,
-    increments: Iterable[tuple[str, Any]],
-    *,
-    producer: str,
-    import_id: str,
-) -> int:
-    """Rebuild ``ref``'s history from ``(app_id, increment)`` pairs, in import order.
-
-    The new table is built beside the old one and swapped in at the end, so
-    the old tables stay readable until the new ones are complete.
-    """
-    import shutil
-    from pathlib import Path
-
-    uri = catalog.uri(ref)
-    if "://" in uri:
-        raise HistoryError(f"rebuilding {ref.qualified} on remote storage is not supported yet")
-    building = uri.rstrip("/") + ".rebuild"
-    shutil.rmtree(building, ignore_errors=True)
-    count = 0
-    for app_id, data in increments:
-        _apply(
-            catalog,
-            building,
-            data,
-            spec,
-            app_id=app_id,
-            import_id=import_id,
-            ref=ref,
-        )
-        count += 1
-    old = uri.rstrip("/") + ".old"
-    shutil.rmtree(old, ignore_errors=True)
-    if Path(uri).exists():
-        Path(uri).rename(old)
-    if Path(building).exists():
-        Path(building).rename(uri)
-    shutil.rmtree(old, ignore_errors=True)
-    register(catalog, ref, producer=producer)
-    return count
 
 
 # -- catalog ----------------------------------------------------------------------

@@ -1,0 +1,74 @@
+"""Compaction: fold ``recent`` into ``base`` and retire what it replaces to ``archive-<n>``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from civiclake.snapshots import sql
+from civiclake.snapshots.sql import ARCHIVE, BASE, PART, RECENT, q
+from civiclake.snapshots.table import open_history, relations
+from civiclake.snapshots.write import _write, connect
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    FileRelation = Callable[[Sequence["DataFile"]], str]
+    """A tier's files as a SQL relation (``read_parquet`` unless a session says otherwise)."""
+
+    from civiclake.catalog import Catalog
+    from civiclake.storage import DatasetRef
+    from civiclake.storage.delta import DataFile
+
+
+# -- compaction -----------------------------------------------------------------
+COMPACT_OPERATION = "history-compact"
+"""The ``civiclake.operation`` a compaction's commit carries; its vacuum follows."""
+
+
+def _maybe_compact(catalog: Catalog, uri: str, *, ratio: float = 0.25, force: bool = False) -> bool:
+    table = open_history(catalog.tables, uri)
+    if table is None:
+        return False
+    if catalog.tables.last_commit(uri).get("civiclake.operation") == COMPACT_OPERATION:
+        # a process stopped between a compaction's commit and its vacuum: finish it first,
+        # so the table's versions (and the ``_seq`` of later increments) are those of a run
+        # that was never interrupted
+        catalog.tables.vacuum(uri)
+        table = open_history(catalog.tables, uri)
+        assert table is not None
+    if not table.recent:
+        return False
+    if not force and not table.needs_compaction(ratio):
+        return False
+    con = connect(catalog)
+    try:
+        base, recent, _ = relations(con, table, "compact")
+        assert recent is not None
+        archive = f"{ARCHIVE}-{table.version + 1}"
+        columns = ", ".join(q(c) for c in table.columns)
+        setup, new_base, retired = sql.compaction(base, recent, table.spec.key)
+        for statement in setup:
+            con.execute(statement)
+        _write(
+            catalog,
+            con,
+            uri,
+            {
+                BASE: f"SELECT {columns} FROM ({new_base})",
+                archive: f"SELECT {columns} FROM ({retired})",
+            },
+            table.spec,
+            removed=[*table.base, *table.recent],
+            predicate=f"{q(PART)} IN ('{BASE}', '{RECENT}', '{archive}')",
+            metadata={"civiclake.operation": COMPACT_OPERATION},
+        )
+    finally:
+        con.close()
+    catalog.tables.vacuum(uri)
+    return True
+
+
+def compact(catalog: Catalog, ref: DatasetRef, *, force: bool = True) -> bool:
+    """Fold ``recent`` into ``base`` now (``force``) or only past the threshold."""
+    return _maybe_compact(catalog, catalog.uri(ref), force=force)
