@@ -299,7 +299,7 @@ def _ref() -> Any:
 @contextmanager
 def _timed_internals(into: dict[str, float]) -> Iterator[None]:
     """Add up the time spent in the engine's steps (cumulative: nested calls count in both)."""
-    from civiclake.snapshots import apply, compact, write
+    from civiclake.snapshots import apply, compact
     from civiclake.storage.delta import TableStore
 
     targets: list[tuple[Any, str]] = [
