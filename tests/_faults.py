@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-When = Literal["before", "after"]
+When = Literal["before", "after", "pause"]
 FAULT_ENV = "CIVICLAKE_FAULT"
 LOG_ENV = "CIVICLAKE_FAULT_LOG"
 TESTS = str(Path(__file__).resolve().parent)
@@ -52,6 +52,16 @@ class Counter:
         return self.n
 
 
+def _pause(log: str | None) -> None:
+    """Hold here until the parent says go: ``<log>.paused`` appears, then wait for ``<log>.go``."""
+    import time
+
+    assert log, "a pause point needs CIVICLAKE_FAULT_LOG"
+    Path(log + ".paused").touch()
+    while not Path(log + ".go").exists():
+        time.sleep(0.05)
+
+
 def _kill() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
@@ -68,11 +78,12 @@ def kill_at(
 ) -> Counter:
     """Make the ``n``-th call of ``target.method_name`` SIGKILL this process.
 
-    ``before``: the real call does not happen; ``after``: it returns, then the kill. ``n`` None
+    ``before``: the real call does not happen; ``after``: it returns, then the kill;
+    ``pause``: no kill, the call waits until the parent releases it (see :func:`_pause`). ``n`` None
     only counts. Pass one ``counter`` to several methods to count their calls together.
     """
-    if when not in ("before", "after"):
-        raise ValueError(f"when must be 'before' or 'after', not {when!r}")
+    if when not in ("before", "after", "pause"):
+        raise ValueError(f"when must be 'before', 'after' or 'pause', not {when!r}")
     counter = counter or Counter()
     original: Callable[..., Any] = getattr(target, method_name)
     label = f"{getattr(target, '__name__', type(target).__name__)}.{method_name}"
@@ -82,6 +93,8 @@ def kill_at(
         call = counter.tick(f"{label} {_table_of(args)}".rstrip())
         if call == n and when == "before":
             _kill()
+        if call == n and when == "pause":
+            _pause(counter.log)
         result = original(*args, **kwargs)
         if call == n and when == "after":
             _kill()

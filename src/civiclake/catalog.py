@@ -16,7 +16,7 @@ run that stopped after committing and before recording its progress does not wri
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +51,15 @@ class Catalog:
         self.tables = tables
         self.store = store
         self.departments = list(departments)
+        self.fence: Callable[[DatasetRef], None] | None = None
+        """Set by a run holding its datasets' leases: raises when the run lost one, so a
+        stalled run does not commit on top of the run that took over (see
+        :mod:`civiclake.runner.locks`)."""
+
+    def check(self, ref: DatasetRef) -> None:
+        """Before a commit to ``ref``: the run writing may still write it."""
+        if self.fence is not None:
+            self.fence(ref)
 
     # -- where ------------------------------------------------------------------
     def uri(self, ref: DatasetRef) -> str:
@@ -96,6 +105,7 @@ class Catalog:
         ``register=False`` leaves the catalog entry to the caller, for writers that commit
         many small batches and refresh the entry once at the end (streams).
         """
+        self.check(ref)
         result = self.tables.write(
             self.uri(ref),
             data,
@@ -143,6 +153,7 @@ class Catalog:
         pii: Sequence[str] = (),
     ) -> MergeResult:
         """Upsert ``data`` into ``ref`` by ``key`` and refresh its catalog entry."""
+        self.check(ref)
         result = self.tables.merge(self.uri(ref), data, key)
         self.register(
             ref, producer=producer, key=key, description=description, owner=owner, pii=pii

@@ -65,6 +65,11 @@ class RunConfig(Model):
     retries: int = Field(default=2, ge=0, le=10)
     """How many times a transient failure is retried."""
     retry_backoff_seconds: float = Field(default=1.0, ge=0)
+    lock_wait_seconds: float = Field(default=60.0, ge=0, le=86_400)
+    """How long a run waits for datasets another run is writing before it stops."""
+    lease_seconds: float = Field(default=120.0, ge=1, le=86_400)
+    """How long a run's hold on its datasets lasts unless renewed (renewed every third of
+    it); a run that died frees its datasets after this (at once on the same machine)."""
 
 
 class AccessConfig(Model):

@@ -276,3 +276,18 @@ pii_clearances = Table(
     UniqueConstraint("dataset", "column_name", name="uq_pii_clearances_dataset_column"),
 )
 """Output columns a job derived from PII but declared not personal (``pii_cleared``), and why."""
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("resource", String(255), primary_key=True),
+    Column("holder", String(255), nullable=False),
+    Column("token", BigInteger, nullable=False),
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("run_id", Integer),
+)
+"""Who writes a dataset now (see :mod:`civiclake.metadata.leases`); ``token`` grows with
+every acquisition, so a holder that lost its lease is refused (fencing)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -199,6 +199,11 @@ class MetadataStore:
     def _tx(self) -> Iterator[Connection]:
         with self._lock, self._writer.begin() as conn:
             yield conn
+
+    def write(self) -> AbstractContextManager[Connection]:
+        """A write transaction, for the per-concern repositories (:mod:`.leases`): it takes
+        the write lock when it begins and commits when the block ends."""
+        return self._tx()
 
     def close(self) -> None:
         self.engine.dispose()

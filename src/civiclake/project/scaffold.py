@@ -43,6 +43,7 @@ run:
   threads: 2          # sources and jobs run at once
   retries: 2          # retries of transient failures, with backoff
   retry_backoff_seconds: 1.0
+  lock_wait_seconds: 60   # wait this long for datasets another run is writing
 
 access:
   # How PII columns look to users not granted PII: hash (a keyed HMAC: joins and counts

@@ -22,6 +22,7 @@ from civiclake.config.secrets import REDACTOR
 from civiclake.exceptions import CivicLakeError
 from civiclake.lineage import new_import_id
 from civiclake.retry import call_with_retries
+from civiclake.runner.locks import holding
 from civiclake.runner.progress import NullReporter, Reporter
 from civiclake.runner.recorder import RunRecorder
 from civiclake.steps import Counts, RunContext, StepOutcome
@@ -106,11 +107,19 @@ class Runner:
                 recorder.define(graph.nodes[name].definition)
             recorder.log.info("run %s: %d steps: %s", recorder.run_id, len(names), ", ".join(names))
             outcomes: dict[str, StepOutcome] = {}
-            self.reporter.start(names)
-            try:
-                self._execute(graph, names, recorder, outcomes)
-            finally:
-                self.reporter.stop()
+            writes = [ref.qualified for n in names for ref in graph.nodes[n].definition.writes]
+            with holding(
+                self.project,
+                writes,
+                holder=f"run {recorder.run_id} (civiclake {command.strip()})",
+                run_id=recorder.run_id,
+                log=recorder.log,
+            ):
+                self.reporter.start(names)
+                try:
+                    self._execute(graph, names, recorder, outcomes)
+                finally:
+                    self.reporter.stop()
             steps = [outcomes[n] for n in names]
             status = "success" if all(s.status == "success" for s in steps) else "failed"
             failed = [s.name for s in steps if s.status == "failed"]
@@ -147,7 +156,14 @@ class Runner:
                 today=self.today or date.today(),
             )
             try:
-                result = step.stream(ctx, stop, catch_up=catch_up, poll=poll, on_batch=on_batch)
+                with holding(
+                    self.project,
+                    [ref.qualified for ref in d.writes],
+                    holder=f"run {recorder.run_id} (civiclake stream {d.name})",
+                    run_id=recorder.run_id,
+                    log=recorder.log,
+                ):
+                    result = step.stream(ctx, stop, catch_up=catch_up, poll=poll, on_batch=on_batch)
             except Exception as exc:
                 recorder.failed(step_id, _message(exc))
                 raise
