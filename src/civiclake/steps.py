@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -211,6 +212,56 @@ class Streamable(Protocol):
 @runtime_checkable
 class Reconcilable(Protocol):
     def reconcile(self, ctx: RunContext, tables: list[str] | None = None) -> Counts: ...
+
+
+@dataclass
+class Broken:
+    """A step whose file could not be loaded (bad YAML, SQL that does not parse…).
+
+    It stands in the plan under the file's name, so a run fails that step alone — recorded
+    with the error — blocks only what reads its datasets, and runs everything else.
+    """
+
+    definition: StepDefinition
+    error: Exception
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def path(self) -> Path:
+        return Path(self.definition.path)
+
+    def run(self, ctx: RunContext) -> Counts:
+        raise self.error
+
+    @classmethod
+    def of_file(
+        cls,
+        project: Project,
+        *,
+        name: str,
+        kind: StepKind,
+        department: str,
+        path: str,
+        error: Exception,
+        writes: Sequence[DatasetRef] = (),
+    ) -> Broken:
+        """``writes``: what the file would write, as far as it can be told (with the
+        datasets the catalog says ``name`` produced before), so its readers are blocked."""
+        from civiclake.storage import DatasetRef
+
+        produced = [
+            DatasetRef(row["department"], row["zone"], row["name"])
+            for row in project.store.datasets()
+            if row["producer"] == name and not row["name"].endswith(("__rejected", "__history"))
+        ]
+        outputs = tuple(dict.fromkeys([*writes, *produced]))
+        definition = StepDefinition(
+            name, kind, department, writes=outputs, path=path, description=f"broken: {error}"
+        )
+        return cls(definition, error)
 
 
 @dataclass(frozen=True)

@@ -303,11 +303,16 @@ def _current_nodes(project: Project) -> list[Any]:
     """
     from civiclake.exceptions import CivicLakeError
     from civiclake.runner.plan import discover
+    from civiclake.steps import Broken
 
     nodes: list[Any] = []
     for kind, stage in (("source", "sources"), ("job", "jobs")):
         try:
-            nodes += discover(project, [stage])
+            found = discover(project, [stage])
+            broken = next((n for n in found if isinstance(n, Broken)), None)
+            if broken is not None:
+                raise broken.error
+            nodes += found
         except Exception as exc:
             raise CivicLakeError(
                 f"nothing was pruned: a {kind} file fails to load, so which datasets are still "

@@ -32,7 +32,9 @@ def status(
 
     proj = Project.load(project)
     con = out.console(wide_when_piped=True)
-    every = discover(proj, ["sources"])
+    from civiclake.steps import Broken
+
+    every = [s for s in discover(proj, ["sources"]) if not isinstance(s, Broken)]
     sources = [s for s in every if source is None or s.definition.name == source]
     if source is not None and not sources:
         from civiclake.config.suggest import did_you_mean

@@ -20,7 +20,13 @@ from civiclake.config.loader import read_yaml, validate
 from civiclake.exceptions import ConfigError
 from civiclake.ingest.config import SourceConfig
 from civiclake.registry import Registry
-from civiclake.steps import NO_CAPABILITIES, SourceCapabilities, StepDefinition, StepProvider
+from civiclake.steps import (
+    NO_CAPABILITIES,
+    Broken,
+    SourceCapabilities,
+    StepDefinition,
+    StepProvider,
+)
 
 if TYPE_CHECKING:
     from civiclake.project import Project
@@ -103,20 +109,32 @@ def source_class(type_name: str, path: Path) -> type[Source[SourceConfig]]:
     return SOURCE_TYPES.load(type_name, where=f"{path}, key `type`")
 
 
-def load_sources(project: Project) -> list[Source[SourceConfig]]:
-    """Every ``sources/<department>/<name>.yaml`` of the project, validated."""
+def load_sources(project: Project, *, keep_broken: bool = False) -> list[Source[SourceConfig]]:
+    """Every ``sources/<department>/<name>.yaml`` of the project, validated.
+
+    ``keep_broken``: a file that does not load becomes a :class:`~civiclake.steps.Broken`
+    step that fails alone when run, instead of stopping every department's run.
+    """
     root = project.dir / "sources"
     found: list[Source[SourceConfig]] = []
     if not root.is_dir():
         return found
     for path in sorted([*root.glob("*/*.yaml"), *root.glob("*/*.yml")]):
         department = project.require_department(path.parent.name, where=str(path))
-        data, node = read_yaml(path)
-        if not isinstance(data, dict) or "type" not in data:
-            raise ConfigError(f"{path}: a source file needs a `type` key (e.g. `type: files`)")
-        cls = source_class(str(data["type"]), path)
-        config: SourceConfig = validate(data, cls.config_model, path=path, node=node)
-        found.append(cls(project, department, path.stem, config, path))
+        try:
+            found.append(_load_source(project, department, path))
+        except ConfigError as exc:
+            if not keep_broken:
+                raise
+            broken = Broken.of_file(
+                project,
+                name=f"{department}/{path.stem}",
+                kind="source",
+                department=department,
+                path=_relative(project, path),
+                error=exc,
+            )
+            found.append(broken)  # type: ignore[arg-type]
     for path in sorted(root.glob("*.y*ml")):
         raise ConfigError(
             f"{path}: source files live in a department folder, e.g. "
@@ -125,5 +143,21 @@ def load_sources(project: Project) -> list[Source[SourceConfig]]:
     return found
 
 
-STEPS = StepProvider("sources", lambda project, upstream: load_sources(project))
+def _load_source(project: Project, department: str, path: Path) -> Source[SourceConfig]:
+    data, node = read_yaml(path)
+    if not isinstance(data, dict) or "type" not in data:
+        raise ConfigError(f"{path}: a source file needs a `type` key (e.g. `type: files`)")
+    cls = source_class(str(data["type"]), path)
+    config: SourceConfig = validate(data, cls.config_model, path=path, node=node)
+    return cls(project, department, path.stem, config, path)
+
+
+def _relative(project: Project, path: Path) -> str:
+    try:
+        return path.relative_to(project.dir).as_posix()
+    except ValueError:
+        return str(path)
+
+
+STEPS = StepProvider("sources", lambda project, upstream: load_sources(project, keep_broken=True))
 """The ingest stage's steps: one per source file."""

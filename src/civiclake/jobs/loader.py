@@ -11,17 +11,24 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from civiclake.jobs.exceptions import JobDefinitionError
-from civiclake.steps import StepProvider
+from civiclake.steps import Broken, StepProvider
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from civiclake.jobs.base import Job
     from civiclake.project import Project
 
 JOB_SUFFIXES = (".sql", ".py")
 
 
-def load_jobs(project: Project) -> list[Job]:
-    """All the project's jobs, validated, sorted by name."""
+def load_jobs(project: Project, *, keep_broken: bool = False) -> list[Job]:
+    """All the project's jobs, validated, sorted by name.
+
+    ``keep_broken``: a file that does not load becomes a :class:`~civiclake.steps.Broken`
+    step (a run fails it alone) instead of stopping the whole load — what a run wants; a
+    check, a prune or ``civiclake new`` want the error.
+    """
     from civiclake.jobs.python import PythonJob
     from civiclake.jobs.sql import SqlJob
 
@@ -45,10 +52,15 @@ def load_jobs(project: Project) -> list[Job]:
         department = project.require_department(folder.name, where=f"jobs/{folder.name}/")
         for path in paths:
             loaded: Job
-            if path.suffix == ".sql":
-                loaded = SqlJob.load(project, department, path)
-            else:
-                loaded = PythonJob.load(project, department, path)
+            try:
+                if path.suffix == ".sql":
+                    loaded = SqlJob.load(project, department, path)
+                else:
+                    loaded = PythonJob.load(project, department, path)
+            except JobDefinitionError as exc:
+                if not keep_broken:
+                    raise
+                loaded = _broken(project, department, path, exc)  # type: ignore[assignment]
             if loaded.name in found:
                 raise JobDefinitionError(
                     f"jobs/{department}/: {found[loaded.name].path.name} and {path.name} "
@@ -58,5 +70,23 @@ def load_jobs(project: Project) -> list[Job]:
     return [found[name] for name in sorted(found)]
 
 
-STEPS = StepProvider("jobs", lambda project, upstream: load_jobs(project), after=("sources",))
+def _broken(project: Project, department: str, path: Path, error: Exception) -> Broken:
+    from civiclake.storage import DatasetRef
+
+    name = f"{department}/{path.stem}"
+    return Broken.of_file(
+        project,
+        name=name,
+        kind="job",
+        department=department,
+        path=f"jobs/{department}/{path.name}",
+        error=error,
+        # where a job of this file writes unless its header says another zone
+        writes=[DatasetRef(department, "refined", path.stem)],
+    )
+
+
+STEPS = StepProvider(
+    "jobs", lambda project, upstream: load_jobs(project, keep_broken=True), after=("sources",)
+)
 """The jobs stage's steps: one per job file."""
