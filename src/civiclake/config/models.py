@@ -128,6 +128,8 @@ class WarehouseConfig(Model):
 
 class ProjectConfig(Model):
     name: str
+    timezone: str = "Europe/London"
+    """The time zone of schedules' times of day (``daily at 02:00``), an IANA name."""
     departments: list[Department] = Field(default_factory=list)
     storage: StorageConfig = StorageConfig()
     engine: EngineConfig = EngineConfig()
@@ -136,6 +138,22 @@ class ProjectConfig(Model):
     access: AccessConfig = AccessConfig()
     serve: ServeConfig = ServeConfig()
     warehouse: WarehouseConfig = WarehouseConfig()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            from civiclake.config.suggest import did_you_mean
+
+            raise ValueError(
+                f"unknown time zone {value!r}{did_you_mean(value, available_timezones())}; "
+                "use an IANA name such as Europe/London"
+            ) from None
+        return value
 
     @field_validator("departments", mode="before")
     @classmethod

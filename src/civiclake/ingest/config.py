@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from civiclake.config.models import Model
 from civiclake.naming import is_identifier, snake_case
@@ -22,6 +22,16 @@ class SourceConfig(Model):
     description: str = ""
     owner: str = ""
     schedule: str | None = None
-    """Cron expression, informational until the scheduler lands (e.g. ``0 1 * * 1-5``)."""
+    """When the source runs unattended: a cron expression or ``every 15 minutes``,
+    ``daily at 02:00``, ``weekdays at 07:30`` (see :mod:`civiclake.config.schedule`)."""
     pii: list[str] = Field(default_factory=list)
     """Columns holding personal data (normalised names)."""
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_parses(cls, value: str | None) -> str | None:
+        from civiclake.config.schedule import parse_schedule
+
+        if value is not None:
+            parse_schedule(value)  # ScheduleError is a ValueError: reported with file and line
+        return value
