@@ -18,3 +18,12 @@ def test_help_imports_nothing_heavy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "Usage" in out.stdout
     assert out.stdout.strip().splitlines()[-1] == "HEAVY:"
+
+
+def test_version_prints_the_installed_version() -> None:
+    from importlib.metadata import version
+
+    out = subprocess.run(
+        [sys.executable, "-m", "civiclake", "--version"], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == f"civiclake {version('civiclake')}"

@@ -54,6 +54,31 @@ access_app.command("login")(login)
 app.add_typer(model_app, name="model")
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            shown = version("civiclake")
+        except PackageNotFoundError:  # running from a source tree that is not installed
+            from civiclake import __version__ as shown
+        print(f"civiclake {shown}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """civiclake: ingest council data, keep its history, transform it with SQL or Python, and
+    serve it."""
+
+
 @app.command()
 def init(
     directory: Annotated[Path, typer.Argument(help="Folder to create the project in.")],
