@@ -40,7 +40,7 @@ from civiclake.lineage import IMPORT_ID, IMPORTED_AT
 from civiclake.naming import HISTORY_SUFFIX
 from civiclake.naming import literal as _literal
 from civiclake.snapshots import sql
-from civiclake.snapshots.compact import _maybe_compact
+from civiclake.snapshots.compact import _maybe_compact, finish_interrupted
 from civiclake.snapshots.spec import (
     _SEQ_SHIFT,
     _WIDENINGS,
@@ -106,6 +106,7 @@ def _apply(
     catalog.check(ref)
     tables = catalog.tables
     if tables.committed_version(uri, app_id) is not None:
+        finish_interrupted(catalog, uri)
         compacted = _maybe_compact(catalog, uri, ratio=spec.compact_ratio)
         return HistoryResult(0, 0, 0, 0, compacted, already_applied=True)
     current = open_history(tables, uri)

@@ -28,16 +28,7 @@ COMPACT_OPERATION = "history-compact"
 
 def _maybe_compact(catalog: Catalog, uri: str, *, ratio: float = 0.25, force: bool = False) -> bool:
     table = open_history(catalog.tables, uri)
-    if table is None:
-        return False
-    if catalog.tables.last_commit(uri).get("civiclake.operation") == COMPACT_OPERATION:
-        # a process stopped between a compaction's commit and its vacuum: finish it first,
-        # so the table's versions (and the ``_seq`` of later increments) are those of a run
-        # that was never interrupted
-        catalog.tables.vacuum(uri)
-        table = open_history(catalog.tables, uri)
-        assert table is not None
-    if not table.recent:
+    if table is None or not table.recent:
         return False
     if not force and not table.needs_compaction(ratio):
         return False
@@ -65,6 +56,19 @@ def _maybe_compact(catalog: Catalog, uri: str, *, ratio: float = 0.25, force: bo
         )
     finally:
         con.close()
+    catalog.tables.vacuum(uri)
+    return True
+
+
+def finish_interrupted(catalog: Catalog, uri: str) -> bool:
+    """Vacuum after a compaction whose process stopped between its commit and its vacuum.
+
+    Called when a batch turns out to be applied already — the re-run after a crash — so the
+    table's versions (and the ``_seq`` of later increments) are those of a run that was
+    never interrupted; a normal apply pays nothing for it.
+    """
+    if catalog.tables.last_commit(uri).get("civiclake.operation") != COMPACT_OPERATION:
+        return False
     catalog.tables.vacuum(uri)
     return True
 
