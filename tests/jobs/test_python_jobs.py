@@ -120,8 +120,28 @@ def test_exception_in_the_function_names_the_job(lake):
         "housing/boom.py",
         "from civiclake import job\n\n@job()\ndef boom():\n    raise ValueError('bad month')\n",
     )
-    with pytest.raises(JobError, match=r"jobs/housing/boom.py: boom\(\) raised ValueError: bad"):
+    with pytest.raises(JobError) as info:
         lake.run("housing/boom")
+    # the job's file and the line that raised, with its code
+    assert str(info.value).startswith(
+        "jobs/housing/boom.py, line 5 (`raise ValueError('bad month')`): boom() raised "
+        "ValueError: bad month"
+    )
+
+
+def test_a_failing_job_keeps_its_traceback_in_the_run_log(project):
+    from civiclake import Runner
+
+    (project.dir / "jobs" / "housing" / "boom.py").write_text(
+        "from civiclake import job\n\n\ndef helper(x):\n    return 1 / x\n\n\n"
+        "@job()\ndef boom():\n    return helper(0)\n"
+    )
+    summary = Runner(project).run(["housing/boom"])
+    (step,) = summary.failed
+    assert "boom.py, line 10 (`return helper(0)`)" not in (step.error or "")
+    assert "boom.py, line 5 (`return 1 / x`)" in (step.error or "")
+    log = summary.log_path.read_text()
+    assert "Traceback" in log and "ZeroDivisionError" in log and 'boom.py", line 10' in log
 
 
 def test_returning_nothing_is_an_error(lake):

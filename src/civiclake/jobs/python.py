@@ -174,7 +174,8 @@ class PythonJob(Job):
             raise
         except Exception as exc:
             raise JobError(
-                f"{self.location}: {self.function.__name__}() raised {type(exc).__name__}: {exc}"
+                f"{self.location}{_line_in(exc, self.path)}: {self.function.__name__}() raised "
+                f"{type(exc).__name__}: {exc} (the run's log has the traceback)"
             ) from exc
         if value is None:
             raise JobError(
@@ -182,6 +183,19 @@ class PythonJob(Job):
                 "result (a pyarrow Table, DuckDB relation or polars frame)"
             )
         return ctx.session.to_arrow(value)
+
+
+def _line_in(exc: BaseException, path: Path) -> str:
+    """``, line 12 (`total = a / b`)``: the deepest frame of the job's own file."""
+    import traceback
+
+    here = path.resolve()
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == here]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    code = f" (`{frame.line.strip()}`)" if frame.line else ""
+    return f", line {frame.lineno}{code}"
 
 
 def _find_spec(path: Path, where: str) -> JobSpec:

@@ -257,7 +257,10 @@ class Runner:
             )
         except Exception as exc:
             message = _message(exc)
-            log.error("failed: %s", message, exc_info=not isinstance(exc, CivicLakeError))
+            # our own errors need no traceback, unless they wrap an unexpected one (a
+            # Python job's bug): then the log keeps the whole chain
+            unexpected = not isinstance(exc, CivicLakeError) or exc.__cause__ is not None
+            log.error("failed: %s", message, exc_info=unexpected)
             recorder.failed(step_id, message)
             return StepOutcome(
                 d.name, d.kind, "failed", error=message, seconds=time.monotonic() - started
