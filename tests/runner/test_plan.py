@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from civiclake import Project
 from civiclake.exceptions import ConfigError
 from civiclake.runner.plan import discover, providers
+from civiclake.steps import Broken
 
 CSV_SOURCE = "type: files\nformat: csv\ndataset: rent_accounts\n"
 REFINED_JOB = "-- zone: refined\nSELECT * FROM housing_raw.rent_accounts\n"
@@ -44,9 +43,11 @@ def test_without_a_warehouse_nothing_is_published(project_dir: Path) -> None:
 
 def test_a_mistyped_source_type_names_the_file_and_the_closest_type(project_dir: Path) -> None:
     (project_dir / "sources" / "housing" / "rents.yaml").write_text("type: fiels\n")
-    with pytest.raises(ConfigError) as err:
-        discover(Project.load(project_dir), ["sources"])
-    message = str(err.value)
+    (step,) = discover(Project.load(project_dir), ["sources"])
+    # it stands in the plan as a broken step: a run fails it alone, with this error
+    assert isinstance(step, Broken) and isinstance(step.error, ConfigError)
+    assert step.definition.name == "housing/rents"
+    message = str(step.error)
     assert "rents.yaml, key `type`: unknown source type 'fiels'" in message
     assert "did you mean `files`?" in message
     assert "database, events, files, kafka, planning_api" in message
