@@ -158,11 +158,14 @@ def list_nodes(project: ProjectOpt = None) -> None:
 def runs(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(help="How many runs to list.")] = 20,
+    format: Annotated[
+        Literal["table", "json", "csv"], typer.Option(help="json or csv for scripts.")
+    ] = "table",
     project: ProjectOpt = None,
 ) -> None:
     """List recent runs."""
     if ctx.invoked_subcommand is None:
-        commands.runs_list(project, limit)
+        commands.runs_list(project, limit, format)
 
 
 @runs_app.command("show")
@@ -200,10 +203,16 @@ def query(
 
 
 @datasets_app.callback(invoke_without_command=True)
-def datasets(ctx: typer.Context, project: ProjectOpt = None) -> None:
+def datasets(
+    ctx: typer.Context,
+    format: Annotated[
+        Literal["table", "json", "csv"], typer.Option(help="json or csv for scripts.")
+    ] = "table",
+    project: ProjectOpt = None,
+) -> None:
     """List the catalog's datasets: zone, department, rows, key, producer."""
     if ctx.invoked_subcommand is None:
-        commands.datasets(project)
+        commands.datasets(project, format)
 
 
 @datasets_app.command("prune")

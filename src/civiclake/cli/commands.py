@@ -114,10 +114,17 @@ def list_nodes(project_dir: Path | None) -> None:
     out.console().print(table)
 
 
-def runs_list(project_dir: Path | None, limit: int) -> None:
+def runs_list(project_dir: Path | None, limit: int, fmt: str = "table") -> None:
     from rich.table import Table
 
     project = _project(project_dir)
+    if fmt != "table":
+        from dataclasses import asdict
+
+        from civiclake.cli.render import print_records
+
+        print_records([{**asdict(r), "seconds": r.seconds} for r in project.store.runs(limit)], fmt)
+        return
     table = Table("id", "status", "started (UTC)", "time", "command", "error")
     for r in project.store.runs(limit):
         table.add_row(
@@ -128,7 +135,7 @@ def runs_list(project_dir: Path | None, limit: int) -> None:
             r.command,
             (r.error or "")[:80],
         )
-    out.console().print(table)
+    out.console(wide_when_piped=True).print(table)
 
 
 def runs_show(project_dir: Path | None, run_id: int) -> None:
@@ -204,12 +211,19 @@ def _head(reader: pa.RecordBatchReader, limit: int) -> pa.Table:
     return pa.Table.from_batches(batches, schema=reader.schema)
 
 
-def datasets(project_dir: Path | None) -> None:
+def datasets(project_dir: Path | None, fmt: str = "table") -> None:
     from rich.table import Table
 
     project = _project(project_dir)
-    table = Table("dataset", "zone", "department", "rows", "key", "produced by", "description")
     rows = project.store.datasets()
+    if fmt != "table":
+        from civiclake.cli.render import print_records
+
+        keep = ("qualified_name", "department", "zone", "name", "row_count", "key", "producer")
+        more = ("owner", "pii", "description", "version", "updated_at")
+        print_records([{k: d.get(k) for k in (*keep, *more)} for d in rows], fmt)
+        return
+    table = Table("dataset", "zone", "department", "rows", "key", "produced by", "description")
     for d in rows:
         table.add_row(
             d["qualified_name"],
@@ -220,7 +234,7 @@ def datasets(project_dir: Path | None) -> None:
             d["producer"] or "",
             _first_sentence(d["description"]),
         )
-    out.console().print(table)
+    out.console(wide_when_piped=True).print(table)
     pii = _pii_table(project, rows)
     if pii is not None:
         out.console(wide_when_piped=True).print(pii)

@@ -112,6 +112,33 @@ def print_summary(summary: RunSummary, project: Project) -> None:
     console.print(f"{out.plural(len(summary.steps), 'step')} in {out.seconds(summary.seconds)}")
 
 
+def print_records(records: list[dict[str, Any]], fmt: str) -> None:
+    """Records as JSON (a list of objects) or CSV (a header, then a row each) on stdout, for
+    scripts: every field, full length, dates in ISO 8601."""
+    import csv
+    import json
+    import sys
+    from datetime import date, datetime
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, datetime | date):
+            return value.isoformat()
+        return value
+
+    rows = [{k: plain(v) for k, v in r.items()} for r in records]
+    if fmt == "json":
+        json.dump(rows, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return
+    fields = list(rows[0]) if rows else []
+    writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in row.items()}
+        )
+
+
 def print_demo(report: DemoReport) -> None:
     """The demo's summary, then what was built and what to try next."""
     from civiclake.cli.commands import datasets
