@@ -121,32 +121,22 @@ class Leases:
                             row.pid,
                         )
                     token = int(row.token) + 1
-                    conn.execute(
-                        t.leases.update()
-                        .where(t.leases.c.resource == resource)
-                        .values(
-                            holder=holder,
-                            token=token,
-                            acquired_at=now,
-                            expires_at=expires,
-                            host=host,
-                            pid=pid,
-                            run_id=run_id,
-                        )
-                    )
                 else:
                     token = 1
+                values = {
+                    "holder": holder,
+                    "token": token,
+                    "acquired_at": now,
+                    "expires_at": expires,
+                    "host": host,
+                    "pid": pid,
+                    "run_id": run_id,
+                }
+                if row is None:
+                    conn.execute(t.leases.insert().values(resource=resource, **values))
+                else:
                     conn.execute(
-                        t.leases.insert().values(
-                            resource=resource,
-                            holder=holder,
-                            token=token,
-                            acquired_at=now,
-                            expires_at=expires,
-                            host=host,
-                            pid=pid,
-                            run_id=run_id,
-                        )
+                        t.leases.update().where(t.leases.c.resource == resource).values(**values)
                     )
                 taken.append(Lease(resource, holder, token, now, expires))
         return taken
