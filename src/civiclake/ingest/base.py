@@ -29,6 +29,7 @@ from civiclake.steps import (
 )
 
 if TYPE_CHECKING:
+    from civiclake.ingest.landing import Inbox
     from civiclake.project import Project
     from civiclake.steps import Counts, RunContext
     from civiclake.storage import DatasetRef
@@ -91,6 +92,28 @@ class Source(ABC, Generic[C]):
             return self.path.resolve().relative_to(self.project.dir).as_posix()
         except ValueError:
             return str(self.path)
+
+    def inbox(
+        self, ctx: RunContext, dataset: str, *, from_inbox: bool, min_age_seconds: float
+    ) -> Inbox:
+        """Today's landing inbox protocol for this source (see :class:`.landing.Inbox`)."""
+        from datetime import UTC, datetime
+        from pathlib import Path
+
+        from civiclake.ingest.landing import Inbox, LocalLanding
+
+        today = datetime.now(UTC).strftime("%Y-%m-%d")
+        archive = self.project.layout.landing_archive(self.department, self.source_name, today)
+        return Inbox(
+            source=self.name,
+            dataset=dataset,
+            archive=LocalLanding(Path(archive)),
+            root=self.project.layout.root,
+            from_inbox=from_inbox,
+            min_age_seconds=min_age_seconds,
+            store=self.project.store,
+            log=ctx.log,
+        )
 
     @property
     @abstractmethod

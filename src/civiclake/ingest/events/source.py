@@ -123,22 +123,14 @@ class EventsSource(Source[EventsSourceConfig]):
             )
         folder, from_inbox = self.folder()
         found = landing.scan(folder, self.config.patterns)
-        today = datetime.now(UTC).strftime("%Y-%m-%d")
-        archive = landing.LocalLanding(
-            Path(self.project.layout.landing_archive(self.department, self.source_name, today))
-        )
         sink = self.sink()
         total = Counts()
         skipped = 0
-        inbox = landing.Inbox(
-            source=self.name,
-            dataset=sink.decoded.qualified,
-            archive=archive,
-            root=self.project.layout.root,
+        inbox = self.inbox(
+            ctx,
+            sink.decoded.qualified,
             from_inbox=from_inbox,
             min_age_seconds=self.config.min_file_age_seconds,
-            store=self.project.store,
-            log=ctx.log,
         )
         for done, candidate in enumerate(found, start=1):
             outcome = self._one(ctx, sink, candidate, inbox)

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,25 +81,17 @@ class FilesSource(Source[FilesSourceConfig]):
             )
         folder, from_inbox = self.folder()
         found = landing.scan(folder, self.config.patterns)
-        today = datetime.now(UTC).strftime("%Y-%m-%d")
-        archive = landing.LocalLanding(
-            Path(layout.landing_archive(self.department, self.source_name, today))
-        )
         result = Counts()
         tally = Tally(Counter(), result.notes)
         failures: list[str] = []
         ctx.log.info(
             "%s: %d file(s) in %s match %s", self.name, len(found), folder, self.config.patterns
         )
-        inbox = landing.Inbox(
-            source=self.name,
-            dataset=self.dataset.qualified,
-            archive=archive,
-            root=self.project.layout.root,
+        inbox = self.inbox(
+            ctx,
+            self.dataset.qualified,
             from_inbox=from_inbox,
             min_age_seconds=self.config.min_file_age_seconds,
-            store=self.project.store,
-            log=ctx.log,
         )
         for done, candidate in enumerate(found, start=1):
             try:
