@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -99,6 +100,9 @@ run_steps = Table(
     Column("rows_rejected", BigInteger),
     Column("bytes_written", BigInteger),
     Column("peak_memory_bytes", BigInteger),
+    Column("cpu_seconds", Float),
+    Column("bytes_read", BigInteger),
+    Column("spilled_bytes", BigInteger),
     Column("error", Text),
     Column("log_path", Text),
 )
@@ -291,3 +295,43 @@ leases = Table(
 )
 """Who writes a dataset now (see :mod:`civiclake.metadata.leases`); ``token`` grows with
 every acquisition, so a holder that lost its lease is refused (fencing)."""
+
+# -- scheduler, alerts, step telemetry (issue 13) ----------------------------------------------
+schedule_state = Table(
+    "schedule_state",
+    metadata,
+    Column("step", String(255), primary_key=True),
+    Column("paused", Boolean, nullable=False, default=False),
+    Column("paused_by", String(255)),
+    Column("paused_at", DateTime(timezone=True)),
+    Column("last_due_at", DateTime(timezone=True)),
+    Column("last_run_id", Integer),
+    Column("last_status", String(20)),
+    Column("last_started_at", DateTime(timezone=True)),
+    Column("last_ended_at", DateTime(timezone=True)),
+    Column("next_due_at", DateTime(timezone=True)),
+    Column("inputs_seen", JSON, nullable=False, default=dict),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+"""The scheduler's memory of each step: the slot it last ran (``last_due_at``), that run,
+the next slot, whether it is paused, and the input versions a job last ran on
+(``inputs_seen``: dataset → catalog version) so it runs again only when they change."""
+
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("department", String(100), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("subject", String(255), nullable=False, index=True),
+    Column("message", Text, nullable=False),
+    Column("run_id", Integer),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("notified_at", DateTime(timezone=True)),
+    Column("recovery_notified_at", DateTime(timezone=True)),
+)
+"""Something a department must hear about — a failed step, a failed check, data older than
+its freshness target (``kind``: failure, check, freshness) — open until it clears. One alert
+when it opens and one recovery notice when it closes, however many runs see it meanwhile."""

@@ -71,6 +71,9 @@ class StepRecord:
     peak_memory_bytes: int | None
     error: str | None
     log_path: str | None
+    cpu_seconds: float | None = None
+    bytes_read: int | None = None
+    spilled_bytes: int | None = None
 
     @property
     def seconds(self) -> float | None:
