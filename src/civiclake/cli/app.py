@@ -13,6 +13,7 @@ from civiclake.cli.access import access_app
 from civiclake.cli.model import model_app
 from civiclake.cli.options import ProjectOpt
 from civiclake.cli.publish import login, publish
+from civiclake.cli.scheduler import scheduler_app
 from civiclake.cli.serve import serve
 from civiclake.cli.simulate import simulate_app
 from civiclake.cli.status import reconcile, status
@@ -50,6 +51,7 @@ app.add_typer(access_app, name="access")
 app.command("serve")(serve)
 app.command("publish")(publish)
 app.command("stream")(stream)
+app.add_typer(scheduler_app, name="scheduler")
 access_app.command("login")(login)
 app.add_typer(model_app, name="model")
 

@@ -126,6 +126,20 @@ class WarehouseConfig(Model):
     ``<project>_<database>_``, so two projects on one server never share a role."""
 
 
+class SchedulerConfig(Model):
+    """How ``civiclake scheduler`` runs the project's ``schedule:`` lines."""
+
+    catch_up: Literal["once", "skip"] = "once"
+    """After downtime, run each step's missed slots once (``once``), or not at all (``skip``:
+    only slots younger than ``grace_seconds`` run)."""
+    grace_seconds: float = Field(default=300, gt=0)
+    """How late a slot may start and still count as on time (not missed)."""
+    tick_seconds: float = Field(default=30, gt=0)
+    """The longest the scheduler sleeps between looks at the clock and the catalog."""
+    max_parallel_runs: int = Field(default=2, ge=1)
+    """Runs the scheduler keeps going at once (each runs one source or a set of jobs)."""
+
+
 class ProjectConfig(Model):
     name: str
     timezone: str = "Europe/London"
@@ -138,6 +152,7 @@ class ProjectConfig(Model):
     access: AccessConfig = AccessConfig()
     serve: ServeConfig = ServeConfig()
     warehouse: WarehouseConfig = WarehouseConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
 
     @field_validator("timezone")
     @classmethod

@@ -131,12 +131,16 @@ class Graph:
         return f"{hint}. Known: {known or 'no sources or jobs yet'}"
 
 
-def build_graph(nodes: Sequence[Step], known: Iterable[DatasetRef] = ()) -> Graph:
+def build_graph(
+    nodes: Sequence[Step], known: Iterable[DatasetRef] = (), *, lenient: bool = False
+) -> Graph:
     """Link ``nodes`` by the datasets they read and write.
 
     ``known`` are datasets that already exist (the catalog); reading one that no
     node produces is fine. Anything else unknown, a dataset written by two
-    nodes, or a cycle raises :class:`PlanError` naming the culprits.
+    nodes, or a cycle raises :class:`PlanError` naming the culprits — or, when
+    ``lenient`` (the scheduler, unattended), a step reading an unknown table becomes a
+    :class:`~civiclake.steps.Broken` step that fails alone with that message.
     """
     by_name: dict[str, Step] = {}
     producers: dict[DatasetRef, str] = {}
@@ -168,11 +172,21 @@ def build_graph(nodes: Sequence[Step], known: Iterable[DatasetRef] = ()) -> Grap
             elif ref not in known_set:
                 match = closest(ref.qualified, candidates)
                 hint = f" (did you mean {match}?)" if match else ""
-                raise PlanError(
+                error = PlanError(
                     f"unknown table {ref.qualified} in {_where(node)}{hint}: no source or job "
                     "writes it and it does not exist yet. Fix the name, or add the source "
                     "or job that produces it"
                 )
+                if not lenient:
+                    raise error
+                from dataclasses import replace
+
+                from civiclake.steps import Broken
+
+                node = Broken(replace(node.definition, reads=()), error)
+                by_name[node.definition.name] = node
+                deps = set()
+                break
         dependencies[node.definition.name] = deps
     return Graph(by_name, dependencies)
 

@@ -76,19 +76,24 @@ class Runner:
 
     # -- planning -------------------------------------------------------------
     def plan(
-        self, select: list[str] | None = None, nodes: list[Step] | None = None
+        self,
+        select: list[str] | None = None,
+        nodes: list[Step] | None = None,
+        *,
+        lenient: bool = False,
     ) -> tuple[Graph, list[str]]:
         """The graph and the selected step names in dependency order; errors come out here.
 
         ``nodes`` replaces the project's sources and jobs (one-off actions such
-        as a backfill run as steps, with the same history and logs).
+        as a backfill run as steps, with the same history and logs). ``lenient``: a step
+        reading an unknown table fails alone instead of stopping the plan (the scheduler).
         """
         from civiclake.runner.graph import build_graph
         from civiclake.runner.plan import discover
 
         if nodes is None:
             nodes = discover(self.project)
-        graph = build_graph(nodes, known=set(self.project.catalog.datasets()))
+        graph = build_graph(nodes, known=set(self.project.catalog.datasets()), lenient=lenient)
         chosen = set(graph.select(select)) if select else set(graph.order())
         return graph, [n for n in graph.order() if n in chosen]
 
@@ -99,8 +104,9 @@ class Runner:
         *,
         command: str = "run",
         nodes: list[Step] | None = None,
+        lenient: bool = False,
     ) -> RunSummary:
-        graph, names = self.plan(select, nodes)
+        graph, names = self.plan(select, nodes, lenient=lenient)
         started = time.monotonic()
         with RunRecorder(self.project, command, " ".join(select or [])) as recorder:
             for name in names:
