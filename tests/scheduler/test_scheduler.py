@@ -203,3 +203,20 @@ def test_a_job_runs_when_its_input_or_its_file_changes_and_a_failed_one_waits(
     assert state is not None and state.last_status == "success"
     assert len(scheduler.dispatched) == 3
     scheduler.shutdown()
+
+
+def test_a_run_left_running_by_a_dead_scheduler_is_marked_abandoned_and_runs_again(
+    repairs: tuple[Project, RepairsSimulator],
+) -> None:
+    project, _ = repairs
+    Runner(project).run([DRS])
+    states = ScheduleStates(project.store)
+    from civiclake.metadata.schedules import ScheduleState
+
+    states.save(ScheduleState(REPORT, last_status="running", inputs_seen={"x": 1}))
+    scheduler = Scheduler(project, clock=ManualClock(START))
+    _look(scheduler)
+    assert [d.steps for d in scheduler.dispatched] == [(REPORT,)]  # its inputs never recorded
+    state = states.get(REPORT)
+    assert state is not None and state.last_status == "success"
+    scheduler.shutdown()

@@ -98,6 +98,7 @@ class Scheduler:
         self.dispatched: list[Dispatch] = []
         """Every run started, oldest first (for `scheduler status` and tests)."""
         self.errors: list[str] = []
+        self._recovered = False
 
     # -- one look -------------------------------------------------------------------
     def tick(self) -> list[Dispatch]:
@@ -107,6 +108,8 @@ class Scheduler:
         if graph is None:
             return []
         states = self.states.all()
+        if not self._recovered:
+            self._recover(states)
         versions = self._versions()
         started: list[Dispatch] = []
         due: set[str] = set()
@@ -344,6 +347,15 @@ class Scheduler:
             for name in dispatch.steps:
                 self._inflight.pop(name, None)
         self.woken.set()
+
+    def _recover(self, states: dict[str, ScheduleState]) -> None:
+        """On the first look: a step left ``running`` by a scheduler that died ran no more
+        (its run is recorded abandoned); its next slot, or its inputs, start it again."""
+        self._recovered = True
+        for state in list(states.values()):
+            if state.last_status == "running" and state.step not in self.running():
+                _LOG.warning("%s: its last run never finished (scheduler stopped)", state.step)
+                self._save(states, replace(state, last_status="abandoned"))
 
     # -- helpers ------------------------------------------------------------------------
     def _graph(self) -> Graph | None:
