@@ -86,5 +86,6 @@ def test_a_dead_holder_on_this_machine_frees_its_datasets_at_once(
         "Leases(store).acquire(['housing_raw.rents'], holder='run 1', ttl=3600)\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)  # exits holding the lease
+    assert Leases(store).held() == []  # what the scheduler and status look at agrees
     taken = Leases(store).acquire(["housing_raw.rents"], holder="run 2", ttl=60)
     assert isinstance(taken, list) and taken[0].token == 2

@@ -181,14 +181,14 @@ class Leases:
                 )
 
     def held(self) -> list[Held]:
-        """Every live lease, for `civiclake status`."""
+        """Every live lease (not expired, its holder not a dead process on this host)."""
         now = _now()
         with self.store.engine.connect() as conn:
             rows = conn.execute(sa.select(t.leases).order_by(t.leases.c.resource)).all()
         return [
             Held(r.resource, r.holder, _aware(r.acquired_at), _aware(r.expires_at), r.host, r.pid)
             for r in rows
-            if _aware(r.expires_at) > now
+            if _aware(r.expires_at) > now and not _process_gone(r.host, r.pid)
         ]
 
 
