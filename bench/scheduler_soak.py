@@ -60,7 +60,6 @@ TABLES = [
     "housing_refined.tenure_events",
     "housing_trusted.events_by_kind",
 ]
-ALERTS = False  # until the alerts part lands
 JOB = "repairs/open_orders"
 JOB_SQL = "-- zone: trusted\nSELECT status, count(*) AS n FROM repairs_raw.work_orders GROUP BY status\n"
 
@@ -163,7 +162,7 @@ def council(directory: Path, repairs_url: str, planning_url: str, hook: str | No
 
 def alerts_config(hook: str) -> dict[str, Any]:
     """Every department's alerts to one JSON webhook."""
-    return {"channels": {"ops": {"type": "webhook", "url": hook}}, "routes": {"*": ["ops"]}}
+    return {"channels": {"ops": {"type": "webhook", "url": hook, "departments": ["*"]}}}
 
 
 def drop_events(root: Path, moment: datetime, n: int) -> None:
@@ -231,7 +230,7 @@ def soak(days: int) -> dict[str, Any]:
     )
     repairs.create()
     replay_repairs.create()
-    root = council(WORK / "council", repairs.url, planning.url, receiver.url if ALERTS else None)
+    root = council(WORK / "council", repairs.url, planning.url, receiver.url)
     replay = council(WORK / "replay", replay_repairs.url, replay_planning.url, None)
 
     clock = ManualClock(START)
