@@ -9,7 +9,7 @@ import pytest
 from civiclake import Runner
 from civiclake.alerts import incidents
 
-from .conftest import Mailbox, Receiver, break_housing, free_port, make_council
+from ._support import Mailbox, Receiver, break_housing, free_port, make_council
 
 
 def _channels(smtp_port: int, hook: str, parking_hook: str) -> str:
