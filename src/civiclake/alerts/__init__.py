@@ -161,9 +161,12 @@ def check_freshness(
     and deliver what is due (the scheduler calls this each tick)."""
     moment = _now(now)
     result = Delivery()
+    open_now = Incidents(project.store).open_subjects("freshness")
     for f in freshness(project, moment, definitions):
         if f.last_written is None:
             continue  # never written: not overdue, nothing to clear
+        if not f.overdue and (f.department, f.step) not in open_now:
+            continue  # fresh and nothing open: no write (the scheduler calls this every tick)
         _note(
             project, result, "freshness", f.department, f.step, f.overdue, f.message(), None, moment
         )
