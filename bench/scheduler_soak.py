@@ -61,7 +61,9 @@ TABLES = [
     "housing_trusted.events_by_kind",
 ]
 JOB = "repairs/open_orders"
-JOB_SQL = "-- zone: trusted\nSELECT status, count(*) AS n FROM repairs_raw.work_orders GROUP BY status\n"
+JOB_SQL = (
+    "-- zone: trusted\nSELECT status, count(*) AS n FROM repairs_raw.work_orders GROUP BY status\n"
+)
 
 
 class Receiver:
@@ -150,7 +152,8 @@ def council(directory: Path, repairs_url: str, planning_url: str, hook: str | No
         "FROM planning_refined.applications GROUP BY 1\n"
     )
     (jobs / "housing" / "events_by_kind.sql").write_text(
-        "-- zone: trusted\nSELECT kind, count(*) AS n FROM housing_refined.tenure_events GROUP BY 1\n"
+        "-- zone: trusted\n"
+        "SELECT kind, count(*) AS n FROM housing_refined.tenure_events GROUP BY 1\n"
     )
     config = root / "civiclake.yaml"
     extra: dict[str, Any] = {"run": {"retries": 1, "retry_backoff_seconds": 0.01}}
@@ -170,7 +173,9 @@ def drop_events(root: Path, moment: datetime, n: int) -> None:
     inbox.mkdir(parents=True, exist_ok=True)
     kinds = ["started", "ended", "transferred"]
     lines = [
-        json.dumps({"tenancy": f"T{n:04d}-{i}", "kind": kinds[(n + i) % 3], "at": moment.isoformat()})
+        json.dumps(
+            {"tenancy": f"T{n:04d}-{i}", "kind": kinds[(n + i) % 3], "at": moment.isoformat()}
+        )
         for i in range(5)
     ]
     tmp = inbox / f".drop-{n:04d}.tmp"
@@ -207,7 +212,8 @@ def killed_look(root: Path, moment: datetime) -> int:
         + "from datetime import datetime\n"
         + "from civiclake import Project\n"
         + "from civiclake.scheduler import ManualClock, Scheduler\n"
-        + f"s = Scheduler(Project.load({str(root)!r}), clock=ManualClock(datetime.fromisoformat({moment.isoformat()!r})))\n"
+        + f"clock = ManualClock(datetime.fromisoformat({moment.isoformat()!r}))\n"
+        + f"s = Scheduler(Project.load({str(root)!r}), clock=clock)\n"
         + "s.tick(); s.wait()\n"
     )
     env = _faults.child_env(WORK / "kill.log", "after", 1)
@@ -223,7 +229,9 @@ def soak(days: int) -> dict[str, Any]:
     world = PlanningWorld(seed=9, start=START.date() - timedelta(days=3))
     replay_world = PlanningWorld(seed=9, start=START.date() - timedelta(days=3))
     planning = PlanningSimulator(world, public_key=PUBLIC, private_key=PRIVATE).start()
-    replay_planning = PlanningSimulator(replay_world, public_key=PUBLIC, private_key=PRIVATE).start()
+    replay_planning = PlanningSimulator(
+        replay_world, public_key=PUBLIC, private_key=PRIVATE
+    ).start()
     repairs = RepairsSimulator(f"sqlite:///{WORK / 'repairs.db'}", seed=4, scale=0.05, start=naive)
     replay_repairs = RepairsSimulator(
         f"sqlite:///{WORK / 'replay-repairs.db'}", seed=4, scale=0.05, start=naive

@@ -29,6 +29,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
+from civiclake.registry import Registry
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -79,6 +81,8 @@ class StepDefinition:
     schedule: str = ""
     """A cron expression or interval from the step's file, empty when it runs with every run."""
     capabilities: SourceCapabilities = NO_CAPABILITIES
+    freshness: str = ""
+    """How old the newest write of each dataset in ``writes`` may be (``26h``), empty for none."""
 
 
 @dataclass
@@ -278,6 +282,37 @@ class StepProvider:
     after: tuple[str, ...] = ()
 
 
+PROVIDERS: Registry[StepProvider] = Registry("civiclake.steps", "stage")
+"""The stages that provide steps (entry points ``civiclake.steps``)."""
+
+
+def providers() -> list[StepProvider]:
+    """Every registered provider, each after the ones it names in ``after``."""
+    import graphlib
+
+    found = {p.name: p for p in PROVIDERS.load_all().values()}
+    order = graphlib.TopologicalSorter(
+        {name: [a for a in p.after if a in found] for name, p in found.items()}
+    )
+    return [found[name] for name in order.static_order()]
+
+
+def discover(project: Project, stages: Sequence[str] | None = None) -> list[Step]:
+    """The project's steps, stage by stage (only ``stages`` when given, e.g. ``["sources"]``).
+
+    A provider sees the steps of the stages before it, so publishing can follow
+    whatever writes a published zone. Here, below every stage, so that the runner and
+    what sits below it (alerts' freshness targets) find steps the same way.
+    """
+    chosen = set(stages) if stages is not None else None
+    steps: list[Step] = []
+    for provider in providers():
+        if chosen is not None and provider.name not in chosen:
+            continue
+        steps.extend(provider.provide(project, list(steps)))
+    return steps
+
+
 @dataclass
 class Action:
     """A one-off step that calls ``action(ctx)`` (a backfill, a rebuild)."""
@@ -300,6 +335,7 @@ class Action:
 
 __all__ = [
     "NO_CAPABILITIES",
+    "PROVIDERS",
     "Action",
     "Backfillable",
     "Counts",
@@ -314,4 +350,6 @@ __all__ = [
     "StepOutcome",
     "StepProvider",
     "StepStatus",
+    "discover",
+    "providers",
 ]

@@ -10,6 +10,7 @@ import typer
 
 from civiclake.cli import commands
 from civiclake.cli.access import access_app
+from civiclake.cli.alerts import alerts_app
 from civiclake.cli.model import model_app
 from civiclake.cli.options import ProjectOpt
 from civiclake.cli.publish import login, publish
@@ -54,6 +55,7 @@ app.command("stream")(stream)
 app.add_typer(scheduler_app, name="scheduler")
 access_app.command("login")(login)
 app.add_typer(model_app, name="model")
+app.add_typer(alerts_app, name="alerts")
 
 
 def _show_version(value: bool) -> None:

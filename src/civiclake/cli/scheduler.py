@@ -42,7 +42,7 @@ def scheduler(
     from civiclake.scheduler import Scheduler, serve
 
     project = Project.load(project_dir)
-    sched = Scheduler(project, after_tick=_after_tick())
+    sched = Scheduler(project)
 
     def request_stop(signum: int, _frame: object) -> None:
         if sched.stopping.is_set():  # a second signal: leave now; runs recover on restart
@@ -66,15 +66,6 @@ def scheduler(
     )
     ticks = serve(sched)
     print(f"stopped cleanly after {ticks} tick(s), {len(sched.dispatched)} run(s)", flush=True)
-
-
-def _after_tick() -> Any:
-    """What the scheduler does after each look: the freshness alerts, when installed."""
-    try:
-        from civiclake.alerts import check_freshness
-    except ImportError:
-        return None
-    return check_freshness
 
 
 @scheduler_app.command("status")

@@ -17,6 +17,7 @@ from civiclake.cli import output as out
 from civiclake.cli.options import ProjectOpt
 
 if TYPE_CHECKING:
+    from civiclake.alerts import Freshness
     from civiclake.project import Project
 
 
@@ -26,7 +27,9 @@ def status(
     ] = None,
     project: ProjectOpt = None,
 ) -> None:
-    """Freshness of each source: last run, database cursors and reconciliations, stream lag."""
+    """Overdue sources and datasets first (freshness targets), then each source's last run,
+    database cursors and reconciliations, stream lag."""
+    from civiclake.alerts import freshness
     from civiclake.project import Project
     from civiclake.runner.plan import discover
 
@@ -34,7 +37,8 @@ def status(
     con = out.console(wide_when_piped=True)
     from civiclake.steps import Broken
 
-    every = [s for s in discover(proj, ["sources"]) if not isinstance(s, Broken)]
+    steps = [s for s in discover(proj) if not isinstance(s, Broken)]
+    every = [s for s in steps if s.definition.kind == "source"]
     sources = [s for s in every if source is None or s.definition.name == source]
     if source is not None and not sources:
         from civiclake.config.suggest import did_you_mean
@@ -44,7 +48,13 @@ def status(
         raise ConfigError(
             f"no source {source!r}{did_you_mean(source, names)}; sources: {', '.join(names)}"
         )
-    con.print(_sources_table(proj, sources))
+    chosen = [s.definition for s in steps if source in (None, s.definition.name)]
+    targets = {f.step: f for f in freshness(proj, definitions=chosen)}
+    if targets:
+        con.print(_freshness_table(list(targets.values())))
+    overdue = {name for name, f in targets.items() if f.overdue}
+    sources.sort(key=lambda s: s.definition.name not in overdue)  # overdue first, else as found
+    con.print(_sources_table(proj, sources, targets))
     for node in sources:
         if node.definition.capabilities.reconcile:
             con.print(_database_table(proj, node))
@@ -67,22 +77,48 @@ def _last_steps(project: Project) -> dict[str, dict[str, Any]]:
         return {r.node: dict(r._mapping) for r in conn.execute(query)}
 
 
-def _sources_table(project: Project, sources: list[Any]) -> Any:
+def _freshness_table(targets: list[Freshness]) -> Any:
+    """Every step with a freshness target, overdue ones first and marked."""
+    from rich.table import Table
+
+    overdue = sum(f.overdue for f in targets)
+    title = f"Freshness: {overdue} overdue" if overdue else "Freshness: all within target"
+    table = Table(title=title)
+    for column in ("", "step", "datasets", "freshness"):
+        table.add_column(column)
+    for f in targets:
+        mark = "[bold red]OVERDUE[/]" if f.overdue else "[green]ok[/]"
+        table.add_row(mark, f.step, ", ".join(f.datasets) or "-", f.describe())
+    return table
+
+
+def _sources_table(
+    project: Project, sources: list[Any], targets: dict[str, Freshness] | None = None
+) -> Any:
     from rich.table import Table
 
     steps = _last_steps(project)
+    targets = targets or {}
     table = Table(title="Sources")
-    for column in ("source", "type", "schedule", "last run", "status", "rows in", "note"):
+    columns = ("source", "type", "schedule", "freshness", "last run", "status", "rows in", "note")
+    for column in columns:
         table.add_column(column)
     for node in sources:
         d = node.definition
         step = steps.get(d.name)
         status = step["status"] if step else "never run"
-        colour = {"succeeded": "green", "failed": "red"}.get(status, "yellow")
+        colour = {"success": "green", "succeeded": "green", "failed": "red"}.get(status, "yellow")
+        target = targets.get(d.name)
+        fresh = "-"
+        if target is not None:
+            fresh = target.describe()
+            if target.overdue:
+                fresh = f"[bold red]OVERDUE[/] {fresh}"
         table.add_row(
             d.name,
             d.type,
             d.schedule or "-",
+            fresh,
             _ago(step["ended_at"] or step["started_at"]) if step else "-",
             f"[{colour}]{status}[/]",
             out.count(step["rows_in"]) if step else "-",

@@ -6,7 +6,7 @@ values and the closest match in its error (see :mod:`civiclake.config.loader`).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -140,6 +140,106 @@ class SchedulerConfig(Model):
     """Runs the scheduler keeps going at once (each runs one source or a set of jobs)."""
 
 
+WEBHOOK_TEMPLATES = ("json", "teams", "google_chat", "slack")
+"""Payload shapes a webhook channel can send: plain JSON, or what Microsoft Teams (a Workflows
+webhook), Google Chat or Slack incoming webhooks accept."""
+CHANNEL_TYPES = ("webhook", "email")
+
+
+class WebhookChannel(Model):
+    """An alert channel that POSTs JSON to a URL (a Teams, Google Chat or Slack webhook…)."""
+
+    type: Literal["webhook"]
+    url: Secret
+    """Usually a secret itself, e.g. ``${TEAMS_WEBHOOK_URL}``."""
+    template: str = "json"
+    """The payload shape: ``json``, ``teams``, ``google_chat`` or ``slack``."""
+    headers: dict[str, Secret] = Field(default_factory=dict)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    departments: list[str] = Field(default_factory=lambda: ["*"])
+    """Whose alerts this channel receives; ``*`` is every department."""
+
+    @field_validator("template")
+    @classmethod
+    def _known_template(cls, value: str) -> str:
+        if value not in WEBHOOK_TEMPLATES:
+            from civiclake.config.suggest import did_you_mean
+
+            raise ValueError(
+                f"unknown webhook template {value!r}{did_you_mean(value, WEBHOOK_TEMPLATES)}; "
+                f"allowed: {', '.join(WEBHOOK_TEMPLATES)}"
+            )
+        return value
+
+
+class EmailChannel(Model):
+    """An alert channel that sends e-mail through an SMTP server."""
+
+    type: Literal["email"]
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    starttls: bool = True
+    """Upgrade the connection with STARTTLS before logging in (port 587)."""
+    ssl: bool = False
+    """Connect with TLS from the start (port 465) instead."""
+    username: Secret | None = None
+    password: Secret | None = None
+    """E.g. ``${SMTP_PASSWORD}``, from the environment or the project's ``.env``."""
+    sender: str
+    """The From address, e.g. ``civiclake@council.gov.uk``."""
+    to: list[str] = Field(min_length=1)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    departments: list[str] = Field(default_factory=lambda: ["*"])
+    """Whose alerts this channel receives; ``*`` is every department."""
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        bad = [a for a in value if "@" not in a]
+        if bad:
+            raise ValueError(f"{', '.join(bad)} is not an e-mail address")
+        return value
+
+
+class AlertsConfig(Model):
+    """Where alerts go: named channels, each taking some departments' alerts (or ``*``)."""
+
+    channels: dict[str, Annotated[WebhookChannel | EmailChannel, Field(discriminator="type")]] = (
+        Field(default_factory=dict)
+    )
+
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _known_types(cls, value: Any) -> Any:
+        """A wrong ``type:`` gets the allowed ones and the closest, like every closed value."""
+        if isinstance(value, dict):
+            from civiclake.config.suggest import did_you_mean
+
+            for name, channel in value.items():
+                kind = channel.get("type") if isinstance(channel, dict) else None
+                if kind not in CHANNEL_TYPES:
+                    shown = "missing" if kind is None else repr(kind)
+                    raise ValueError(
+                        f"channel {name!r}: type {shown} is not allowed"
+                        f"{did_you_mean(str(kind), CHANNEL_TYPES)}; allowed: "
+                        f"{', '.join(CHANNEL_TYPES)}"
+                    )
+        return value
+
+    def for_department(self, department: str) -> dict[str, WebhookChannel | EmailChannel]:
+        """The channels that receive ``department``'s alerts."""
+        return {
+            name: channel
+            for name, channel in self.channels.items()
+            if "*" in channel.departments or department in channel.departments
+        }
+
+
 class ProjectConfig(Model):
     name: str
     timezone: str = "Europe/London"
@@ -153,6 +253,8 @@ class ProjectConfig(Model):
     serve: ServeConfig = ServeConfig()
     warehouse: WarehouseConfig = WarehouseConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
+
+    alerts: AlertsConfig = AlertsConfig()
 
     @field_validator("timezone")
     @classmethod
@@ -188,6 +290,16 @@ class ProjectConfig(Model):
         if missing:
             extra = [Department(id=d) for d in missing]
             object.__setattr__(self, "departments", [*self.departments, *extra])
+        known = self.department_ids()
+        for name, channel in self.alerts.channels.items():
+            for dept in channel.departments:
+                if dept != "*" and dept not in known:
+                    from civiclake.config.suggest import did_you_mean
+
+                    raise ValueError(
+                        f"alerts channel {name!r} names unknown department {dept!r}"
+                        f"{did_you_mean(dept, known)}; known: {', '.join(known)} (or `*` for all)"
+                    )
         return self
 
     def department_ids(self) -> list[str]:

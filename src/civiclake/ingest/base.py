@@ -82,6 +82,7 @@ class Source(ABC, Generic[C]):
             path=self.config_file,
             description=self.config.description,
             schedule=self.config.schedule or "",
+            freshness=self.config.freshness or "",
             capabilities=self.capabilities,
         )
 

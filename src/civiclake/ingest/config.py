@@ -26,6 +26,9 @@ class SourceConfig(Model):
     ``daily at 02:00``, ``weekdays at 07:30`` (see :mod:`civiclake.config.schedule`)."""
     pii: list[str] = Field(default_factory=list)
     """Columns holding personal data (normalised names)."""
+    freshness: str | None = None
+    """How old the newest successful write of each dataset may be before the department is
+    alerted, e.g. ``26h``, ``30m``, ``2d`` (see :mod:`civiclake.alerts`)."""
 
     @field_validator("schedule")
     @classmethod
@@ -34,4 +37,13 @@ class SourceConfig(Model):
 
         if value is not None:
             parse_schedule(value)  # ScheduleError is a ValueError: reported with file and line
+        return value
+
+    @field_validator("freshness")
+    @classmethod
+    def _freshness_parses(cls, value: str | None) -> str | None:
+        from civiclake.config.durations import parse_duration
+
+        if value is not None:
+            parse_duration(value)
         return value

@@ -62,6 +62,7 @@ class Job(ABC):
             path=self.location,
             description=self.options.description,
             materialize=self.materialize,
+            freshness=self.options.freshness or "",
         )
 
     @property

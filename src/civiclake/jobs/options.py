@@ -36,6 +36,18 @@ class JobOptions(Model):
     """Columns holding personal data (more are derived from the inputs' PII: jobs/pii.py)."""
     pii_cleared: dict[str, str] = Field(default_factory=dict)
     """Output columns derived from PII that are not personal, each with the reason why."""
+    freshness: str | None = None
+    """How old the dataset's newest successful write may be before its department is
+    alerted, e.g. ``26h``, ``30m``, ``2d`` (see :mod:`civiclake.alerts`)."""
+
+    @field_validator("freshness")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        from civiclake.config.durations import parse_duration
+
+        if value is not None:
+            parse_duration(value)
+        return value
 
     @field_validator("key", "pii", mode="before")
     @classmethod

@@ -70,6 +70,7 @@ def job(
     pii: Sequence[str] | str = (),
     pii_cleared: Mapping[str, str] | None = None,
     derives: Mapping[str, Sequence[str] | str] | None = None,
+    freshness: str | None = None,
 ) -> Callable[[F], F]:
     """Declare a function as this file's job (see the module docstring).
 
@@ -99,6 +100,7 @@ def job(
             "owner": owner,
             "pii": pii,
             "pii_cleared": dict(pii_cleared or {}),
+            "freshness": freshness,
         }
         spec = JobSpec(function, tuple(inputs), options, output, derives)
         setattr(function, _SPEC_ATTR, spec)

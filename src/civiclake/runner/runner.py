@@ -25,7 +25,7 @@ from civiclake.retry import call_with_retries
 from civiclake.runner.locks import holding
 from civiclake.runner.progress import NullReporter, Reporter
 from civiclake.runner.recorder import RunRecorder
-from civiclake.steps import Counts, RunContext, StepOutcome
+from civiclake.steps import Counts, RunContext, StepDefinition, StepOutcome
 
 if TYPE_CHECKING:
     from civiclake.project import Project
@@ -130,6 +130,7 @@ class Runner:
             status = "success" if all(s.status == "success" for s in steps) else "failed"
             failed = [s.name for s in steps if s.status == "failed"]
             recorder.finish(status, f"failed: {', '.join(failed)}" if failed else None)
+            self._alert(recorder, [(graph.nodes[n].definition, outcomes[n]) for n in names])
         return RunSummary(
             recorder.run_id, status, steps, recorder.log_path, time.monotonic() - started
         )
@@ -181,6 +182,18 @@ class Runner:
         return RunSummary(
             recorder.run_id, "success", [outcome], recorder.log_path, time.monotonic() - started
         )
+
+    def _alert(
+        self, recorder: RunRecorder, steps: list[tuple[StepDefinition, StepOutcome]]
+    ) -> None:
+        """Open and close the run's incidents and deliver what is due; never fails the run
+        (a channel that is down is logged and retried by the next evaluation)."""
+        from civiclake.alerts import evaluate_run
+
+        try:
+            evaluate_run(self.project, recorder.run_id, steps, log=recorder.log)
+        except CivicLakeError as exc:
+            recorder.log.warning("alerts not evaluated: %s", REDACTOR(str(exc)))
 
     def _execute(
         self,

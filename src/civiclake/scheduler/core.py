@@ -79,7 +79,7 @@ class Scheduler:
         *,
         clock: Clock | None = None,
         runner: RunnerFactory = _default_runner,
-        after_tick: Callable[[Project, datetime], None] | None = None,
+        alerts: bool = True,
     ) -> None:
         self.project = project
         self.clock: Clock = clock or SystemClock()
@@ -87,7 +87,7 @@ class Scheduler:
         self.zone = project.config.timezone
         self.states = ScheduleStates(project.store)
         self._runner = runner
-        self._after_tick = after_tick
+        self._alerts = alerts
         self._pool = ThreadPoolExecutor(self.cfg.max_parallel_runs, thread_name_prefix="sched")
         self._lock = threading.Lock()
         self._inflight: dict[str, Future[None]] = {}
@@ -109,7 +109,7 @@ class Scheduler:
             return []
         states = self.states.all()
         if not self._recovered:
-            self._recover(states)
+            self._recover(graph, states, now)
         versions = self._versions()
         started: list[Dispatch] = []
         due: set[str] = set()
@@ -135,11 +135,14 @@ class Scheduler:
             started.append(Dispatch(names, reasons, now))
         for dispatch in started:
             self._start(graph, dispatch, states, versions)
-        if self._after_tick is not None:
+        if self._alerts:
+            from civiclake.alerts import check_freshness
+
+            definitions = [node.definition for node in graph.nodes.values()]
             try:
-                self._after_tick(self.project, now)
+                check_freshness(self.project, now, definitions=definitions, log=_LOG)
             except Exception as exc:  # an alert channel down must not stop the schedule
-                self._error(f"after the tick at {now:%H:%M}: {exc}")
+                self._error(f"freshness check at {now:%H:%M}: {exc}")
         return started
 
     def next_wake(self) -> datetime:
@@ -348,14 +351,38 @@ class Scheduler:
                 self._inflight.pop(name, None)
         self.woken.set()
 
-    def _recover(self, states: dict[str, ScheduleState]) -> None:
+    def _recover(self, graph: Graph, states: dict[str, ScheduleState], now: datetime) -> None:
         """On the first look: a step left ``running`` by a scheduler that died ran no more
-        (its run is recorded abandoned); its next slot, or its inputs, start it again."""
+        (its run is recorded abandoned); its department hears of it once, and its next
+        slot, or its inputs, start it again (whose success sends the recovery notice)."""
         self._recovered = True
         for state in list(states.values()):
-            if state.last_status == "running" and state.step not in self.running():
-                _LOG.warning("%s: its last run never finished (scheduler stopped)", state.step)
-                self._save(states, replace(state, last_status="abandoned"))
+            if state.last_status != "running" or state.step in self.running():
+                continue
+            message = (
+                f"{state.step}: run {state.last_run_id or '?'} never finished (the scheduler "
+                "stopped or was killed mid-run); it runs again at its next slot"
+            )
+            _LOG.warning("%s", message)
+            self._save(states, replace(state, last_status="abandoned"))
+            node = graph.nodes.get(state.step)
+            if self._alerts and node is not None:
+                from civiclake.alerts import report
+
+                try:
+                    report(
+                        self.project,
+                        kind="failure",
+                        department=node.definition.department,
+                        subject=state.step,
+                        failing=True,
+                        message=message,
+                        run_id=state.last_run_id,
+                        now=now,
+                        log=_LOG,
+                    )
+                except Exception as exc:
+                    self._error(f"alert for {state.step}: {exc}")
 
     # -- helpers ------------------------------------------------------------------------
     def _graph(self) -> Graph | None:
