@@ -14,15 +14,17 @@ the metadata store's bookkeeping never loads the same input twice.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from civiclake.storage import damage as _damage
 from civiclake.storage.connections import DEFAULT, Connections
 from civiclake.storage.exceptions import (
     CommitConflictError,
     StorageError,
+    TableDamagedError,
     UnsupportedTableFeatureError,
 )
 from civiclake.storage.staged import (
@@ -100,6 +102,9 @@ class TableStore:
     ) -> None:
         self._options = dict(storage_options or {})
         self.connections = connections
+        self.advisor: Callable[[str], tuple[str | None, str | None]] | None = None
+        """Optional: a table URI's dataset name and repair command, so a
+        :class:`TableDamagedError` names them (set by the CLI from ``civiclake doctor``)."""
 
     @property
     def storage_options(self) -> dict[str, str] | None:
@@ -112,12 +117,33 @@ class TableStore:
 
     def open(self, uri: str) -> DeltaTable:
         from deltalake import DeltaTable
-        from deltalake.exceptions import TableNotFoundError
+        from deltalake.exceptions import DeltaError, TableNotFoundError
 
         try:
             return DeltaTable(uri, storage_options=self.storage_options)
         except TableNotFoundError as exc:
             raise StorageError(f"no Delta table at {uri}") from exc
+        except DeltaError as exc:  # delta-rs's text (a Rust backtrace) never reaches users
+            found = _damage.inspect_log(uri)
+            if found:
+                raise self.damaged(uri, found) from None
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else "unknown"
+            raise StorageError(
+                f"cannot read the Delta log of {uri} ({first}); `civiclake doctor` checks "
+                "every table and names the repair"
+            ) from None
+
+    def damaged(self, uri: str, found: list[_damage.Damage]) -> TableDamagedError:
+        """The error for damage ``found`` in ``uri``, naming its dataset and repair if known."""
+        dataset, repair = self.advisor(uri) if self.advisor is not None else (None, None)
+        return TableDamagedError(uri, found, dataset=dataset, repair=repair)
+
+    def check_files(self, uri: str, paths: Sequence[str]) -> None:
+        """Raise :class:`TableDamagedError` when a live data file (``paths``: absolute, as
+        readers open them) of a local table is gone."""
+        missing = _damage.missing_files(list(paths))
+        if missing:
+            raise self.damaged(uri, missing)
 
     def committed_version(self, uri: str, app_id: str) -> int | None:
         """The version of application transaction ``app_id`` committed to the table, if any."""
@@ -389,8 +415,10 @@ class TableStore:
                 "support; rewrite the table with civiclake or disable the feature"
             )
         schema = _arrow_schema(dt)
+        uris = list(dt.file_uris())
+        self.check_files(uri, uris)
         return ScanFiles(
-            uris=list(dt.file_uris()),
+            uris=uris,
             partition_columns=list(dt.metadata().partition_columns),
             schema=schema,
         )
@@ -405,6 +433,7 @@ class TableStore:
             self.scan_files(uri)  # raises the explanatory error
         actions = pa.table(dt.get_add_actions(flatten=True)).to_pylist()
         root = uri.rstrip("/")
+        self.check_files(uri, [f"{root}/{a['path']}" for a in actions])
         found = []
         for action in actions:
             parts = {k[10:]: v for k, v in action.items() if k.startswith("partition.")}
