@@ -93,6 +93,18 @@ def inspect_log(uri: str) -> list[Damage]:
     return found
 
 
+def unreadable_commit(uri: str, version: int) -> Damage | None:
+    """``version``'s commit of a local table when it is not one JSON action per line (an
+    empty file reads, to delta-rs, as a commit that changed nothing)."""
+    if not is_local(uri):
+        return None
+    path = commit_file(uri, version)
+    problem = _unreadable(Path(_path(path)))
+    if problem is None or not Path(_path(path)).exists():
+        return None
+    return Damage("corrupt-commit", path, problem)
+
+
 def _unreadable(path: Path) -> str | None:
     """Why a commit file cannot be read, or None when every line is a JSON action."""
     try:
@@ -122,4 +134,12 @@ def missing_files(paths: list[str]) -> list[Damage]:
     ]
 
 
-__all__ = ["Damage", "Kind", "commit_file", "inspect_log", "log_versions", "missing_files"]
+__all__ = [
+    "Damage",
+    "Kind",
+    "commit_file",
+    "inspect_log",
+    "log_versions",
+    "missing_files",
+    "unreadable_commit",
+]

@@ -120,7 +120,7 @@ class TableStore:
         from deltalake.exceptions import DeltaError, TableNotFoundError
 
         try:
-            return DeltaTable(uri, storage_options=self.storage_options)
+            dt = DeltaTable(uri, storage_options=self.storage_options)
         except TableNotFoundError as exc:
             raise StorageError(f"no Delta table at {uri}") from exc
         except DeltaError as exc:  # delta-rs's text (a Rust backtrace) never reaches users
@@ -132,6 +132,10 @@ class TableStore:
                 f"cannot read the Delta log of {uri} ({first}); `civiclake doctor` checks "
                 "every table and names the repair"
             ) from None
+        latest = _damage.unreadable_commit(uri, int(dt.version()))  # one small file, local
+        if latest is not None:
+            raise self.damaged(uri, [latest])
+        return dt
 
     def damaged(self, uri: str, found: list[_damage.Damage]) -> TableDamagedError:
         """The error for damage ``found`` in ``uri``, naming its dataset and repair if known."""
