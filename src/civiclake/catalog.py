@@ -108,7 +108,7 @@ class Catalog:
                 f"the catalog recorded version {recorded} but the log ends at version "
                 f"{version}: commit files were lost",
             )
-        self.tables.check_files(uri, list(dt.file_uris()))
+        self.tables.check_files(uri, list(dt.file_uris()), version)
 
     def _damaged(self, ref: DatasetRef, uri: str, kind: Kind, file: str, detail: str) -> None:
         error = self.tables.damaged(uri, [Damage(kind, file, detail)])

@@ -108,6 +108,7 @@ def _fill(disk: Path, leave_kb: int) -> Path:
     return filler
 
 
+@pytest.mark.slow
 def test_a_disk_that_fills_mid_run_fails_clearly_and_the_rerun_is_correct(
     small_disk: Path,
 ) -> None:

@@ -142,12 +142,25 @@ class TableStore:
         dataset, repair = self.advisor(uri) if self.advisor is not None else (None, None)
         return TableDamagedError(uri, found, dataset=dataset, repair=repair)
 
-    def check_files(self, uri: str, paths: Sequence[str]) -> None:
+    def check_files(self, uri: str, paths: Sequence[str], version: int | None = None) -> bool:
         """Raise :class:`TableDamagedError` when a live data file (``paths``: absolute, as
-        readers open them) of a local table is gone."""
+        readers open them) of a local table is gone — unless the table moved on from
+        ``version`` meanwhile (a compaction replaced those files): then False, read again."""
         missing = _damage.missing_files(list(paths))
-        if missing:
-            raise self.damaged(uri, missing)
+        if not missing:
+            return True
+        if version is not None and int(self.open(uri).version()) != version:
+            return False
+        raise self.damaged(uri, missing)
+
+    def _open_whole(self, uri: str) -> DeltaTable:
+        """:meth:`open`, at a version whose data files are all present (local tables)."""
+        for _ in range(3):
+            dt = self.open(uri)
+            if self.check_files(uri, list(dt.file_uris()), int(dt.version())):
+                return dt
+        self.check_files(uri, list(dt.file_uris()))  # still moving: name what is missing
+        return dt
 
     def committed_version(self, uri: str, app_id: str) -> int | None:
         """The version of application transaction ``app_id`` committed to the table, if any."""
@@ -410,7 +423,7 @@ class TableStore:
     def scan_files(self, uri: str) -> ScanFiles:
         """Live data files of the current version, for engines that read Parquet directly."""
 
-        dt = self.open(uri)
+        dt = self._open_whole(uri)
         features = set(dt.protocol().reader_features or [])
         bad = features & _UNSUPPORTED_FEATURES
         if bad:
@@ -419,10 +432,8 @@ class TableStore:
                 "support; rewrite the table with civiclake or disable the feature"
             )
         schema = _arrow_schema(dt)
-        uris = list(dt.file_uris())
-        self.check_files(uri, uris)
         return ScanFiles(
-            uris=uris,
+            uris=list(dt.file_uris()),
             partition_columns=list(dt.metadata().partition_columns),
             schema=schema,
         )
@@ -431,13 +442,12 @@ class TableStore:
         """The current version, schema and live files with their statistics."""
         import pyarrow as pa
 
-        dt = self.open(uri)
+        dt = self._open_whole(uri)
         features = set(dt.protocol().reader_features or [])
         if features & _UNSUPPORTED_FEATURES:
             self.scan_files(uri)  # raises the explanatory error
         actions = pa.table(dt.get_add_actions(flatten=True)).to_pylist()
         root = uri.rstrip("/")
-        self.check_files(uri, [f"{root}/{a['path']}" for a in actions])
         found = []
         for action in actions:
             parts = {k[10:]: v for k, v in action.items() if k.startswith("partition.")}
