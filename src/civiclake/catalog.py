@@ -16,11 +16,14 @@ run that stopped after committing and before recording its progress does not wri
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from civiclake.naming import HISTORY_SUFFIX
 from civiclake.storage import DatasetRef, Layout, MergeResult, TableStore, WriteResult
+from civiclake.storage.damage import Damage, Kind, commit_file
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -55,16 +58,74 @@ class Catalog:
         """Set by a run holding its datasets' leases: raises when the run lost one, so a
         stalled run does not commit on top of the run that took over (see
         :mod:`civiclake.runner.locks`)."""
+        self._replacing: set[DatasetRef] = set()
 
-    def check(self, ref: DatasetRef) -> None:
-        """Before a commit to ``ref``: the run writing may still write it."""
+    @contextmanager
+    def replacing(self, *refs: DatasetRef) -> Iterator[None]:
+        """While a repair writes ``refs`` from scratch (their damaged tables moved aside),
+        :meth:`verify` lets them be written although the catalog recorded a newer version."""
+        self._replacing.update(refs)
+        try:
+            yield
+        finally:
+            self._replacing.difference_update(refs)
+
+    def check(self, ref: DatasetRef, uri: str | None = None, *, replaces: bool = False) -> None:
+        """Before a commit to ``ref``: the run writing may still write it, and its table is
+        whole (see :meth:`verify`).
+
+        ``uri``: the table actually written when it is not ``ref``'s own (a history rebuild
+        builds beside it; the damaged table it replaces is not checked). ``replaces``: the
+        write replaces the whole table, so what the table lost does not matter to it.
+        """
         if self.fence is not None:
             self.fence(ref)
+        if not replaces and (uri is None or uri == self.uri(ref)):
+            self.verify(ref)
+
+    def verify(self, ref: DatasetRef) -> None:
+        """Raise :class:`~civiclake.storage.exceptions.TableDamagedError` when ``ref``'s table
+        is missing, behind the version the catalog recorded, or reads a file that is gone.
+
+        A write on top of a table whose newest commits were lost would make the loss
+        permanent (the next commit takes the lost version's number), so it is refused.
+        """
+        row = self.store.dataset(ref.qualified) if ref not in self._replacing else None
+        if row is None or row.get("version") is None:
+            return  # never written through the catalog: nothing to compare with
+        uri = self.table_of(ref)
+        recorded = int(row["version"])
+        if not self.tables.exists(uri):
+            self._damaged(ref, uri, "missing-table", uri, "the table's folder or log is gone")
+        dt = self.tables.open(uri)  # a damaged log raises here, naming the file
+        version = int(dt.version())
+        if version < recorded:
+            self._damaged(
+                ref,
+                uri,
+                "behind-catalog",
+                commit_file(uri, version + 1),
+                f"the catalog recorded version {recorded} but the log ends at version "
+                f"{version}: commit files were lost",
+            )
+        self.tables.check_files(uri, list(dt.file_uris()), version)
+
+    def _damaged(self, ref: DatasetRef, uri: str, kind: Kind, file: str, detail: str) -> None:
+        error = self.tables.damaged(uri, [Damage(kind, file, detail)])
+        error.dataset = error.dataset or ref.qualified
+        raise error
 
     # -- where ------------------------------------------------------------------
     def uri(self, ref: DatasetRef) -> str:
         """The Delta table URI of ``ref``."""
         return self.layout.table_uri(ref)
+
+    def table_of(self, ref: DatasetRef) -> str:
+        """The URI of the table holding ``ref``: ``x``'s for ``x__history`` (one history
+        table, two faces), else ``ref``'s own."""
+        if ref.name.endswith(HISTORY_SUFFIX):
+            return self.uri(ref.sibling(ref.name.removesuffix(HISTORY_SUFFIX)))
+        return self.uri(ref)
 
     def exists(self, ref: DatasetRef) -> bool:
         return self.tables.exists(self.uri(ref))
@@ -105,7 +166,7 @@ class Catalog:
         ``register=False`` leaves the catalog entry to the caller, for writers that commit
         many small batches and refresh the entry once at the end (streams).
         """
-        self.check(ref)
+        self.check(ref, replaces=mode == "overwrite")
         result = self.tables.write(
             self.uri(ref),
             data,

@@ -11,8 +11,10 @@ is terminal for the step)::
     │   └── ProjectNotFoundError no civiclake.yaml here or above
     ├── TransientError  (T)      worth retrying, when no domain error fits (Python jobs)
     ├── MissingDependencyError   an optional extra is not installed
+    ├── DiskFullError            a disk civiclake writes to is full (tables, landing, metadata)
     ├── StorageError             reading or writing a Delta table failed (storage.exceptions)
-    │   └── CommitConflictError (T)  another writer committed first
+    │   ├── CommitConflictError (T)  another writer committed first
+    │   └── TableDamagedError    a table's log or files are damaged, or behind the catalog
     ├── IngestError              a source could not load its input (ingest.exceptions)
     │   ├── SourceUnavailableError (T)  the source system or folder did not answer
     │   └── OffsetsMovedError (T)       a rebalance moved a stream's offsets
@@ -33,6 +35,9 @@ Each message says what was tried and what to do next.
 """
 
 from __future__ import annotations
+
+import errno
+import re
 
 
 class CivicLakeError(Exception):
@@ -84,3 +89,43 @@ class MetadataError(CivicLakeError):
 
 class MetadataBusyError(MetadataError, Transient):
     """The metadata store stayed locked by another process for longer than its retries."""
+
+
+class DiskFullError(CivicLakeError):
+    """A disk civiclake writes to is full; nothing more was written. Terminal: a retry
+    cannot help until someone frees space."""
+
+
+_FULL_TEXT = ("no space left on device", "database or disk is full", '"errno":"28"')
+_WRITING = re.compile(r'Could not write file \\?"(?P<path>[^"\\]+)')
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a full disk, whichever library raised it."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # the chain of causes, bounded
+        if seen is None:
+            return False
+        if isinstance(seen, DiskFullError):
+            return True
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(text in str(seen).lower() for text in _FULL_TEXT):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def disk_full_error(exc: BaseException, what: str) -> DiskFullError:
+    """The one message for a full disk met while doing ``what`` (e.g. "loading rents.csv")."""
+    if isinstance(exc, DiskFullError):
+        return exc
+    path = getattr(exc, "filename", None)
+    if not path and (m := _WRITING.search(str(exc))):
+        path = m.group("path")
+    where = f" (writing {path})" if path else ""
+    return DiskFullError(
+        f"the disk is full{where} while {what}: nothing more was written. Free space on that "
+        "disk and run the command again; what was committed before is kept and each file or "
+        "batch is still loaded exactly once"
+    )

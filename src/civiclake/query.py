@@ -31,6 +31,8 @@ def run_query(project: Project, sql: str, *, user: str | None = None) -> pa.Reco
     policy = AccessPolicy.load(project)
     principal = policy.cli_principal(user)
     checked = check_sql(sql, policy, principal, max_chars=project.config.serve.max_sql_chars)
+    for ref in checked.datasets:  # a table behind its catalog version would answer wrongly
+        project.catalog.verify(ref)
     session = open_session(project, policy, principal, checked.datasets)
     reader = session.sql(checked.sql)
     if principal.owner:

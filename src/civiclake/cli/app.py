@@ -11,6 +11,7 @@ import typer
 from civiclake.cli import commands
 from civiclake.cli.access import access_app
 from civiclake.cli.alerts import alerts_app
+from civiclake.cli.doctor import doctor, files_app
 from civiclake.cli.model import model_app
 from civiclake.cli.options import ProjectOpt
 from civiclake.cli.publish import login, publish
@@ -48,6 +49,8 @@ app.command("status")(status)
 app.command("reconcile")(reconcile)
 history_app = typer.Typer(help="Keyed datasets' history: rebuild it from landing, compact it.")
 app.add_typer(history_app, name="history")
+app.command("doctor")(doctor)
+app.add_typer(files_app, name="files")
 app.add_typer(access_app, name="access")
 app.command("serve")(serve)
 app.command("publish")(publish)

@@ -19,9 +19,13 @@ if TYPE_CHECKING:
 
 
 def _project(path: Path | None) -> Project:
+    """The project, its damage errors naming their dataset's repair (:mod:`civiclake.doctor`)."""
+    from civiclake.doctor import advise
     from civiclake.project import Project
 
-    return Project.load(path)
+    project = Project.load(path)
+    advise(project)
+    return project
 
 
 def init(directory: Path, name: str | None, departments: list[str]) -> None:

@@ -57,6 +57,9 @@ class EngineConfig(Model):
 class MetadataConfig(Model):
     url: Secret = Secret("sqlite:///.civiclake/metadata.db")
     """Any SQLAlchemy URL; relative SQLite paths are relative to the project folder."""
+    busy_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+    """How long a write waits for another process's lock on the metadata store before the
+    command stops with a message naming the store (SQLite)."""
 
 
 class RunConfig(Model):

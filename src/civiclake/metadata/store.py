@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from civiclake.config.secrets import REDACTOR
-from civiclake.exceptions import MetadataBusyError, MetadataError
+from civiclake.exceptions import DiskFullError, MetadataBusyError, MetadataError
 from civiclake.metadata import schema as t
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -189,7 +189,7 @@ class MetadataStore:
                 if current != head:
                     cfg.attributes["connection"] = conn
                     command.upgrade(cfg, "head")
-        except MetadataBusyError:
+        except (MetadataBusyError, DiskFullError):
             raise
         except (sa.exc.OperationalError, MetadataError) as exc:
             reason = exc.orig if isinstance(exc, sa.exc.OperationalError) else exc
@@ -775,14 +775,44 @@ def _translate(context: sa.engine.ExceptionContext) -> BaseException | None:
     busy = (code is not None and code & 0xFF in (5, 6)) or (  # SQLITE_BUSY, SQLITE_LOCKED
         getattr(orig, "sqlstate", None) in _BUSY_SQLSTATES
     )
+    where = _where(context)
     if busy:
         return MetadataBusyError(
-            "the metadata store is busy: another civiclake process held its write lock "
-            "for longer than the wait; retry, or see `civiclake status` for running runs"
+            f"the metadata store{where} is busy: another civiclake process held its write "
+            "lock for longer than the wait (metadata.busy_timeout_seconds in civiclake.yaml); "
+            "nothing more was written. Let that process finish (`civiclake runs` lists the "
+            "running ones) and run the command again"
+        )
+    if code is not None and (code & 0xFF == 13 or (code & 0xFF == 10 and _full(context))):
+        return DiskFullError(  # SQLITE_FULL, or SQLITE_IOERR on a disk with no room left
+            f"the metadata store{where} could not be written: the disk is full. Free space "
+            "on that disk and run the command again (what was committed before is kept)"
         )
     if isinstance(context.sqlalchemy_exception, sa.exc.OperationalError):
-        return MetadataError(f"the metadata store failed: {REDACTOR(str(orig))}")
+        return MetadataError(f"the metadata store{where} failed: {REDACTOR(str(orig))}")
     return None
+
+
+def _full(context: sa.engine.ExceptionContext) -> bool:
+    """Whether the SQLite file's disk has (almost) no room left: an I/O error there is that."""
+    import shutil
+
+    engine = context.engine
+    database = engine.url.database if engine is not None else None
+    if not database:
+        return False
+    try:
+        return shutil.disk_usage(Path(database).parent).free < 1024 * 1024
+    except OSError:
+        return False
+
+
+def _where(context: sa.engine.ExceptionContext) -> str:
+    """`` at <file>`` for a SQLite store (a server's URL may carry a password: not shown)."""
+    engine = context.engine
+    if engine is not None and engine.url.get_backend_name() == "sqlite" and engine.url.database:
+        return f" at {engine.url.database}"
+    return ""
 
 
 def _resolve_sqlite(url: str, project_dir: Path | None) -> str:

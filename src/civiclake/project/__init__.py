@@ -108,7 +108,12 @@ class Project:
     def store(self) -> MetadataStore:
         from civiclake.metadata import MetadataStore
 
-        return MetadataStore(self.config.metadata.url.reveal(), project_dir=self.dir)
+        metadata = self.config.metadata
+        return MetadataStore(
+            metadata.url.reveal(),
+            project_dir=self.dir,
+            busy_timeout=metadata.busy_timeout_seconds,
+        )
 
     def engine(self) -> Engine:
         return self._engine

@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from civiclake.config.secrets import REDACTOR
+from civiclake.exceptions import disk_full
 from civiclake.metadata.store import now
 
 if TYPE_CHECKING:
@@ -32,6 +33,23 @@ if TYPE_CHECKING:
 class _RedactingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         return REDACTOR(super().format(record))
+
+
+class _RunLogHandler(logging.FileHandler):
+    """The run log file; when it cannot be written (a full disk), one warning on stderr
+    instead of Python's ``--- Logging error ---`` and a traceback for every line."""
+
+    failed = False
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            self.failed = True
+            exc = sys.exc_info()[1]
+            why = "the disk is full" if exc is not None and disk_full(exc) else f"{exc}"
+            sys.stderr.write(
+                f"warning: the run log {self.baseFilename} cannot be written ({why}); "
+                "the run goes on, its later log lines are lost\n"
+            )
 
 
 def peak_memory_bytes() -> int:
@@ -53,7 +71,7 @@ class RunRecorder:
         self.log = logging.getLogger(f"civiclake.run.{self.run_id}")
         self.log.setLevel(logging.INFO)
         self.log.propagate = False
-        self._handler = logging.FileHandler(self.log_path, encoding="utf-8")
+        self._handler = _RunLogHandler(self.log_path, encoding="utf-8")
         self._handler.setFormatter(
             _RedactingFormatter("%(asctime)s %(levelname)s %(name)s %(message)s")
         )

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from civiclake.config.secrets import REDACTOR
-from civiclake.exceptions import CivicLakeError
+from civiclake.exceptions import CivicLakeError, disk_full, disk_full_error
 from civiclake.lineage import new_import_id
 from civiclake.retry import call_with_retries
 from civiclake.runner.locks import holding
@@ -306,5 +306,8 @@ class Runner:
 
 def _message(exc: BaseException) -> str:
     """What a failure says: our errors' own message; an unexpected one's type and message
-    (its traceback goes to the log). Redacted."""
+    (its traceback goes to the log); a full disk, whoever met it, the one disk-full message.
+    Redacted."""
+    if disk_full(exc):
+        exc = disk_full_error(exc, "running this step")
     return REDACTOR(str(exc) if isinstance(exc, CivicLakeError) else f"{type(exc).__name__}: {exc}")

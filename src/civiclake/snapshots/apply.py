@@ -103,7 +103,7 @@ def _apply(
     import_id: str,
     ref: DatasetRef,
 ) -> HistoryResult:
-    catalog.check(ref)
+    catalog.check(ref, uri)
     tables = catalog.tables
     if tables.committed_version(uri, app_id) is not None:
         finish_interrupted(catalog, uri)
@@ -160,7 +160,7 @@ def _apply(
             }
         else:  # an empty append still records the batch as applied
             parts = {RECENT: f"SELECT {columns} FROM fresh"}
-        catalog.check(ref)  # the run still holds the dataset (runner/locks.py)
+        catalog.check(ref, uri)  # the run still holds the dataset (runner/locks.py)
         written = _write(catalog, con, uri, parts, stored, app_id=app_id, metadata=meta)
         if staged and rejected:
             notes.append(f"{rejected} rows without a key or version rejected")
@@ -173,7 +173,7 @@ def _apply(
         notes.append(
             f"column {column} {change}" + (f" from {old} to {new}" if old else f" ({new})")
         )
-    catalog.check(ref)
+    catalog.check(ref, uri)
     compacted = _maybe_compact(catalog, uri, ratio=spec.compact_ratio)
     return HistoryResult(
         versions=versions,

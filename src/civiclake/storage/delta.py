@@ -14,15 +14,17 @@ the metadata store's bookkeeping never loads the same input twice.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from civiclake.storage import damage as _damage
 from civiclake.storage.connections import DEFAULT, Connections
 from civiclake.storage.exceptions import (
     CommitConflictError,
     StorageError,
+    TableDamagedError,
     UnsupportedTableFeatureError,
 )
 from civiclake.storage.staged import (
@@ -100,6 +102,9 @@ class TableStore:
     ) -> None:
         self._options = dict(storage_options or {})
         self.connections = connections
+        self.advisor: Callable[[str], tuple[str | None, str | None]] | None = None
+        """Optional: a table URI's dataset name and repair command, so a
+        :class:`TableDamagedError` names them (set by the CLI from ``civiclake doctor``)."""
 
     @property
     def storage_options(self) -> dict[str, str] | None:
@@ -112,12 +117,50 @@ class TableStore:
 
     def open(self, uri: str) -> DeltaTable:
         from deltalake import DeltaTable
-        from deltalake.exceptions import TableNotFoundError
+        from deltalake.exceptions import DeltaError, TableNotFoundError
 
         try:
-            return DeltaTable(uri, storage_options=self.storage_options)
+            dt = DeltaTable(uri, storage_options=self.storage_options)
         except TableNotFoundError as exc:
             raise StorageError(f"no Delta table at {uri}") from exc
+        except DeltaError as exc:  # delta-rs's text (a Rust backtrace) never reaches users
+            found = _damage.inspect_log(uri)
+            if found:
+                raise self.damaged(uri, found) from None
+            first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else "unknown"
+            raise StorageError(
+                f"cannot read the Delta log of {uri} ({first}); `civiclake doctor` checks "
+                "every table and names the repair"
+            ) from None
+        latest = _damage.unreadable_commit(uri, int(dt.version()))  # one small file, local
+        if latest is not None:
+            raise self.damaged(uri, [latest])
+        return dt
+
+    def damaged(self, uri: str, found: list[_damage.Damage]) -> TableDamagedError:
+        """The error for damage ``found`` in ``uri``, naming its dataset and repair if known."""
+        dataset, repair = self.advisor(uri) if self.advisor is not None else (None, None)
+        return TableDamagedError(uri, found, dataset=dataset, repair=repair)
+
+    def check_files(self, uri: str, paths: Sequence[str], version: int | None = None) -> bool:
+        """Raise :class:`TableDamagedError` when a live data file (``paths``: absolute, as
+        readers open them) of a local table is gone — unless the table moved on from
+        ``version`` meanwhile (a compaction replaced those files): then False, read again."""
+        missing = _damage.missing_files(list(paths))
+        if not missing:
+            return True
+        if version is not None and int(self.open(uri).version()) != version:
+            return False
+        raise self.damaged(uri, missing)
+
+    def _open_whole(self, uri: str) -> DeltaTable:
+        """:meth:`open`, at a version whose data files are all present (local tables)."""
+        for _ in range(3):
+            dt = self.open(uri)
+            if self.check_files(uri, list(dt.file_uris()), int(dt.version())):
+                return dt
+        self.check_files(uri, list(dt.file_uris()))  # still moving: name what is missing
+        return dt
 
     def committed_version(self, uri: str, app_id: str) -> int | None:
         """The version of application transaction ``app_id`` committed to the table, if any."""
@@ -380,7 +423,7 @@ class TableStore:
     def scan_files(self, uri: str) -> ScanFiles:
         """Live data files of the current version, for engines that read Parquet directly."""
 
-        dt = self.open(uri)
+        dt = self._open_whole(uri)
         features = set(dt.protocol().reader_features or [])
         bad = features & _UNSUPPORTED_FEATURES
         if bad:
@@ -399,7 +442,7 @@ class TableStore:
         """The current version, schema and live files with their statistics."""
         import pyarrow as pa
 
-        dt = self.open(uri)
+        dt = self._open_whole(uri)
         features = set(dt.protocol().reader_features or [])
         if features & _UNSUPPORTED_FEATURES:
             self.scan_files(uri)  # raises the explanatory error

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from civiclake import lineage
+from civiclake.exceptions import disk_full, disk_full_error
 from civiclake.ingest.exceptions import BadFileError
 from civiclake.ingest.files import conform, delimited, structured
 from civiclake.ingest.files.readers import DELTA_TYPES, Parsed, ReadRequest, detect_format
@@ -205,6 +206,8 @@ def _write_good(
     except duckdb.Error as exc:
         if aborted:  # our own abort, surfacing through DuckDB's read of the stream
             return False
+        if disk_full(exc):  # not the file's fault: it stays in the inbox for the next run
+            raise disk_full_error(exc, f"loading {req.name}") from None
         raise BadFileError(
             f"{req.name}: {str(exc).splitlines()[0]}. Nothing was loaded from this file; set a "
             f"type for the column under `columns:` in {req.config_file}"
