@@ -22,8 +22,8 @@ def advise(
     Each piece of advice names the step (or dataset), what to change and the figures from
     the runs that show why. Steps need 3 successful runs in the window before they are judged.
 
-    \b
     Example:
+
         civiclake advise --since 14d
     """
     import json

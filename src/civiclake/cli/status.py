@@ -26,7 +26,12 @@ def status(
     ] = None,
     project: ProjectOpt = None,
 ) -> None:
-    """Freshness of each source: last run, database cursors and reconciliations, stream lag."""
+    """Freshness of each source: last run, database cursors and reconciliations, stream lag.
+
+    Example:
+
+        civiclake status repairs/drs
+    """
     from civiclake.project import Project
     from civiclake.runner.plan import discover
 
@@ -167,7 +172,12 @@ def reconcile(
     ] = None,
     project: ProjectOpt = None,
 ) -> None:
-    """Compare a database source's tables with the source now and repair what differs."""
+    """Compare a database source's tables with the source now and repair what differs.
+
+    Example:
+
+        civiclake reconcile repairs/drs --table jobs
+    """
     from civiclake.cli.render import print_summary
     from civiclake.config.suggest import did_you_mean
     from civiclake.exceptions import ConfigError
