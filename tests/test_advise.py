@@ -137,7 +137,9 @@ def test_a_generous_memory_limit_is_lowered_when_nothing_spilled(project: Projec
     (advice,) = _advice(project)
     assert (advice.subject, advice.rule) == ("engine.memory_limit", "memory-high")
     assert advice.change == "lower engine.memory_limit from 4 GB to 1 GB"
-    assert advice.evidence.startswith("the highest peak memory of any step in 3 runs was 200 MB")
+    assert advice.evidence.startswith(
+        "the highest peak memory of any step in 3 step runs was 200 MB"
+    )
 
 
 def test_a_step_spilling_beyond_the_machine_names_spark_as_not_yet_available(

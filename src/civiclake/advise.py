@@ -203,7 +203,7 @@ def _memory(evidence: Evidence, judged: dict[str, list[StepRecord]]) -> list[Adv
                 "engine.memory_limit",
                 "memory-high",
                 f"lower engine.memory_limit from {_size(limit)} to {_size(suggested)}",
-                f"the highest peak memory of any step in {len(all_runs)} runs was "
+                f"the highest peak memory of any step in {len(all_runs)} step runs was "
                 f"{_size(peak)} ({top.node}, run {top.run_id}), {peak / limit:.0%} of the "
                 "limit, and nothing spilled",
                 {
@@ -265,8 +265,8 @@ def _threads(
             Advice(
                 name,
                 "threads-idle",
-                f"it keeps {busy:.1f} of engine.threads {threads} busy: more threads will not "
-                f"speed it up; lower engine.threads to {useful} or raise run.threads so other "
+                f"it keeps {busy:.1f} of its {threads} DuckDB threads busy, so more will not "
+                f"speed it up: lower engine.threads to {useful}, or raise run.threads so other "
                 "steps use the idle cores beside it",
                 f"median CPU {cpu:.1f} s over {wall:.1f} s wall × {threads} threads in "
                 f"{len(alone)} runs where it ran alone",

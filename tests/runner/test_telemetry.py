@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pytest
+from tests.cli._support import cli_streams
 
 from civiclake import Project, Runner
 from civiclake.storage import DatasetRef
@@ -26,7 +28,9 @@ def _seed(project: Project, rows: int) -> None:
     )
 
 
-def test_a_job_that_does_not_fit_in_memory_records_its_spill(project: Project) -> None:
+def test_a_job_that_does_not_fit_in_memory_records_its_spill(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
     _seed(project, 300_000)
     (project.dir / "jobs" / "housing" / "sorted.sql").write_text(
         "SELECT tenancy, md5(tenancy || x::varchar) AS h, balance\n"
@@ -41,6 +45,13 @@ def test_a_job_that_does_not_fit_in_memory_records_its_spill(project: Project) -
     assert step.cpu_seconds is not None and step.cpu_seconds > 0
     assert step.bytes_read is not None and step.bytes_read > 1024**2
     assert not list((project.dir / ".civiclake" / "tmp").glob("step-*")), "spill folder left"
+    code, out, _ = cli_streams(capsys, "runs", "show", str(summary.run_id), "-p", str(project.dir))
+    assert code == 0
+    header = next(line for line in out.splitlines() if "spilled" in line)
+    row = next(line for line in out.splitlines() if "housing/sorted" in line)
+    cells = [c.strip() for c in row.split("│")]
+    spilled = cells[[c.strip() for c in header.split("┃")].index("spilled")]
+    assert spilled.endswith("MB"), row
 
 
 def test_a_job_that_fits_records_no_spill(project: Project) -> None:

@@ -182,7 +182,7 @@ def runs_show(project_dir: Path | None, run_id: int) -> None:
             out.seconds(s.cpu_seconds),
             out.seconds(s.seconds),
         )
-    console.print(table)
+    out.console(wide_when_piped=True).print(table)
     console.print(
         "cpu: the process's CPU time while the step ran (DuckDB's threads included; shared "
         "by steps that ran at the same time) · read: bytes read in that time · spilled: the "
