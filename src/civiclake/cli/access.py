@@ -14,12 +14,19 @@ if TYPE_CHECKING:
     from civiclake.project import Project
 
 access_app = typer.Typer(
-    help="Who may read what: roles per department, PII grants, SQL API tokens, the query audit.",
+    help="Who may read what: roles per department, PII grants, SQL API tokens, the query audit."
+    "\n\nExample:\n\n    civiclake access grant alice -d housing -r analyst",
     no_args_is_help=True,
 )
-token_app = typer.Typer(help="SQL API bearer tokens (shown once, stored hashed).")
+token_app = typer.Typer(
+    help="SQL API bearer tokens (shown once, stored hashed)."
+    "\n\nExample:\n\n    civiclake access token create powerbi"
+)
 access_app.add_typer(token_app, name="token")
-user_app = typer.Typer(help="Users: remove one (grants, tokens and warehouse login with them).")
+user_app = typer.Typer(
+    help="Users: remove one (grants, tokens and warehouse login with them)."
+    "\n\nExample:\n\n    civiclake access user remove alice"
+)
 access_app.add_typer(user_app, name="user")
 
 UserArg = Annotated[str, typer.Argument(help="User (a person or a BI tool), e.g. alice.")]
@@ -66,6 +73,10 @@ def grant(
 
     The first grant turns access control on, so it also makes whoever runs it (their login
     name) admin of every department: otherwise the project's owner would be locked out.
+
+    Example:
+
+        civiclake access grant alice -d housing -r analyst
     """
     from civiclake.access.policy import ALL_DEPARTMENTS
 
@@ -129,7 +140,12 @@ def revoke(
     ] = None,
     project: ProjectOpt = None,
 ) -> None:
-    """Take a user's grant in one department, or all their grants and tokens."""
+    """Take a user's grant in one department, or all their grants and tokens.
+
+    Example:
+
+        civiclake access revoke alice -d housing
+    """
     from civiclake.access import AccessError
     from civiclake.access.policy import ALL_DEPARTMENTS
 
@@ -167,6 +183,10 @@ def user_remove(user: UserArg, project: ProjectOpt = None) -> None:
 
     The query audit keeps their lines. The last admin of every department cannot be
     removed: someone must remain who may manage access and act as other users.
+
+    Example:
+
+        civiclake access user remove alice
     """
     from civiclake.access import AccessError
     from civiclake.access.policy import AccessPolicy
@@ -202,7 +222,12 @@ def user_remove(user: UserArg, project: ProjectOpt = None) -> None:
 
 @access_app.command("key")
 def key() -> None:
-    """Print a new random masking key for the project's .env (CIVICLAKE_MASKING_KEY)."""
+    """Print a new random masking key for the project's .env (CIVICLAKE_MASKING_KEY).
+
+    Example:
+
+        civiclake access key
+    """
     from civiclake.config.secrets import MASKING_KEY_ENV as KEY_ENV
     from civiclake.config.secrets import generate_masking_key as generate_key
 
@@ -222,7 +247,12 @@ def show(
     user: Annotated[str | None, typer.Argument(help="One user (default: everyone).")] = None,
     project: ProjectOpt = None,
 ) -> None:
-    """List users and grants; for one user, every dataset they can read and what is masked."""
+    """List users and grants; for one user, every dataset they can read and what is masked.
+
+    Example:
+
+        civiclake access show alice
+    """
     from rich.table import Table
 
     from civiclake.access.policy import AccessPolicy, Grant
@@ -272,7 +302,12 @@ def audit(
     limit: Annotated[int, typer.Option(help="How many lines.")] = 30,
     project: ProjectOpt = None,
 ) -> None:
-    """The newest audited queries: who, when, where from, outcome, rows, time, SQL."""
+    """The newest audited queries: who, when, where from, outcome, rows, time, SQL.
+
+    Example:
+
+        civiclake access audit --user alice --limit 10
+    """
     from rich.markup import escape
     from rich.table import Table
 
@@ -293,7 +328,12 @@ def audit(
 
 @token_app.command("create")
 def token_create(user: UserArg, project: ProjectOpt = None) -> None:
-    """Create a bearer token for the SQL API; it is printed once and stored only as a hash."""
+    """Create a bearer token for the SQL API; it is printed once and stored only as a hash.
+
+    Example:
+
+        civiclake access token create powerbi
+    """
     from civiclake.access.policy import AccessPolicy
     from civiclake.access.tokens import issue_token
 
@@ -312,7 +352,12 @@ def token_revoke(
     token_id: Annotated[int | None, typer.Option("--id", help="Only this token.")] = None,
     project: ProjectOpt = None,
 ) -> None:
-    """Revoke a user's tokens (all, or one by id)."""
+    """Revoke a user's tokens (all, or one by id).
+
+    Example:
+
+        civiclake access token revoke powerbi --id 3
+    """
     proj = _project(project)
     count = proj.store.revoke_tokens(user, token_id)
     out.console().print(f"Revoked {out.plural(count, 'token')} of {user}")

@@ -11,7 +11,8 @@ from civiclake.cli import output as out
 from civiclake.cli.options import ProjectOpt
 
 alerts_app = typer.Typer(
-    help="Alerts: open incidents, test a channel, check freshness now (for cron).",
+    help="Alerts: open incidents, test a channel, check freshness now (for cron)."
+    "\n\nExample:\n\n    civiclake alerts list --all",
     no_args_is_help=True,
 )
 
@@ -23,7 +24,12 @@ def list_incidents(
     ] = False,
     project: ProjectOpt = None,
 ) -> None:
-    """Open incidents (failed steps, failed checks, overdue data), newest first."""
+    """Open incidents (failed steps, failed checks, overdue data), newest first.
+
+    Example:
+
+        civiclake alerts list --all
+    """
     from rich.table import Table
 
     from civiclake.alerts import incidents
@@ -65,7 +71,12 @@ def test(
     ] = None,
     project: ProjectOpt = None,
 ) -> None:
-    """Send a test message, to check a webhook or SMTP setup."""
+    """Send a test message, to check a webhook or SMTP setup.
+
+    Example:
+
+        civiclake alerts test housing-team
+    """
     from civiclake.alerts import send_test
     from civiclake.project import Project
 
@@ -83,7 +94,12 @@ def test(
 
 @alerts_app.command("check")
 def check(project: ProjectOpt = None) -> None:
-    """Evaluate freshness targets now and send what is due (for cron without the scheduler)."""
+    """Evaluate freshness targets now and send what is due (for cron without the scheduler).
+
+    Example:
+
+        civiclake alerts check
+    """
     from civiclake.alerts import check_freshness
     from civiclake.project import Project
 

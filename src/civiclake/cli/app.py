@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from typer.core import TyperGroup
 
 from civiclake.cli import commands
 from civiclake.cli.access import access_app
+from civiclake.cli.advise import advise
 from civiclake.cli.alerts import alerts_app
 from civiclake.cli.doctor import doctor, files_app
 from civiclake.cli.model import model_app
@@ -21,7 +23,49 @@ from civiclake.cli.simulate import simulate_app
 from civiclake.cli.status import reconcile, status
 from civiclake.cli.stream import stream
 
+ORDER = (
+    # a day's work
+    "init",
+    "demo",
+    "run",
+    "query",
+    "status",
+    "list",
+    "runs",
+    "datasets",
+    "new",
+    "backfill",
+    "stream",
+    "scheduler",
+    # serving
+    "publish",
+    "serve",
+    # looking after it
+    "alerts",
+    "advise",
+    "doctor",
+    "history",
+    "files",
+    "reconcile",
+    # administration
+    "department",
+    "access",
+    "model",
+    "warehouse",
+    "simulate",
+)
+"""The order ``civiclake --help`` lists commands in: what a daily user reaches for first,
+administration last; a command not named here comes after these."""
+
+
+class _DailyOrder(TyperGroup):
+    def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
+        rank = {name: i for i, name in enumerate(ORDER)}
+        return sorted(super().list_commands(ctx), key=lambda n: rank.get(n, len(ORDER)))
+
+
 app = typer.Typer(
+    cls=_DailyOrder,
     help="civiclake: ingest council data, keep its history, transform it with SQL or Python, "
     "and serve it.",
     no_args_is_help=True,
@@ -29,14 +73,25 @@ app = typer.Typer(
     rich_markup_mode=None,
     add_completion=False,
 )
-department_app = typer.Typer(help="Add and list departments.", no_args_is_help=True)
-new_app = typer.Typer(help="Create jobs from templates.", no_args_is_help=True)
-runs_app = typer.Typer(help="Run history: `civiclake runs` lists, `runs show ID` details.")
+department_app = typer.Typer(
+    help="Add and list departments.\n\nExample:\n\n    civiclake department add 'Housing Repairs'",
+    no_args_is_help=True,
+)
+new_app = typer.Typer(
+    help="Create jobs from templates.\n\nExample:\n\n    civiclake new job housing/arrears",
+    no_args_is_help=True,
+)
+runs_app = typer.Typer(
+    help="Run history: `civiclake runs` lists, `runs show ID` details."
+    "\n\nExample:\n\n    civiclake runs show 42"
+)
 datasets_app = typer.Typer(
     help="The catalog: `civiclake datasets` lists, `datasets prune` drops what nothing produces."
+    "\n\nExample:\n\n    civiclake datasets --format json"
 )
 warehouse_app = typer.Typer(
-    help="The PostgreSQL warehouse's one-time setup (publishing itself is `civiclake publish`).",
+    help="The PostgreSQL warehouse's one-time setup (publishing itself is `civiclake publish`)."
+    "\n\nExample:\n\n    civiclake warehouse bootstrap",
     no_args_is_help=True,
 )
 app.add_typer(department_app, name="department")
@@ -47,7 +102,10 @@ app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(simulate_app, name="simulate")
 app.command("status")(status)
 app.command("reconcile")(reconcile)
-history_app = typer.Typer(help="Keyed datasets' history: rebuild it from landing, compact it.")
+history_app = typer.Typer(
+    help="Keyed datasets' history: rebuild it from landing, compact it."
+    "\n\nExample:\n\n    civiclake history compact planning_refined.applications"
+)
 app.add_typer(history_app, name="history")
 app.command("doctor")(doctor)
 app.add_typer(files_app, name="files")
@@ -56,6 +114,7 @@ app.command("serve")(serve)
 app.command("publish")(publish)
 app.command("stream")(stream)
 app.add_typer(scheduler_app, name="scheduler")
+app.command("advise")(advise)
 access_app.command("login")(login)
 app.add_typer(model_app, name="model")
 app.add_typer(alerts_app, name="alerts")
@@ -94,7 +153,12 @@ def init(
         list[str] | None, typer.Option("--department", "-d", help="Departments to add.")
     ] = None,
 ) -> None:
-    """Create a project: civiclake.yaml, sources/, jobs/<department>/, models/, playbook/."""
+    """Create a project: civiclake.yaml, sources/, jobs/<department>/, models/, playbook/.
+
+    Example:
+
+        civiclake init my-council -d housing -d planning
+    """
     commands.init(directory, name, department or [])
 
 
@@ -103,13 +167,23 @@ def department_add(
     name: Annotated[str, typer.Argument(help="Department name, e.g. 'Housing Repairs'.")],
     project: ProjectOpt = None,
 ) -> None:
-    """Add a department (its id is normalised: 'Housing Repairs' → housing-repairs)."""
+    """Add a department (its id is normalised: 'Housing Repairs' → housing-repairs).
+
+    Example:
+
+        civiclake department add 'Housing Repairs'
+    """
     commands.department_add(project, name)
 
 
 @department_app.command("list")
 def department_list(project: ProjectOpt = None) -> None:
-    """List the project's departments and their SQL schema names."""
+    """List the project's departments and their SQL schema names.
+
+    Example:
+
+        civiclake department list
+    """
     commands.department_list(project)
 
 
@@ -124,7 +198,12 @@ def new_job(
     ] = "refined",
     project: ProjectOpt = None,
 ) -> None:
-    """Write a working, commented job template under jobs/<department>/."""
+    """Write a working, commented job template under jobs/<department>/.
+
+    Example:
+
+        civiclake new job housing/arrears --template sql
+    """
     commands.new_job(project, name, template, zone)
 
 
@@ -151,13 +230,23 @@ def run(
     ] = None,
     project: ProjectOpt = None,
 ) -> None:
-    """Run sources and jobs in dependency order; exit 1 when a step failed."""
+    """Run sources and jobs in dependency order; exit 1 when a step failed.
+
+    Example:
+
+        civiclake run --select 'housing/*'
+    """
     commands.run(project, select or [], threads, progress, today.date() if today else None)
 
 
 @app.command("list")
 def list_nodes(project: ProjectOpt = None) -> None:
-    """List sources and jobs with what they read and write, in run order."""
+    """List sources and jobs with what they read and write, in run order.
+
+    Example:
+
+        civiclake list
+    """
     commands.list_nodes(project)
 
 
@@ -170,7 +259,12 @@ def runs(
     ] = "table",
     project: ProjectOpt = None,
 ) -> None:
-    """List recent runs."""
+    """List recent runs.
+
+    Example:
+
+        civiclake runs --limit 5 --format json
+    """
     if ctx.invoked_subcommand is None:
         commands.runs_list(project, limit, format)
 
@@ -180,7 +274,12 @@ def runs_show(
     run_id: Annotated[int, typer.Argument(help="Run id (from `civiclake runs`).")],
     project: ProjectOpt = None,
 ) -> None:
-    """Show one run's steps: status, rows, bytes, time, memory, errors and the log file."""
+    """Show one run's steps: status, rows, bytes, time, memory, errors and the log file.
+
+    Example:
+
+        civiclake runs show 42
+    """
     commands.runs_show(project, run_id)
 
 
@@ -205,7 +304,12 @@ def query(
     ] = None,
     project: ProjectOpt = None,
 ) -> None:
-    """Query the datasets with SQL (DuckDB dialect) and print or save the result."""
+    """Query the datasets with SQL (DuckDB dialect) and print or save the result.
+
+    Example:
+
+        civiclake query 'SELECT * FROM housing_refined.tenancies LIMIT 10'
+    """
     commands.query(project, sql, format, output, limit, as_user)
 
 
@@ -217,7 +321,12 @@ def datasets(
     ] = "table",
     project: ProjectOpt = None,
 ) -> None:
-    """List the catalog's datasets: zone, department, rows, key, producer."""
+    """List the catalog's datasets: zone, department, rows, key, producer.
+
+    Example:
+
+        civiclake datasets --format csv
+    """
     if ctx.invoked_subcommand is None:
         commands.datasets(project, format)
 
@@ -235,6 +344,10 @@ def datasets_prune(
     grants. Lists what would go and asks first; without a terminal and without --yes it
     only lists. Landing files are never pruned. Refuses while a source or job file fails to
     load, since that file might produce any dataset.
+
+    Example:
+
+        civiclake datasets prune --yes
     """
     commands.datasets_prune(project, yes)
 
@@ -245,6 +358,10 @@ def warehouse_bootstrap(project: ProjectOpt = None) -> None:
 
     It creates this project's role-admin role and functions and grants the account in
     warehouse.url what publishing needs (docs/serving.md#service-account). No password in it.
+
+    Example:
+
+        civiclake warehouse bootstrap > bootstrap.sql
     """
     commands.warehouse_bootstrap(project)
 
@@ -259,7 +376,12 @@ def demo(
         int, typer.Option(min=1, help="Days of the simulated planning system to ingest.")
     ] = 30,
 ) -> None:
-    """Build the demo council project, ingest its sample data and run all its jobs."""
+    """Build the demo council project, ingest its sample data and run all its jobs.
+
+    Example:
+
+        civiclake demo demo-council --planning-days 7
+    """
     commands.demo(directory, force, planning_days)
 
 
@@ -270,7 +392,12 @@ def history_rebuild(
     ],
     project: ProjectOpt = None,
 ) -> None:
-    """Rebuild a dataset's history (and latest, as-of) from what landing holds, in import order."""
+    """Rebuild a dataset's history (and latest, as-of) from what landing holds, in import order.
+
+    Example:
+
+        civiclake history rebuild planning_refined.applications
+    """
     commands.history_rebuild(project, dataset)
 
 
@@ -281,7 +408,12 @@ def history_compact(
     ],
     project: ProjectOpt = None,
 ) -> None:
-    """Fold recent versions into the latest table now instead of waiting for the threshold."""
+    """Fold recent versions into the latest table now instead of waiting for the threshold.
+
+    Example:
+
+        civiclake history compact planning_refined.applications
+    """
     commands.history_compact(project, dataset)
 
 
@@ -299,5 +431,10 @@ def backfill(
     ],
     project: ProjectOpt = None,
 ) -> None:
-    """Re-pull a range of days from a daily source and apply them (re-deliveries are harmless)."""
+    """Re-pull a range of days from a daily source and apply them (re-deliveries are harmless).
+
+    Example:
+
+        civiclake backfill planning/applications --from 2026-01-01 --to 2026-01-07
+    """
     commands.backfill(project, name, start.date(), end.date())

@@ -158,7 +158,18 @@ def runs_show(project_dir: Path | None, run_id: int) -> None:
         f"{record.started_at:%Y-%m-%d %H:%M:%S} UTC · {out.seconds(record.seconds)}"
     )
     table = Table(
-        "step", "status", "tries", "rows in", "rows out", "rejected", "written", "peak mem", "time"
+        "step",
+        "status",
+        "tries",
+        "rows in",
+        "rows out",
+        "rejected",
+        "read",
+        "written",
+        "peak mem",
+        "spilled",
+        "cpu",
+        "time",
     )
     for s in project.store.steps(run_id):
         table.add_row(
@@ -168,11 +179,19 @@ def runs_show(project_dir: Path | None, run_id: int) -> None:
             out.count(s.rows_in),
             out.count(s.rows_out),
             out.count(s.rows_rejected),
+            out.size(s.bytes_read),
             out.size(s.bytes_written),
             out.size(s.peak_memory_bytes),
+            out.size(s.spilled_bytes),
+            out.seconds(s.cpu_seconds),
             out.seconds(s.seconds),
         )
-    console.print(table)
+    out.console(wide_when_piped=True).print(table)
+    console.print(
+        "cpu: the process's CPU time while the step ran (DuckDB's threads included; shared "
+        "by steps that ran at the same time) · read: bytes read in that time · spilled: the "
+        "most DuckDB had spilled to disk at once"
+    )
     for s in project.store.steps(run_id):
         if s.error:
             console.print(f"[red]{escape(s.node)}[/]: {escape(s.error)}")

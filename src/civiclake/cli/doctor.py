@@ -12,7 +12,8 @@ from civiclake.cli import output as out
 from civiclake.cli.options import ProjectOpt
 
 files_app = typer.Typer(
-    help="A files source's table: `files reprocess` rebuilds it from landing's kept copies.",
+    help="A files source's table: `files reprocess` rebuilds it from landing's kept copies."
+    "\n\nExample:\n\n    civiclake files reprocess housing_raw.rent_accounts",
     no_args_is_help=True,
 )
 
@@ -35,6 +36,10 @@ def doctor(
     Checks the Delta log (contiguous, readable commits), the version the catalog recorded
     against the log's newest, every data file the table reads, and landing's kept copies
     against the sha256 the ledger recorded. Exit 1 when anything is found.
+
+    Example:
+
+        civiclake doctor housing_refined.tenures --format json
     """
     from civiclake.doctor import as_json, examine
     from civiclake.project import Project
@@ -73,6 +78,10 @@ def files_reprocess(
     Every file the ledger records as loaded is loaded again, in its first order and with its
     first import id; the old table and its __rejected companion are renamed
     <table>.damaged-<time>, never deleted. Use it when `civiclake doctor` says so.
+
+    Example:
+
+        civiclake files reprocess housing_raw.rent_accounts
     """
     from civiclake.cli.commands import _project, _run_action
     from civiclake.doctor import dataset_ref

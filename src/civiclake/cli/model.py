@@ -11,7 +11,8 @@ from civiclake.cli import output as out
 from civiclake.cli.options import ProjectOpt
 
 model_app = typer.Typer(
-    help="Relationships between datasets, declared in models/relationships.yaml.",
+    help="Relationships between datasets, declared in models/relationships.yaml."
+    "\n\nExample:\n\n    civiclake model check",
     no_args_is_help=True,
 )
 
@@ -26,7 +27,12 @@ def suggest(
     ] = False,
     project: ProjectOpt = None,
 ) -> None:
-    """Propose relationships from `<name>_id` columns whose values are found in `<name>s`."""
+    """Propose relationships from `<name>_id` columns whose values are found in `<name>s`.
+
+    Example:
+
+        civiclake model suggest --write
+    """
     from rich.table import Table
 
     from civiclake.model.relationships import write_relationships
@@ -55,7 +61,12 @@ def check(
     strict: Annotated[bool, typer.Option(help="Exit 1 when a relationship has orphans.")] = False,
     project: ProjectOpt = None,
 ) -> None:
-    """Referential integrity of the declared relationships: orphan rows per relationship."""
+    """Referential integrity of the declared relationships: orphan rows per relationship.
+
+    Example:
+
+        civiclake model check --strict
+    """
     from rich.table import Table
 
     from civiclake.model.integrity import check_integrity
@@ -88,7 +99,12 @@ def diagram(
     ] = None,
     project: ProjectOpt = None,
 ) -> None:
-    """The relationships as a Mermaid ER diagram (for the playbook)."""
+    """The relationships as a Mermaid ER diagram (for the playbook).
+
+    Example:
+
+        civiclake model diagram -o playbook/model.md
+    """
     from civiclake.model.diagram import mermaid
     from civiclake.model.relationships import load_relationships
     from civiclake.project import Project

@@ -29,6 +29,10 @@ def publish(
     Keyed datasets get their changes since the last publish, by key; others are reloaded when
     they changed. Each dataset is one transaction. Roles, GRANTs and masked PII views follow
     the access policy.
+
+    Example:
+
+        civiclake publish --dataset housing_trusted.tenancies
     """
     from civiclake.exceptions import ConfigError
     from civiclake.project import Project
@@ -65,7 +69,12 @@ def login(
     user: Annotated[str, typer.Argument(help="The user (or BI tool) to give a password.")],
     project: ProjectOpt = None,
 ) -> None:
-    """Set a new warehouse password for a user and print a psql line (shown once)."""
+    """Set a new warehouse password for a user and print a psql line (shown once).
+
+    Example:
+
+        civiclake access login powerbi
+    """
     from urllib.parse import urlsplit
 
     from civiclake.project import Project

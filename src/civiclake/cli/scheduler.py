@@ -19,7 +19,8 @@ from civiclake.cli.options import ProjectOpt
 
 scheduler_app = typer.Typer(
     help="Run sources on their schedule: and jobs when their inputs change "
-    "(`civiclake scheduler`); `status`, `pause`, `resume`.",
+    "(`civiclake scheduler`); `status`, `pause`, `resume`. SIGTERM or Ctrl-C stops it after "
+    "the running runs finish.\n\nExample:\n\n    civiclake scheduler",
     invoke_without_command=True,
 )
 
@@ -31,7 +32,10 @@ def scheduler(
 ) -> None:
     """Run in the foreground until SIGTERM or Ctrl-C (then let running runs finish).
 
-    Example: civiclake scheduler     (see `civiclake scheduler status` from another shell)
+
+    Example:
+
+        civiclake scheduler
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -77,7 +81,10 @@ def status(
 ) -> None:
     """Each scheduled step: its schedule, last run, next run, paused; and who leads.
 
-    Example: civiclake scheduler status --format json
+
+    Example:
+
+        civiclake scheduler status --format json
     """
     from civiclake.project import Project
 
@@ -116,7 +123,10 @@ def pause(
 ) -> None:
     """Stop scheduling one step (its slots are skipped) until `scheduler resume`.
 
-    Example: civiclake scheduler pause housing-repairs/drs
+
+    Example:
+
+        civiclake scheduler pause housing-repairs/drs
     """
     import getpass
 
@@ -136,7 +146,10 @@ def resume(
 ) -> None:
     """Schedule a paused step again, from its next slot (missed slots are not caught up).
 
-    Example: civiclake scheduler resume housing-repairs/drs
+
+    Example:
+
+        civiclake scheduler resume housing-repairs/drs
     """
     from civiclake.metadata.schedules import ScheduleStates
     from civiclake.project import Project

@@ -20,7 +20,12 @@ def serve(
         typer.Option("--project", "-p", help="Project folder.", envvar="CIVICLAKE_PROJECT"),
     ] = None,
 ) -> None:
-    """Serve read-only SQL over HTTP (POST /api/sql with a bearer token) under the access policy."""
+    """Serve read-only SQL over HTTP (POST /api/sql with a bearer token) under the access policy.
+
+    Example:
+
+        civiclake serve --port 8765
+    """
     from civiclake.exceptions import MissingDependencyError
     from civiclake.project import Project
     from civiclake.serve import create_app

@@ -18,7 +18,9 @@ PUBLIC_KEY_ENV = "PLANNING_API_PUBLIC_KEY"
 PRIVATE_KEY_ENV = "PLANNING_API_PRIVATE_KEY"
 
 simulate_app = typer.Typer(
-    help="Run simulated source systems (for demos and tests).", no_args_is_help=True
+    help="Run simulated source systems (for demos and tests)."
+    "\n\nExample:\n\n    civiclake simulate planning-api --port 8765",
+    no_args_is_help=True,
 )
 
 
@@ -69,6 +71,10 @@ def planning_api(
     (defaults: demo-public and demo-private). Move the simulated clock with
     POST /_sim/clock {"today": "YYYY-MM-DD"}; change faults with POST
     /_sim/faults; see GET /_sim/state.
+
+    Example:
+
+        civiclake simulate planning-api --port 8765 --scale 2
     """
     import signal
     import threading
@@ -115,6 +121,10 @@ def schema_registry(
     """Serve a small Confluent-compatible schema registry until Ctrl-C or SIGTERM.
 
     It ships for the demo and tests; in production point sources at your own registry.
+
+    Example:
+
+        civiclake simulate schema-registry --port 8081
     """
     import signal
     import threading
@@ -156,6 +166,10 @@ def housing_events(
 
     Seeded: new tenures, updates, terminations, late and re-delivered messages, an added
     optional field half-way, and a few poison messages.
+
+    Example:
+
+        civiclake simulate housing-events --folder landing/events --format json
     """
     from civiclake.simulators.housing.run import publish
 
@@ -186,7 +200,12 @@ def repairs_db(
     scale: Annotated[float, typer.Option(help="Size relative to the default (2,000 jobs).")] = 1.0,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same database.")] = 7,
 ) -> None:
-    """Create a simulated repairs-scheduling database and change it like the real one."""
+    """Create a simulated repairs-scheduling database and change it like the real one.
+
+    Example:
+
+        civiclake simulate repairs-db sqlite:///drs.db --cycles 8
+    """
     from civiclake.simulators.repairs import RepairsSimulator
 
     with RepairsSimulator(url, seed=seed, scale=scale) as sim:

@@ -28,7 +28,12 @@ def status(
     project: ProjectOpt = None,
 ) -> None:
     """Overdue sources and datasets first (freshness targets), then each source's last run,
-    database cursors and reconciliations, stream lag."""
+    database cursors and reconciliations, stream lag.
+
+    Example:
+
+        civiclake status repairs/drs
+    """
     from civiclake.alerts import freshness
     from civiclake.project import Project
     from civiclake.runner.plan import discover
@@ -203,7 +208,12 @@ def reconcile(
     ] = None,
     project: ProjectOpt = None,
 ) -> None:
-    """Compare a database source's tables with the source now and repair what differs."""
+    """Compare a database source's tables with the source now and repair what differs.
+
+    Example:
+
+        civiclake reconcile repairs/drs --table jobs
+    """
     from civiclake.cli.render import print_summary
     from civiclake.config.suggest import did_you_mean
     from civiclake.exceptions import ConfigError

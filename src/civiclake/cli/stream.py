@@ -33,7 +33,12 @@ def stream(
         bool, typer.Option("--catch-up", help="Stop once the stream is read to its end.")
     ] = False,
 ) -> None:
-    """Consume a kafka (or events) source continuously; SIGTERM stops after the batch in flight."""
+    """Consume a kafka (or events) source continuously; SIGTERM stops after the batch in flight.
+
+    Example:
+
+        civiclake stream housing/events --catch-up
+    """
     import signal
     import threading
 

@@ -348,6 +348,24 @@ class MetadataStore:
             )
             return [_step(dict(r._mapping)) for r in rows]
 
+    def steps_since(self, since: datetime) -> list[StepRecord]:
+        """Every step of every run started at or after ``since``, oldest first (what
+        ``civiclake advise`` reads)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(t.run_steps)
+                .join(t.runs, t.runs.c.id == t.run_steps.c.run_id)
+                .where(t.runs.c.started_at >= since)
+                .order_by(t.run_steps.c.id)
+            )
+            return [_step(dict(r._mapping)) for r in rows]
+
+    def nodes(self, table: str) -> list[dict[str, Any]]:
+        """The recorded sources or jobs (``table`` is ``sources`` or ``jobs``), by name."""
+        tbl = {"sources": t.sources, "jobs": t.jobs}[table]
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(tbl).order_by(tbl.c.node))]
+
     # -- cursors --------------------------------------------------------------
     def get_cursor(self, owner: str, name: str) -> str | None:
         with self.engine.connect() as conn:

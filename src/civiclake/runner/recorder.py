@@ -27,6 +27,7 @@ from civiclake.metadata.store import now
 
 if TYPE_CHECKING:
     from civiclake.project import Project
+    from civiclake.runner.telemetry import Telemetry
     from civiclake.steps import Counts, StepDefinition
 
 
@@ -145,16 +146,17 @@ class RunRecorder:
     def blocked(self, step_id: int, error: str) -> None:
         self.store.update_step(step_id, status="blocked", error=error)
 
-    def failed(self, step_id: int, error: str) -> None:
+    def failed(self, step_id: int, error: str, telemetry: Telemetry | None = None) -> None:
         self.store.update_step(
             step_id,
             status="failed",
             ended_at=now(),
             error=REDACTOR(error),
             peak_memory_bytes=peak_memory_bytes(),
+            **_measures(telemetry),
         )
 
-    def succeeded(self, step_id: int, result: Counts) -> None:
+    def succeeded(self, step_id: int, result: Counts, telemetry: Telemetry | None = None) -> None:
         self.store.update_step(
             step_id,
             status="success",
@@ -164,7 +166,19 @@ class RunRecorder:
             rows_rejected=result.rows_rejected,
             bytes_written=result.bytes_written,
             peak_memory_bytes=peak_memory_bytes(),
+            **_measures(telemetry),
         )
+
+
+def _measures(telemetry: Telemetry | None) -> dict[str, float | int | None]:
+    """The step's CPU, bytes read and spill columns (left empty when it was not measured)."""
+    if telemetry is None:
+        return {}
+    return {
+        "cpu_seconds": telemetry.cpu_seconds,
+        "bytes_read": telemetry.bytes_read,
+        "spilled_bytes": telemetry.spilled_bytes,
+    }
 
 
 __all__ = ["RunRecorder", "peak_memory_bytes"]

@@ -25,6 +25,7 @@ from civiclake.retry import call_with_retries
 from civiclake.runner.locks import holding
 from civiclake.runner.progress import NullReporter, Reporter
 from civiclake.runner.recorder import RunRecorder
+from civiclake.runner.telemetry import StepMeter
 from civiclake.steps import Counts, RunContext, StepDefinition, StepOutcome
 
 if TYPE_CHECKING:
@@ -266,21 +267,23 @@ class Runner:
         def on_retry(number: int, exc: BaseException, delay: float) -> None:
             log.warning("attempt %d failed (%s); retrying in %.1fs", number, exc, delay)
 
+        meter = StepMeter(self._spill_root() / f"step-{step_id}")
         try:
-            result, attempts = call_with_retries(
-                attempt,
-                retries=self.retries,
-                base_delay=self.backoff,
-                on_retry=on_retry,
-                sleep=self._sleep,
-            )
+            with meter:
+                result, attempts = call_with_retries(
+                    attempt,
+                    retries=self.retries,
+                    base_delay=self.backoff,
+                    on_retry=on_retry,
+                    sleep=self._sleep,
+                )
         except Exception as exc:
             message = _message(exc)
             # our own errors need no traceback, unless they wrap an unexpected one (a
             # Python job's bug): then the log keeps the whole chain
             unexpected = not isinstance(exc, CivicLakeError) or exc.__cause__ is not None
             log.error("failed: %s", message, exc_info=unexpected)
-            recorder.failed(step_id, message)
+            recorder.failed(step_id, message, meter.result)
             return StepOutcome(
                 d.name, d.kind, "failed", error=message, seconds=time.monotonic() - started
             )
@@ -293,7 +296,7 @@ class Runner:
             result.rows_rejected,
             result.bytes_written,
         )
-        recorder.succeeded(step_id, result)
+        recorder.succeeded(step_id, result, meter.result)
         return StepOutcome(
             d.name,
             d.kind,
@@ -302,6 +305,10 @@ class Runner:
             attempts=attempts,
             seconds=time.monotonic() - started,
         )
+
+    def _spill_root(self) -> Path:
+        """Where steps spill: each step gets ``step-<id>`` below it, measured and removed."""
+        return self.project.connections.temp_directory or self.project.dir / ".civiclake" / "tmp"
 
 
 def _message(exc: BaseException) -> str:

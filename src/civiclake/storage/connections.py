@@ -14,12 +14,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import duckdb
+
+
+_SPILL_FOLDER: ContextVar[Path | None] = ContextVar("civiclake_spill_folder", default=None)
+
+
+@contextmanager
+def spill_folder(folder: Path) -> Iterator[Path]:
+    """Connections opened in this thread inside the block spill to ``folder`` (a step's own
+    sub-folder of the spill folder, so what it spilled can be measured apart from the others)."""
+    token = _SPILL_FOLDER.set(folder)
+    try:
+        yield folder
+    finally:
+        _SPILL_FOLDER.reset(token)
 
 
 @dataclass(frozen=True)
@@ -43,9 +58,11 @@ class Connections:
         import duckdb
 
         config: dict[str, Any] = {"threads": self.threads, "memory_limit": self.memory_limit}
-        if self.temp_directory is not None:
-            self.temp_directory.mkdir(parents=True, exist_ok=True)
-            config["temp_directory"] = str(self.temp_directory)
+        temp = _SPILL_FOLDER.get() if self.temp_directory is not None else None
+        temp = temp or self.temp_directory
+        if temp is not None:
+            temp.mkdir(parents=True, exist_ok=True)
+            config["temp_directory"] = str(temp)
         if not ordered:
             config["preserve_insertion_order"] = False
         con = duckdb.connect(config=config)
@@ -70,4 +87,4 @@ class Connections:
 DEFAULT = Connections()
 """For work outside a project (listing DuckDB's functions, tests of a single module)."""
 
-__all__ = ["DEFAULT", "Connections"]
+__all__ = ["DEFAULT", "Connections", "spill_folder"]
