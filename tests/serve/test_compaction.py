@@ -134,6 +134,7 @@ def test_the_api_and_query_answer_correctly_through_several_compactions(
     again when a file it was bound to is gone), every answer is the table's data."""
     client, headers = api
     project = _keep(council, keep_hours)
+
     def asked() -> list[list[Any]]:
         response = client.post("/api/sql", json={"sql": LATEST}, headers=headers)
         assert response.status_code == 200, response.text
