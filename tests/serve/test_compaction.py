@@ -147,6 +147,7 @@ def test_the_api_and_query_answer_correctly_through_several_compactions(
             time.sleep(0.1)
         return answer
 
+    uri = project.layout.table_uri(project.dataset("planning", "refined", "applications"))
     truths = [_truth(project)[0]]
     with Asker(client, headers) as asker:
         for n in range(1, 4):
@@ -158,7 +159,14 @@ def test_the_api_and_query_answer_correctly_through_several_compactions(
             early.register(project.catalog.datasets())
             log = tmp_path / f"compact-{n}.log"
             compaction = _compact_paused(project.dir, log)
-            assert asked() == latest  # during: committed, not yet vacuumed
+            # during: committed, not yet vacuumed, and the catalog already moved with the
+            # commit (what makes the API bind to the new files)
+            committed = project.tables.open(uri).history(1)[0]
+            assert committed["civiclake.operation"] == "history-compact"
+            for name in (DATASET, f"{DATASET}__history"):
+                entry = project.store.dataset(name)
+                assert entry is not None and entry["version"] == committed["version"]
+            assert asked() == latest
             assert _truth(project) == (latest, history)
             Path(f"{log}.go").touch()
             out, _ = compaction.communicate(timeout=120)
