@@ -275,6 +275,11 @@ class Catalog:
             values["description"] = entry.description
         self.store.upsert_dataset(ref.qualified, **values)
 
+    def moved(self, uri: str, version: int) -> None:
+        """The table at ``uri`` is at ``version`` with the same data (a compaction): its
+        entries say so, and readers that bound their views to older files rebind."""
+        self.store.set_table_version(uri, version)
+
     def forget(self, qualified_names: Sequence[str]) -> None:
         """Remove datasets' entries, lineage, clearances and publish state (their tables
         are removed by the caller, first: a failed removal leaves them findable)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -142,6 +143,69 @@ def test_a_write_waiting_too_long_for_the_lock_is_a_transient_metadata_error(
         assert [row["qualified_name"] for row in store.datasets()] == ["housing_raw.x"]
     finally:
         holder.close()
+        store.close()
+
+
+HOLD = """
+import sqlite3, sys, time
+holder = sqlite3.connect(sys.argv[1], isolation_level=None)
+holder.execute("BEGIN IMMEDIATE")
+print("holding", flush=True)
+time.sleep(float(sys.argv[2]))
+holder.execute("ROLLBACK")
+"""
+
+
+def _holder(path: Path, seconds: float) -> Any:
+    """Another process holding the store's write lock for ``seconds``."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None and process.stdout.readline().strip() == "holding"
+    return process
+
+
+def test_a_write_waits_in_attempts_for_a_lock_held_longer_than_one_attempt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite waits a short attempt; the store tries again until its budget, then writes."""
+    import time
+
+    from civiclake.metadata import store as module
+
+    monkeypatch.setattr(module, "ATTEMPT_SECONDS", 0.2)
+    path = tmp_path / "m.db"
+    store = MetadataStore(f"sqlite:///{path}", busy_timeout=20)
+    holder = _holder(path, 1.5)
+    try:
+        started = time.monotonic()
+        _register(store, "x")  # several attempts of 0.2 s, then the lock is free
+        assert time.monotonic() - started > 1.0
+        assert [row["qualified_name"] for row in store.datasets()] == ["housing_raw.x"]
+    finally:
+        holder.wait(timeout=30)
+        store.close()
+
+
+def test_a_write_that_gives_up_names_the_file_the_wait_and_the_remedy(tmp_path: Path) -> None:
+    from civiclake.exceptions import MetadataBusyError
+
+    path = tmp_path / "m.db"
+    store = MetadataStore(f"sqlite:///{path}", busy_timeout=0.5)
+    holder = _holder(path, 5)
+    try:
+        with pytest.raises(MetadataBusyError) as caught:
+            _register(store, "x")
+        message = str(caught.value)
+        assert str(path) in message and "stayed busy for 0." in message
+        assert "civiclake runs" in message and "metadata.busy_timeout_seconds" in message
+        assert "OperationalError" not in message and "database is locked" not in message
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
         store.close()
 
 

@@ -49,6 +49,16 @@ for day in range(3):
 """
 
 
+def _init(root: Path) -> None:
+    """A project whose compactions vacuum at once, so each vacuum is a commit to kill at."""
+    init_project(root, departments=["planning"])
+    config = root / "civiclake.yaml"
+    text = config.read_text().replace(
+        "  root: data\n", "  root: data\n  keep_replaced_files_hours: 0\n"
+    )
+    config.write_text(text)
+
+
 def run_script(
     project_dir: Path, *, kill_after: float | None = None, env: dict[str, str] | None = None
 ) -> int:
@@ -112,7 +122,7 @@ class Reference(NamedTuple):
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     """An uninterrupted run, counting its commits."""
     root = tmp_path_factory.mktemp("reference")
-    init_project(root / "council", departments=["planning"])
+    _init(root / "council")
     log = root / "commits.log"
     assert run_script(root / "council", env=_faults.child_env(log)) == 0
     return Reference(snapshot(root / "council"), _faults.calls(log))
@@ -130,7 +140,7 @@ def test_killed_at_a_commit_then_rerun_gives_identical_tables(
     tmp_path: Path, reference: Reference, when: _faults.When, n: int
 ) -> None:
     crashed = tmp_path / "crashed"
-    init_project(crashed, departments=["planning"])
+    _init(crashed)
     log = tmp_path / "killed.log"
     assert run_script(crashed, env=_faults.child_env(log, when, n)) == -signal.SIGKILL
     assert _faults.calls(log) == reference.commits[:n]  # killed at the fault point
@@ -147,7 +157,7 @@ def test_killed_apply_at_a_random_moment_then_rerun_gives_identical_tables(
 ) -> None:
     """Soak: a kill anywhere, not only at a commit (outside the fast suite)."""
     crashed = tmp_path / "crashed"
-    init_project(crashed, departments=["planning"])
+    _init(crashed)
     delay = random.Random(trial).uniform(0.6, 3.0)
     run_script(crashed, kill_after=delay)
     assert run_script(crashed) == 0  # the re-run finishes the work exactly once

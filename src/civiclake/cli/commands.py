@@ -11,6 +11,8 @@ from civiclake.cli import output as out
 from civiclake.cli.render import print_summary
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pyarrow as pa
 
     from civiclake.project import Project
@@ -559,11 +561,19 @@ def _keyed_dataset(project: Project, dataset: str) -> tuple[Any, str, DatasetRef
     )
 
 
-def _run_action(project: Project, name: str, department: str, action: Any, command: str) -> None:
+def _run_action(
+    project: Project,
+    name: str,
+    department: str,
+    action: Any,
+    command: str,
+    *,
+    writes: Sequence[DatasetRef] = (),
+) -> None:
     from civiclake.runner.runner import Runner
     from civiclake.steps import Action
 
-    step = Action(name=name, department=department, action=action)
+    step = Action(name=name, department=department, action=action, writes=list(writes))
     summary = Runner(project, threads=1).run(command=command, nodes=[step])
     print_summary(summary, project)
     if not summary.ok:
@@ -594,11 +604,13 @@ def history_rebuild(project_dir: Path | None, dataset: str) -> None:
         ref.department,
         action,
         f"history rebuild {ref.qualified}",
+        writes=[ref],
     )
 
 
 def history_compact(project_dir: Path | None, dataset: str) -> None:
     from civiclake.snapshots import compact
+    from civiclake.steps import Counts
 
     project = _project(project_dir)
     ref = project.parse_dataset(dataset)
@@ -606,9 +618,21 @@ def history_compact(project_dir: Path | None, dataset: str) -> None:
         from civiclake.exceptions import ConfigError
 
         raise ConfigError(f"{dataset!r} is not a dataset name (e.g. planning_refined.applications)")
-    done = compact(project.catalog, ref)
-    out.console().print(
-        f"{ref.qualified}: {'compacted' if done else 'nothing to compact (no recent versions)'}"
+
+    def action(ctx: RunContext) -> Counts:
+        done = compact(project.catalog, ref)
+        what = "compacted" if done else "nothing to compact (no recent versions)"
+        return Counts(notes=[f"{ref.qualified}: {what}"])
+
+    # a run like any other: it waits for (and holds) the dataset's lease, so it never
+    # folds a table another run is writing
+    _run_action(
+        project,
+        f"{ref.department}/compact-{ref.name}",
+        ref.department,
+        action,
+        f"history compact {ref.qualified}",
+        writes=[ref],
     )
 
 

@@ -44,6 +44,10 @@ class StorageConfig(Model):
     root: str = "data"
     options: dict[str, Secret] = Field(default_factory=dict)
     """Object-store options passed to delta-rs (e.g. ``AWS_REGION``); values may be ``${VAR}``."""
+    keep_replaced_files_hours: int = Field(default=1, ge=0, le=24 * 90)
+    """How long files a compaction replaced stay on disk before a later vacuum deletes them,
+    so queries, API sessions and runs that opened the older version finish reading it.
+    0 deletes them at once (only safe when nothing reads while runs write)."""
 
 
 class EngineConfig(Model):
@@ -57,9 +61,8 @@ class EngineConfig(Model):
 class MetadataConfig(Model):
     url: Secret = Secret("sqlite:///.civiclake/metadata.db")
     """Any SQLAlchemy URL; relative SQLite paths are relative to the project folder."""
-    busy_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
-    """How long a write waits for another process's lock on the metadata store before the
-    command stops with a message naming the store (SQLite)."""
+    busy_timeout_seconds: float = Field(default=30.0, ge=0, le=3600)
+    """How long a write waits, in all, for another process's write lock on the store."""
 
 
 class RunConfig(Model):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,8 @@ from civiclake.exceptions import DiskFullError, MetadataBusyError, MetadataError
 from civiclake.metadata import schema as t
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+ATTEMPT_SECONDS = 2.0
+"""How long SQLite itself waits for the write lock before the store tries again."""
 
 
 def now() -> datetime:
@@ -132,11 +135,14 @@ class MetadataStore:
     def __init__(
         self, url: str, *, project_dir: Path | None = None, busy_timeout: float = 30.0
     ) -> None:
-        """``busy_timeout``: seconds a write waits for another process's write lock."""
+        """``busy_timeout``: seconds a write waits in all for another process's write lock."""
         self.url = _resolve_sqlite(url, project_dir)
+        self.busy_timeout = busy_timeout
         kwargs: dict[str, Any] = {}
         if self.url.startswith("sqlite"):
-            kwargs["connect_args"] = {"timeout": busy_timeout, "check_same_thread": False}
+            # SQLite waits this long per attempt; _begin tries again until busy_timeout
+            attempt = min(busy_timeout, ATTEMPT_SECONDS)
+            kwargs["connect_args"] = {"timeout": attempt, "check_same_thread": False}
         try:
             self.engine: Engine = sa.create_engine(self.url, **kwargs)
         except Exception as exc:
@@ -200,8 +206,51 @@ class MetadataStore:
 
     @contextmanager
     def _tx(self) -> Iterator[Connection]:
-        with self._lock, self._writer.begin() as conn:
-            yield conn
+        with self._lock:
+            conn = self._begin()
+            try:
+                with conn:
+                    yield conn
+                    conn.commit()
+            finally:
+                conn.close()
+
+    def _begin(self, sleep: Callable[[float], None] = time.sleep) -> Connection:
+        """A connection in a write transaction, its write lock taken (``BEGIN IMMEDIATE``).
+
+        Another process holding the lock is waited for, in attempts, up to ``busy_timeout``
+        in all; then one :class:`MetadataBusyError` names the file, how long this waited
+        and what to do — never the driver's text.
+        """
+        started = time.monotonic()
+        pause = 0.05
+        while True:
+            conn = self._writer.connect()
+            try:
+                conn.begin()
+                return conn
+            except MetadataBusyError:
+                conn.close()
+                waited = time.monotonic() - started
+                if waited + pause > self.busy_timeout:
+                    raise MetadataBusyError(self._busy_message(waited)) from None
+                sleep(pause)
+                pause = min(pause * 2, 1.0)
+            except BaseException:
+                conn.close()
+                raise
+
+    def _busy_message(self, waited: float) -> str:
+        where = sa.engine.make_url(self.url)
+        name = where.database if where.drivername.startswith("sqlite") else None
+        target = name or where.render_as_string(hide_password=True)
+        return (
+            f"the metadata store {target} stayed busy for {waited:.1f} s: another civiclake "
+            "process held its write lock all that time. See `civiclake runs` for what is "
+            "running and run the command again when it ends; if nothing is running, a tool holding "
+            "the file open (a database browser) is the cause. To wait longer, raise "
+            "metadata.busy_timeout_seconds in civiclake.yaml"
+        )
 
     def write(self) -> AbstractContextManager[Connection]:
         """A write transaction, for the per-concern repositories (:mod:`.leases`): it takes
@@ -232,6 +281,15 @@ class MetadataStore:
                         qualified_name=qualified_name, created_at=stamp, updated_at=stamp, **values
                     )
                 )
+
+    def set_table_version(self, uri: str, version: int) -> None:
+        """Every entry whose table is ``uri`` (``x`` and ``x__history``) is at ``version``."""
+        with self._tx() as conn:
+            conn.execute(
+                t.datasets.update()
+                .where(t.datasets.c.uri == uri)
+                .values(version=version, updated_at=now())
+            )
 
     def forget_datasets(self, names: Sequence[str]) -> None:
         """Remove datasets' catalog rows with their lineage, clearances, drift and publish

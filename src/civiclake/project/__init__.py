@@ -43,7 +43,11 @@ class Project:
             temp_directory=self.dir / ".civiclake" / "tmp",
         )
         """Every DuckDB connection of the project comes from here: its limits, its spill folder."""
-        self.tables = TableStore(options, connections=self.connections)
+        self.tables = TableStore(
+            options,
+            connections=self.connections,
+            keep_replaced_hours=config.storage.keep_replaced_files_hours,
+        )
 
     # -- loading --------------------------------------------------------------
     @classmethod
@@ -108,11 +112,10 @@ class Project:
     def store(self) -> MetadataStore:
         from civiclake.metadata import MetadataStore
 
-        metadata = self.config.metadata
         return MetadataStore(
-            metadata.url.reveal(),
+            self.config.metadata.url.reveal(),
             project_dir=self.dir,
-            busy_timeout=metadata.busy_timeout_seconds,
+            busy_timeout=self.config.metadata.busy_timeout_seconds,
         )
 
     def engine(self) -> Engine:

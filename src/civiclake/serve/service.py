@@ -5,8 +5,12 @@ service keeps one DuckDB database per *access set* — the datasets a caller may
 read and the columns masked for them — shared by every caller with that set,
 and each request runs on its own cursor (a connection to the same database:
 same views, own transaction, can be interrupted alone). A set is rebuilt when
-the catalog moves on (a new Delta version) or grants change; the policy is
-re-read at most once a second.
+the catalog moves on (a new Delta version, a compaction included) or grants
+change; the policy is re-read at most once a second. Files a compaction
+replaced stay on disk for ``storage.keep_replaced_files_hours``, so a query on
+a set bound just before it still finishes; should a set meet a missing file
+anyway (a vacuum by another tool), it is bound again and the query answered
+from the new binding, once.
 
 Each database holds only its callers' readable datasets (PII already masked in
 the view definitions), then is locked: no external access beyond the storage
@@ -106,7 +110,14 @@ class QueryService:
                 raise ApiError(exc.code, str(exc)) from None
             database = self._database(policy, principal, versions)
             limit = min(max_rows or self.settings.max_rows, self.settings.max_rows)
-            result = self._execute(database, checked.sql, limit)
+            try:
+                result = self._execute(database, checked.sql, limit)
+            except _FilesGone:
+                # the set was bound to files that are gone (a vacuum outran the catalog):
+                # bind it again to the tables as they are now, and answer from that once
+                self._discard(database)
+                database = self._database(policy, principal, versions)
+                result = self._execute(database, checked.sql, limit, stale_ok=False)
             rows = len(result.rows)
             return result
         except ApiError as exc:
@@ -166,6 +177,8 @@ class QueryService:
                 return found
             session = self._build(policy, principal)
             with self._lock:
+                for older in [k for k in self._sets if k[0] == key[0]]:
+                    del self._sets[older]  # an older version of the same set: never asked again
                 self._sets[key] = session
                 self._building.pop(key, None)
                 while len(self._sets) > MAX_ACCESS_SETS:
@@ -192,7 +205,15 @@ class QueryService:
         session.lock_down()
         return session
 
-    def _execute(self, session: DuckDBSession, sql: str, limit: int) -> QueryResult:
+    def _discard(self, session: DuckDBSession) -> None:
+        with self._lock:
+            for key in [k for k, v in self._sets.items() if v is session]:
+                del self._sets[key]
+
+    def _execute(
+        self, session: DuckDBSession, sql: str, limit: int, *, stale_ok: bool = True
+    ) -> QueryResult:
+        """``stale_ok``: a data file missing raises :class:`_FilesGone` (for one rebind)."""
         import duckdb
 
         started = time.perf_counter()
@@ -223,6 +244,10 @@ class QueryService:
                 f"the query ran longer than {self.settings.timeout_seconds:g} s and was "
                 "stopped; filter or aggregate more",
             ) from None
+        except duckdb.IOException as exc:
+            if stale_ok:
+                raise _FilesGone from None
+            raise ApiError("query_failed", str(exc).strip().splitlines()[0][:1000]) from None
         except duckdb.Error as exc:
             raise ApiError("query_failed", str(exc).strip().splitlines()[0][:1000]) from None
         finally:
@@ -240,6 +265,10 @@ class QueryService:
             for session in self._sets.values():
                 session.close()
             self._sets.clear()
+
+
+class _FilesGone(Exception):
+    """A query's access set named data files that are no longer there."""
 
 
 def _fit(batch: pa.RecordBatch, room: int) -> pa.RecordBatch:

@@ -41,7 +41,7 @@ def _maybe_compact(catalog: Catalog, uri: str, *, ratio: float = 0.25, force: bo
         setup, new_base, retired = sql.compaction(base, recent, table.spec.key)
         for statement in setup:
             con.execute(statement)
-        _write(
+        written = _write(
             catalog,
             con,
             uri,
@@ -56,6 +56,9 @@ def _maybe_compact(catalog: Catalog, uri: str, *, ratio: float = 0.25, force: bo
         )
     finally:
         con.close()
+    # readers rebind to the new files when the catalog moves on; the replaced files stay
+    # for ``storage.keep_replaced_files_hours`` so queries that opened them still finish
+    catalog.moved(uri, written.version)
     catalog.tables.vacuum(uri)
     return True
 

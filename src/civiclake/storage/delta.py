@@ -99,9 +99,12 @@ class TableStore:
         storage_options: Mapping[str, str] | None = None,
         *,
         connections: Connections = DEFAULT,
+        keep_replaced_hours: int = 1,
     ) -> None:
+        """``keep_replaced_hours``: how long :meth:`vacuum` leaves files a commit removed."""
         self._options = dict(storage_options or {})
         self.connections = connections
+        self.keep_replaced_hours = keep_replaced_hours
         self.advisor: Callable[[str], tuple[str | None, str | None]] | None = None
         """Optional: a table URI's dataset name and repair command, so a
         :class:`TableDamagedError` names them (set by the CLI from ``civiclake doctor``)."""
@@ -569,9 +572,13 @@ class TableStore:
         return dict(history[0]) if history else {}
 
     def vacuum(self, uri: str) -> int:
-        """Delete files no longer in the current version; returns how many."""
+        """Delete files no longer in the current version that were removed longer than
+        ``keep_replaced_hours`` ago (readers of an older version may still be reading the
+        younger ones); returns how many. Deleting nothing makes no commit."""
         removed = self.open(uri).vacuum(
-            retention_hours=0, enforce_retention_duration=False, dry_run=False
+            retention_hours=self.keep_replaced_hours,
+            enforce_retention_duration=False,
+            dry_run=False,
         )
         return len(removed)
 
