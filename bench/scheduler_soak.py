@@ -292,6 +292,8 @@ def soak(days: int) -> dict[str, Any]:
         runner.run(select)
         clock.advance(STEP)
     faults.insert(0, "planning 5xx")
+    subjects = {"planning 5xx": "planning/planning_api", "broken job file": JOB}
+    subjects["killed run"] = "repairs/drs"
     scheduler.shutdown()
     jobs = ["repairs/open_orders", "planning/stages", "housing/events_by_kind"]
     Runner(Project.load(replay), today=_local_date(clock.now())).run(jobs)  # each job, once
@@ -310,6 +312,12 @@ def soak(days: int) -> dict[str, Any]:
         "tables_equal": {name: ours[name] == theirs[name] for name in TABLES},
         "rows": {name: len(ours[name]) for name in TABLES},
         "faults": faults,
+        "one_alert_and_one_recovery_per_fault": all(
+            sorted(a.get("event") for a in receiver.received if a.get("subject") == subject)
+            == ["alert", "recovery"]
+            for subject in subjects.values()
+        )
+        and len(receiver.received) == 2 * len(subjects),
         "alerts": [
             {k: a.get(k) for k in ("event", "department", "subject", "message")}
             for a in receiver.received
