@@ -220,3 +220,25 @@ def test_a_run_left_running_by_a_dead_scheduler_is_marked_abandoned_and_runs_aga
     state = states.get(REPORT)
     assert state is not None and state.last_status == "success"
     scheduler.shutdown()
+
+
+def test_a_job_whose_run_could_not_start_is_tried_again(
+    repairs: tuple[Project, RepairsSimulator],
+) -> None:
+    project, _ = repairs
+    config = project.dir / "civiclake.yaml"
+    config.write_text(config.read_text() + "run:\n  lock_wait_seconds: 0\n")
+    project = Project.load(project.dir)
+    Runner(project).run([DRS])
+    leases = Leases(project.store)
+    held = leases.acquire(["repairs_refined.open_orders"], holder="run 99 (civiclake run)", ttl=600)
+    assert isinstance(held, list)
+    scheduler = Scheduler(project, clock=ManualClock(START))
+    _look(scheduler)  # started, but the run stopped at once: its dataset was busy
+    assert any("being written by run 99" in e for e in scheduler.errors)
+    leases.release(held)
+    _look(scheduler)
+    state = ScheduleStates(project.store).get(REPORT)
+    assert state is not None and state.last_status == "success"
+    assert project.catalog.exists(project.dataset("repairs", "refined", "open_orders"))
+    scheduler.shutdown()

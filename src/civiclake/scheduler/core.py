@@ -341,9 +341,11 @@ class Scheduler:
                 last_run_id=summary.run_id if summary else state.last_run_id,
                 last_ended_at=ended,
             )
-            if graph.nodes[name].definition.kind in ("job", "publish") and status != "blocked":
+            ran = summary is not None and status != "blocked"
+            if graph.nodes[name].definition.kind in ("job", "publish") and ran:
                 # success or failure, it ran on these inputs: a failed job waits for a new
-                # input or an edit of its file instead of failing again every tick
+                # input or an edit of its file instead of failing again every tick (a run
+                # that never started — its datasets busy past the wait — is tried again)
                 state = replace(state, inputs_seen=self._inputs(graph, name, current))
             self.states.save(state)
         with self._lock:
