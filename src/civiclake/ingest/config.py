@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator
 
 from civiclake.config.models import Model
@@ -13,6 +15,30 @@ def check_dataset_name(value: str | None) -> str | None:
     if value is not None and not is_identifier(value):
         raise ValueError(f"a dataset name is a lowercase SQL name, e.g. `{snake_case(value)}`")
     return value
+
+
+DeleteMode = Literal["invalidate", "new_record", "ignore"]
+"""What a delete does to a keyed dataset's history (dbt snapshots' ``hard_deletes``):
+``invalidate`` closes the last version (``valid_to`` set, nothing added to history's
+rows), ``new_record`` also adds a row marked ``is_deleted``, ``ignore`` records nothing
+(latest keeps the record)."""
+
+
+class HistoryOptions(Model):
+    """How a keyed dataset's history notices changes and deletes (see docs/history.md)."""
+
+    track: Literal["all"] | list[str] = "all"
+    """Columns whose change makes a new version (null-safe): ``all``, or a list."""
+    deletes: DeleteMode = "invalidate"
+
+    @field_validator("track")
+    @classmethod
+    def _tracked(cls, value: Literal["all"] | list[str]) -> Literal["all"] | list[str]:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("list at least one column, or use `all`")
+            return value
+        return value
 
 
 class SourceConfig(Model):

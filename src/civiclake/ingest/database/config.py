@@ -20,13 +20,12 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from civiclake.config.models import Model
 from civiclake.config.secrets import Secret
-from civiclake.ingest.config import SourceConfig, check_dataset_name
+from civiclake.ingest.config import HistoryOptions, SourceConfig, check_dataset_name
 from civiclake.naming import is_identifier, snake_case
 
 
-class DatabaseTable(Model):
+class DatabaseTable(HistoryOptions):
     """One table of the source database and how it is synced."""
 
     key: list[str] = Field(min_length=1)

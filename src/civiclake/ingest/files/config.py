@@ -9,13 +9,15 @@ never needs editing when a new month arrives.
 
 from __future__ import annotations
 
+import fnmatch
 import re
+from datetime import datetime
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from civiclake.config.models import Model
-from civiclake.ingest.config import SourceConfig, check_dataset_name
+from civiclake.ingest.config import DeleteMode, SourceConfig, check_dataset_name
 from civiclake.naming import snake_case
 
 FileFormat = Literal["auto", "csv", "excel", "json", "ndjson"]
@@ -29,6 +31,59 @@ _TYPE_NAME = re.compile(
 
 Checked here because the name is spliced into SQL; DuckDB checks that it exists.
 """
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+):([^{}]+)\}")
+"""``{month:%Y-%m}`` in a pattern: the part of the name holding the export's date."""
+_DIRECTIVES = {
+    "Y": r"\d{4}",
+    "y": r"\d{2}",
+    "m": r"\d{1,2}",
+    "d": r"\d{1,2}",
+    "H": r"\d{1,2}",
+    "M": r"\d{1,2}",
+    "S": r"\d{1,2}",
+    "b": r"[A-Za-z]{3}",
+    "B": r"[A-Za-z]+",
+    "j": r"\d{1,3}",
+}
+
+
+def placeholders(pattern: str) -> list[tuple[str, str]]:
+    """The ``(name, format)`` placeholders of a pattern; ValueError for one we cannot read."""
+    found = _PLACEHOLDER.findall(pattern)
+    if len(found) > 1:
+        raise ValueError(f"{pattern!r}: use one date placeholder such as {{month:%Y-%m}}")
+    for name, fmt in found:
+        for directive in re.findall(r"%(.)", fmt):
+            if directive not in _DIRECTIVES:
+                raise ValueError(
+                    f"{pattern!r}: %{directive} in {{{name}:{fmt}}} is not a date part civiclake "
+                    f"reads from a file name; use %Y, %m, %d, %H, %M, %S, %b or %B"
+                )
+    return found
+
+
+def time_from_name(pattern: str, file_name: str) -> datetime | None:
+    """The time a ``{name:%fmt}`` placeholder of ``pattern`` reads from ``file_name``."""
+    found = placeholders(pattern)
+    if not found:
+        return None
+    _name, fmt = found[0]
+    regex = ""
+    for piece in re.split(r"(\{\w+:[^{}]+\})", pattern):
+        if _PLACEHOLDER.fullmatch(piece):
+            part = re.sub(r"%(.)", lambda m: _DIRECTIVES.get(m.group(1), "."), re.escape(fmt))
+            regex += f"(?P<when>{part.replace(chr(92) + '%', '%')})"
+        else:
+            regex += fnmatch.translate(piece).removeprefix("(?s:").removesuffix(")\\Z")
+    match = re.fullmatch(regex, file_name, flags=re.IGNORECASE)
+    if match is None:
+        return None
+    try:
+        return datetime.strptime(match.group("when"), fmt)
+    except ValueError:
+        return None
 
 
 class CsvOptions(Model):
@@ -71,6 +126,60 @@ class FilesSourceConfig(SourceConfig):
     key: list[str] = Field(default_factory=list)
     min_file_age_seconds: float = Field(default=5, ge=0)
     """A file modified more recently than this is still being written: skipped this run."""
+    full_export: bool = False
+    """Each file is a whole export (needs ``key:``): the dataset keeps every export's state
+    as history — ``x``, ``x__history``, ``x_as_of(t)``, ``x_as_known(t)`` — and keys absent
+    from an export are deleted as of that export."""
+    effective_column: str | None = None
+    """With ``full_export``: a column holding the export's date (the same in every row). By
+    default the date comes from a ``{name:%Y-%m}`` placeholder in a pattern, else the time
+    the file arrived."""
+    version: str | None = None
+    """A column dating each row's last change; rows whose tracked values changed are dated
+    by it when it moved forward, else by the export's time."""
+    track: Literal["all"] | list[str] = "all"
+    """Columns whose change makes a new version (null-safe comparison): ``all`` or a list."""
+    deletes: DeleteMode = "invalidate"
+    """What a key absent from an export does: ``invalidate`` (its last version ends),
+    ``new_record`` (a row marked ``is_deleted`` is added too) or ``ignore``."""
+
+    @field_validator("track")
+    @classmethod
+    def _tracked(cls, value: Literal["all"] | list[str]) -> Literal["all"] | list[str]:
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("list at least one column, or use `all`")
+            return [snake_case(v) for v in value]
+        return value
+
+    @field_validator("patterns")
+    @classmethod
+    def _placeholders(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            placeholders(pattern)  # a ValueError names what is wrong
+        return value
+
+    @model_validator(mode="after")
+    def _export_needs_key(self) -> FilesSourceConfig:
+        if self.full_export and not self.key:
+            raise ValueError(
+                "`full_export: true` needs `key:` (the columns identifying a record, e.g. "
+                "`key: [tenancy_ref]`) so each export can be compared with the last"
+            )
+        return self
+
+    @property
+    def globs(self) -> list[str]:
+        """The patterns as globs (a ``{name:%fmt}`` placeholder matches anything)."""
+        return [_PLACEHOLDER.sub("*", p) for p in self.patterns]
+
+    def effective_time(self, file_name: str) -> datetime | None:
+        """The export time a pattern's placeholder gives ``file_name``; None without one."""
+        for pattern in self.patterns:
+            found = time_from_name(pattern, file_name)
+            if found is not None:
+                return found
+        return None
 
     @field_validator("dataset")
     @classmethod

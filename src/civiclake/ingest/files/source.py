@@ -80,7 +80,7 @@ class FilesSource(Source[FilesSourceConfig]):
                 "folder) for files sources for now"
             )
         folder, from_inbox = self.folder()
-        found = landing.scan(folder, self.config.patterns)
+        found = landing.scan(folder, self.config.globs)
         result = Counts()
         tally = Tally(Counter(), result.notes)
         failures: list[str] = []
