@@ -94,13 +94,17 @@ def is_identifier(name: str) -> bool:
 HISTORY_SUFFIX = "__history"
 """``x__history``: every version of keyed dataset ``x``."""
 AS_OF_SUFFIX = "_as_of"
-"""``x_as_of(DATE '…')``: keyed dataset ``x`` as a snapshot taken at the end of that day."""
+"""``x_as_of(t)``: keyed dataset ``x`` as it was at ``t`` (a date: its end), by valid time."""
+AS_KNOWN_SUFFIX = "_as_known"
+"""``x_as_known(t)``: exactly what ``x`` showed at ``t`` (by recorded time); never changes."""
 
 
 def dataset_read(name: str, *, call: bool = False) -> str:
-    """The dataset a table name reads: ``x`` for ``x__history`` and a call of ``x_as_of``."""
-    if call and name.lower().endswith(AS_OF_SUFFIX):
-        return name[: -len(AS_OF_SUFFIX)]
+    """The dataset a table name reads: ``x`` for ``x__history`` and a call of ``x_as_of``
+    or ``x_as_known``."""
+    for suffix in (AS_OF_SUFFIX, AS_KNOWN_SUFFIX):
+        if call and name.lower().endswith(suffix):
+            return name[: -len(suffix)]
     if name.lower().endswith(HISTORY_SUFFIX):
         return name[: -len(HISTORY_SUFFIX)]
     return name

@@ -51,7 +51,7 @@ def tables(root: Path) -> tuple[list[tuple[object, ...]], list[tuple[object, ...
             "ORDER BY id"
         ).read_all()
         history = session.sql(
-            "SELECT id, valid_from, valid_to, _deleted FROM planning_refined.applications__history "
+            "SELECT id, valid_from, valid_to FROM planning_refined.applications__history "
             "ORDER BY id, valid_from, _seq"
         ).read_all()
         return (

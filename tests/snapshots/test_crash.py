@@ -97,7 +97,7 @@ def snapshot(project_dir: Path) -> Snapshot:
             "SELECT id, value, note, last_updated FROM planning_refined.apps ORDER BY id"
         ).read_all()
         history = session.sql(
-            "SELECT id, value, valid_from, valid_to, _deleted, _seq "
+            "SELECT id, value, valid_from, valid_to, _seq "
             "FROM planning_refined.apps__history ORDER BY id, _seq"
         ).read_all()
         return (

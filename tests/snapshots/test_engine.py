@@ -112,7 +112,7 @@ def test_latest_history_and_as_of(tmp_path: Path) -> None:
     assert engine_as_of(project, DAY0) == {(1, 10, t), (2, 20, t), (3, 30, t)}
     history = rows(
         project,
-        "SELECT id, value, valid_from, valid_to, _deleted FROM planning_refined.apps__history "
+        "SELECT id, value, valid_from, valid_to FROM planning_refined.apps__history "
         "WHERE id = 1 ORDER BY valid_from",
     )
     assert [(r["value"], r["valid_to"]) for r in history] == [

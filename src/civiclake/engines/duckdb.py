@@ -66,7 +66,8 @@ class DuckDBSession:
         """Arrow objects registered on the connection, which cursors must register again."""
         self.masks: dict[str, dict[str, str]] = {}
         """``{schema.x: {column: SQL}}``: columns views show masked (set before ``register``;
-        the access policy decides them). Applies to ``x``, ``x__history`` and ``x_as_of``.
+        the access policy decides them). Applies to ``x``, ``x__history``, ``x_as_of`` and
+        ``x_as_known``.
         A masked dataset's files are read through Arrow under a random name, never by a
         path the SQL could name (see :meth:`restrict`)."""
 
@@ -130,8 +131,9 @@ class DuckDBSession:
 
     def _create_history_views(self, ref: DatasetRef) -> bool:
         """Views of a keyed dataset's history table: ``x``, ``x__history``, ``x_as_of(d)``."""
-        from civiclake.naming import AS_OF_SUFFIX, HISTORY_SUFFIX
+        from civiclake.naming import AS_KNOWN_SUFFIX, AS_OF_SUFFIX, HISTORY_SUFFIX
         from civiclake.snapshots import (
+            as_known_relation,
             as_of_relation,
             history_relation,
             latest_relation,
@@ -162,12 +164,19 @@ class DuckDBSession:
         as_of = self._masked(
             base, as_of_relation(con, table, prefix, relation=relation), table.columns
         )
+        as_known = self._masked(
+            base, as_known_relation(con, table, prefix, relation=relation), table.columns
+        )
         self.con.execute(f"CREATE OR REPLACE VIEW {schema}.{_quote(name)} AS {latest}")
         self.con.execute(
             f"CREATE OR REPLACE VIEW {schema}.{_quote(name + HISTORY_SUFFIX)} AS {history}"
         )
         self.con.execute(
             f"CREATE OR REPLACE MACRO {schema}.{_quote(name + AS_OF_SUFFIX)}(d) AS TABLE {as_of}"
+        )
+        self.con.execute(
+            f"CREATE OR REPLACE MACRO {schema}.{_quote(name + AS_KNOWN_SUFFIX)}(t) "
+            f"AS TABLE {as_known}"
         )
         self._registered.update({base, base.sibling(name + HISTORY_SUFFIX)})
         return True

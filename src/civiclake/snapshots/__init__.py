@@ -7,7 +7,8 @@ engine can reuse it. Its public face:
 
 * writing: :func:`apply_increment`, :func:`compact`, :func:`rebuild`;
 * reading: :func:`open_history` (a table's tiers and spec), :func:`latest_relation`,
-  :func:`history_relation`, :func:`as_of_relation` (SQL over a table's files), and
+  :func:`history_relation`, :func:`as_of_relation`, :func:`as_known_relation` (SQL over
+  a table's files), and
   :func:`changes_since` (versions after a ``_seq``, for publishing).
 
 Modules: ``spec`` (what a table keeps), ``table`` (a table as stored, and its relations),
@@ -25,6 +26,7 @@ from civiclake.snapshots.spec import (
 )
 from civiclake.snapshots.table import (
     HistoryTable,
+    as_known_relation,
     as_of_relation,
     changes_since,
     history_relation,
@@ -43,6 +45,7 @@ __all__ = [
     "HistorySpec",
     "HistoryTable",
     "apply_increment",
+    "as_known_relation",
     "as_of_relation",
     "changes_since",
     "compact",

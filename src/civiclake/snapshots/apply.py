@@ -32,6 +32,7 @@ batch exactly once (its application id) and finishes a compaction left undone.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -50,8 +51,15 @@ from civiclake.snapshots.spec import (
     HistorySpec,
 )
 from civiclake.snapshots.sql import ARCHIVE, BASE, DELETED, PART, RECENT, SEQ, VALID_FROM, q
-from civiclake.snapshots.table import HistoryTable, open_history, parquet_relation
+from civiclake.snapshots.table import (
+    HistoryTable,
+    latest_relation,
+    open_history,
+    parquet_relation,
+    relations,
+)
 from civiclake.snapshots.write import _ordered_columns, _reader, _write, connect
+from civiclake.storage.staged import sql_literal
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -68,6 +76,21 @@ if TYPE_CHECKING:
 
 
 # -- applying increments ---------------------------------------------------------
+@dataclass(frozen=True)
+class Observation:
+    """When an ``observed`` increment was seen, and how it relates to the table."""
+
+    at: datetime
+    full: bool = False
+    compare_at: datetime | None = None
+    reassert_at: datetime | None = None
+
+
+def _naive(moment: datetime) -> datetime:
+    """Valid and recorded times are stored as UTC without a zone (TIMESTAMP)."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
 def apply_increment(
     catalog: Catalog,
     ref: DatasetRef,
@@ -80,15 +103,36 @@ def apply_increment(
     description: str = "",
     owner: str = "",
     pii: Sequence[str] = (),
+    observed_at: datetime | None = None,
+    full: bool = False,
+    compare_at: datetime | None = None,
+    reassert_at: datetime | None = None,
 ) -> HistoryResult:
     """Add an increment's versions to ``ref``'s history; latest and as-of follow.
 
     ``data`` is any Arrow table or stream of records in import order (ties on
     the version column go to the later row). Columns starting with ``_`` are
-    lineage and are kept but not compared when spotting re-deliveries.
+    lineage and are kept but not compared when spotting re-deliveries or changes.
+
+    In ``observed`` mode (see :class:`HistorySpec`): ``observed_at`` (default now, UTC)
+    dates what the source's clock cannot; ``full`` says the increment holds every key,
+    so a key it lacks is deleted as of ``observed_at``; ``compare_at`` compares with
+    the state valid at that time rather than latest (an export that arrived late), and
+    ``reassert_at`` is the valid time of the next full observation already applied,
+    from which the state it recorded is restored for the keys this one changed.
     """
     uri = catalog.uri(ref)
-    result = _apply(catalog, uri, data, spec, app_id=app_id, import_id=import_id, ref=ref)
+    moment = Observation(
+        at=_naive(observed_at) if observed_at is not None else _naive(datetime.now(UTC)),
+        full=full,
+        compare_at=_naive(compare_at) if compare_at is not None else None,
+        reassert_at=_naive(reassert_at) if reassert_at is not None else None,
+    )
+    if spec.mode == "events" and spec.version is None:
+        raise HistoryError("an events history needs a version column to date its versions")
+    result = _apply(
+        catalog, uri, data, spec, app_id=app_id, import_id=import_id, ref=ref, moment=moment
+    )
     register(catalog, ref, producer=producer, description=description, owner=owner, pii=pii)
     return result
 
@@ -102,7 +146,10 @@ def _apply(
     app_id: str,
     import_id: str,
     ref: DatasetRef,
+    moment: Observation | None = None,
 ) -> HistoryResult:
+    if moment is None:
+        moment = Observation(at=_naive(datetime.now(UTC)))
     catalog.check(ref, uri)
     tables = catalog.tables
     if tables.committed_version(uri, app_id) is not None:
@@ -115,12 +162,17 @@ def _apply(
             f"{ref.qualified} already exists as a plain table, not a history table; "
             "drop it or give the source another dataset name"
         )
+    if current is not None and current.spec.mode != spec.mode:
+        raise HistoryError(
+            f"{ref.qualified} keeps {current.spec.mode} history, not {spec.mode}; changing "
+            "how a dataset's history is kept needs `civiclake history rebuild`"
+        )
     if current is not None and current.spec.key != spec.key:
         raise HistoryError(
             f"{ref.qualified} is keyed by {', '.join(current.spec.key)}, not "
             f"{', '.join(spec.key)}; a new key needs `civiclake history rebuild`"
         )
-    stored = current.spec if current is not None else spec
+    stored = replace(current.spec, deletes=spec.deletes) if current is not None else spec
     con = connect(catalog)
     try:
         notes: list[str] = []
@@ -138,10 +190,22 @@ def _apply(
             ]
             if widened:  # the table was rewritten: its files and version changed
                 current = open_history(tables, uri)
-        duplicates = _drop_redeliveries(con, spec, current)
+        if spec.mode == "observed":
+            duplicates = 0
+            unchanged, refreshed = _observe(con, spec, current, moment)
+            if refreshed and current is not None:
+                _refresh_in_place(catalog, con, current, spec.refresh)  # rare: see spec
+                current = open_history(tables, uri)
+                notes.append(f"{refreshed} latest versions' {', '.join(spec.refresh)} updated")
+        else:
+            duplicates = _drop_redeliveries(con, spec, current)
+            unchanged = 0
+            _drop_repeated_deletes(con, spec, current)
         version = current.version + 1 if current is not None else 0
+        recorded = sql_literal(datetime.now(UTC))
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW fresh AS SELECT * EXCLUDE (_ord), "
+            f"CREATE OR REPLACE TEMP VIEW fresh AS SELECT * EXCLUDE (_ord) "
+            f"REPLACE ({recorded} AS {q(IMPORTED_AT)}), "
             f"CAST({version} AS BIGINT) * {_SEQ_SHIFT} + _ord AS {q(SEQ)} FROM kept"
         )
         counts = con.sql(f"SELECT count(*), count(*) FILTER ({q(DELETED)}) FROM fresh").fetchall()
@@ -184,6 +248,7 @@ def _apply(
         already_applied=False,
         rejected=rejected,
         notes=notes,
+        unchanged=unchanged,
     )
 
 
@@ -216,7 +281,8 @@ def _stage(con: duckdb.DuckDBPyConnection, data: Any, spec: HistorySpec, import_
 
     reader = as_reader(data)
     names = reader.schema.names
-    for column in (*spec.key, spec.version):
+    needed = [*spec.key, *([spec.version] if spec.version and spec.mode == "events" else [])]
+    for column in needed:
         if column not in names:
             raise HistoryError(
                 f"the increment has no column {column!r} (needed as "
@@ -225,6 +291,10 @@ def _stage(con: duckdb.DuckDBPyConnection, data: Any, spec: HistorySpec, import_
     for reserved in (VALID_FROM, DELETED, SEQ, PART, IMPORT_ID, IMPORTED_AT):
         if reserved in names:
             raise HistoryError(f"the increment has a column named {reserved!r}, which is reserved")
+    if spec.deletes == "ignore" and spec.deleted:
+        deleted_rule = f"coalesce(({spec.deleted}), false)"
+    else:
+        deleted_rule = None
     if isinstance(data, pa.Table):  # already in memory: DuckDB reads it in place
         con.register("increment", data.append_column("_ord", _ordinal(data.num_rows)))
         kind = "VIEW"
@@ -233,6 +303,8 @@ def _stage(con: duckdb.DuckDBPyConnection, data: Any, spec: HistorySpec, import_
         con.register("increment", pa.RecordBatchReader.from_batches(schema, _with_ordinal(reader)))
         kind = "TABLE"
     deleted = f"coalesce(({spec.deleted}), false)" if spec.deleted else "false"
+    dated = spec.version is not None and spec.version in names
+    stamp = f"CAST({q(spec.version)} AS TIMESTAMP)" if dated else "CAST(NULL AS TIMESTAMP)"
     lineage = [n for n in names if n.startswith("_")]
     data_cols = [n for n in names if not n.startswith("_")]
     now = sql_literal(datetime.now(UTC))
@@ -241,10 +313,11 @@ def _stage(con: duckdb.DuckDBPyConnection, data: Any, spec: HistorySpec, import_
     try:
         con.execute(
             f"CREATE TEMP {kind} staged AS SELECT {select}, "
-            f"CAST({q(spec.version)} AS TIMESTAMP) AS {q(VALID_FROM)}, "
+            f"{stamp} AS {q(VALID_FROM)}, "
             f"CAST({deleted} AS BOOLEAN) AS {q(DELETED)}, "
             f"{_literal(import_id)} AS {q(IMPORT_ID)}, {now} AS {q(IMPORTED_AT)}"
             f"{', ' + extra if extra else ''}, _ord FROM increment"
+            + (f" WHERE NOT {deleted_rule}" if deleted_rule else "")
         )
         # evaluates the casts, so a bad value is reported here
         counted = con.sql(
@@ -265,18 +338,39 @@ def _reject_unusable(
     spec: HistorySpec,
     app_id: str,
 ) -> int:
-    """Rows with a NULL key or version cannot be placed in history: to ``__rejected``."""
-    missing = " OR ".join(f"{q(c)} IS NULL" for c in (*spec.key, VALID_FROM))
+    """Rows with a NULL key or version cannot be placed in history: to ``__rejected``.
+
+    In ``observed`` mode a row without a version is dated by the observation, and a key
+    given twice keeps its last row (the others are rejected).
+    """
+    needed = [*spec.key] if spec.mode == "observed" else [*spec.key, VALID_FROM]
+    named = [*spec.key] if spec.mode == "observed" else [*spec.key, str(spec.version)]
+    missing = " OR ".join(f"{q(c)} IS NULL" for c in needed)
     reason = " || ".join(
-        f"CASE WHEN {q(c)} IS NULL THEN '{c} is missing; ' ELSE '' END"
-        for c in (*spec.key, spec.version)
+        f"CASE WHEN {q(c)} IS NULL THEN '{n} is missing; ' ELSE '' END"
+        for c, n in zip(needed, named, strict=True)
     )
+    if spec.mode == "observed":
+        keys = ", ".join(q(k) for k in spec.key)
+        con.execute(
+            "CREATE TEMP TABLE __repeat AS SELECT _ord FROM staged "
+            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _ord DESC) > 1"
+        )
+        repeats = con.sql("SELECT count(*) FROM __repeat").fetchall()[0][0]
+        if repeats:
+            again = f"_ord IN (SELECT _ord FROM __repeat) AND NOT ({missing})"
+            missing = f"({missing}) OR ({again})"
+            reason = (
+                f"CASE WHEN {again} THEN 'the key {', '.join(spec.key)} appears again later "
+                f"in the same file or batch (the last row was kept); ' ELSE '' END || {reason}"
+            )
     bad = con.sql(f"SELECT count(*) FROM staged WHERE {missing}").fetchall()[0][0]
     if bad:
         rejected = con.sql(
             f"SELECT * EXCLUDE (_ord, {q(VALID_FROM)}, {q(DELETED)}), "
             f"'{ref.qualified}: ' || rtrim({reason}, '; ') "
-            f"|| ' (every version needs its key and version)' AS _reject_reason "
+            f"|| CASE WHEN ({' OR '.join(f'{q(c)} IS NULL' for c in needed)}) "
+            f"THEN ' (every version needs its key and version)' ELSE '' END AS _reject_reason "
             f"FROM staged WHERE {missing} ORDER BY _ord"
         ).to_arrow_table()
         catalog.write(
@@ -347,6 +441,238 @@ def _drop_redeliveries(
     before = con.sql("SELECT count(*) FROM usable").fetchall()[0][0]
     after = con.sql("SELECT count(*) FROM kept").fetchall()[0][0]
     return int(before - after)
+
+
+def _observe(
+    con: duckdb.DuckDBPyConnection,
+    spec: HistorySpec,
+    current: HistoryTable | None,
+    moment: Observation,
+) -> tuple[int, int]:
+    """Temp table ``kept``: the versions an observation of the source's state makes.
+
+    Per key, the row seen is compared with the version in force (latest, or the one
+    valid at ``compare_at``), tombstones included:
+
+    * a new key, a revival (the version in force is a tombstone) or a change of a
+      tracked value (null-safe) is a version;
+    * a delete (the spec's rule) of a live key is a tombstone carrying the last values;
+      a delete of a deleted or unknown key adds nothing;
+    * with a full observation, a live key not seen is a tombstone.
+
+    A version is dated by the version column when that moved past the version in force,
+    otherwise by the observation time (never earlier than the version it follows).
+    Returns (rows unchanged, latest versions whose ``refresh`` columns differ).
+    """
+    keys = spec.key
+    k = ", ".join(q(c) for c in keys)
+    on = " AND ".join(f"i.{q(c)} = p.{q(c)}" for c in keys)
+    at = sql_literal(moment.at)
+    incoming = [r[0] for r in con.sql("DESCRIBE usable").fetchall()]
+    data = [c for c in incoming if not c.startswith("_") and c not in (*keys, VALID_FROM)]
+    held = set(current.columns) if current is not None else set()
+    if current is None:
+        con.execute("CREATE TEMP TABLE prior AS SELECT * FROM usable WHERE false")
+    else:
+        everything = relations(con, current, "prior")[2]
+        if moment.compare_at is None:
+            rel = latest_relation(con, current, "prior", include_deleted=True)
+        else:
+            rel = (
+                f"SELECT * FROM {everything} "
+                f"WHERE {q(VALID_FROM)} <= {sql_literal(moment.compare_at)} "
+                f"QUALIFY row_number() OVER ({sql.newest_first(keys)}) = 1"
+            )
+        narrow = "" if moment.full else f" SEMI JOIN usable USING ({k})"
+        con.execute(f"CREATE TEMP TABLE prior AS SELECT * FROM ({rel}){narrow}")
+    tracked = list(spec.track) if spec.track is not None else data
+    if spec.track is not None:
+        unknown = [c for c in tracked if c not in incoming]
+        if unknown:
+            raise HistoryError(
+                f"track lists {', '.join(unknown)}, which the data does not have; "
+                f"its columns: {', '.join(c for c in incoming if not c.startswith('_'))}"
+            )
+    same = " AND ".join(
+        f"i.{q(c)} IS NOT DISTINCT FROM p.{q(c)}" if c in held else f"i.{q(c)} IS NULL"
+        for c in tracked
+        if c not in keys
+    )
+    changed = f"NOT ({same})" if same else "false"
+    vf, dl = q(VALID_FROM), q(DELETED)
+    dated = (
+        f"CASE WHEN i.{vf} IS NOT NULL AND (p.{vf} IS NULL OR i.{vf} > p.{vf}) THEN i.{vf} "
+        f"ELSE greatest({at}, p.{vf}) END"
+    )
+    known = f"p.{q(keys[0])} IS NOT NULL"
+    carry = [
+        f"CASE WHEN i.{dl} THEN coalesce(i.{q(c)}, p.{q(c)}) ELSE i.{q(c)} END AS {q(c)}"
+        for c in data
+        if c in held
+    ]
+    replace_list = ", ".join([f"{dated} AS {vf}", *carry])
+    delete_ok = "false" if spec.deletes == "ignore" else "true"
+    con.execute(
+        f"CREATE TEMP TABLE __seen AS SELECT i.* REPLACE ({replace_list}), "
+        f"(NOT i.{dl} AND ({known}) AND NOT p.{dl} AND NOT ({changed})) AS __unchanged, "
+        f"((NOT i.{dl} AND (NOT ({known}) OR p.{dl} OR ({changed}))) "
+        f"OR (i.{dl} AND ({known}) AND NOT p.{dl} AND {delete_ok})) AS __version "
+        f"FROM usable AS i LEFT JOIN prior AS p ON {on}"
+    )
+    parts = ["SELECT * EXCLUDE (__unchanged, __version) FROM __seen WHERE __version"]
+    top = con.sql("SELECT coalesce(max(_ord), 0) FROM usable").fetchall()[0][0]
+    shown = [c for c in incoming if c not in (VALID_FROM, DELETED, "_ord")]
+    lineage = {IMPORT_ID: _literal(str(_import_id(con)))}
+    if moment.full and spec.deletes != "ignore" and current is not None:
+        cols = ", ".join(
+            lineage.get(c, f"p.{q(c)}" if c in held else f"NULL AS {q(c)}")
+            + (f" AS {q(c)}" if c in lineage else "")
+            for c in shown
+        )
+        parts.append(
+            f"SELECT {cols}, greatest({at}, p.{vf}) AS {vf}, true AS {dl}, "
+            f"{top} + row_number() OVER (ORDER BY {', '.join('p.' + q(c) for c in keys)}) "
+            f"AS _ord FROM prior AS p ANTI JOIN usable AS i ON {on} WHERE NOT p.{dl}"
+        )
+    con.execute(f"CREATE TEMP TABLE __fresh AS {' UNION ALL BY NAME '.join(parts)}")
+    if moment.compare_at is not None and moment.reassert_at is not None and current is not None:
+        _reassert(con, spec, current, moment, shown, top)
+    else:
+        con.execute("CREATE TEMP VIEW kept AS SELECT * FROM __fresh")
+    counts = con.sql("SELECT count(*) FILTER (__unchanged) FROM __seen").fetchall()[0]
+    refreshed = 0
+    fresher = [c for c in spec.refresh if c in held and c in incoming]
+    if fresher and current is not None:
+        differs = " OR ".join(f"i.{q(c)} IS DISTINCT FROM p.{q(c)}" for c in fresher)
+        if differs:
+            con.execute(
+                f"CREATE TEMP TABLE __refresh AS SELECT p.{q(SEQ)}, "
+                f"{', '.join(f'i.{q(c)}' for c in fresher)} "
+                f"FROM __seen AS i JOIN prior AS p ON {on} WHERE i.__unchanged AND ({differs})"
+            )
+            refreshed = int(con.sql("SELECT count(*) FROM __refresh").fetchall()[0][0])
+    return int(counts[0]), refreshed
+
+
+def _import_id(con: duckdb.DuckDBPyConnection) -> str:
+    row = con.sql(f"SELECT any_value({q(IMPORT_ID)}) FROM staged").fetchall()
+    return str(row[0][0]) if row and row[0][0] is not None else ""
+
+
+def _reassert(
+    con: duckdb.DuckDBPyConnection,
+    spec: HistorySpec,
+    current: HistoryTable,
+    moment: Observation,
+    shown: list[str],
+    top: int,
+) -> None:
+    """A late observation changed keys up to the next one: restore the next one's state.
+
+    For each key this observation changed that has no version between it and the next
+    full observation, the version that was in force is repeated at the next
+    observation's time (a key that was unknown then gets a tombstone), so later days
+    answer exactly as before.
+    """
+    keys = spec.key
+    k = ", ".join(q(c) for c in keys)
+    vf, dl = q(VALID_FROM), q(DELETED)
+    assert moment.compare_at is not None and moment.reassert_at is not None
+    te, tn = sql_literal(moment.compare_at), sql_literal(moment.reassert_at)
+    everything = relations(con, current, "reassert")[2]
+    held = set(current.columns)
+    lineage = {IMPORT_ID: _literal(_import_id(con))}
+
+    def column(c: str, table: str) -> str:
+        if c in lineage:
+            return f"{lineage[c]} AS {q(c)}"
+        return f"{table}.{q(c)}" if c in held or table == "f" else f"NULL AS {q(c)}"
+
+    con.execute(
+        f"CREATE TEMP TABLE __between AS SELECT DISTINCT {k} FROM {everything} "
+        f"WHERE {vf} > {te} AND {vf} <= {tn}"
+    )
+    on = " AND ".join(f"f.{q(c)} = p.{q(c)}" for c in keys)
+    restored = ", ".join(
+        f"CASE WHEN p.{q(keys[0])} IS NULL THEN {column(c, 'f').split(' AS ')[0]} "
+        f"ELSE {column(c, 'p').split(' AS ')[0]} END AS {q(c)}"
+        for c in shown
+    )
+    con.execute(
+        "CREATE TEMP VIEW kept AS SELECT * FROM __fresh UNION ALL BY NAME "
+        f"SELECT {restored}, {tn} AS {vf}, coalesce(p.{dl}, true) AS {dl}, "
+        f"{top} + 1000000000 + row_number() OVER (ORDER BY {', '.join('f.' + q(c) for c in keys)}) "
+        f"AS _ord FROM __fresh AS f LEFT JOIN prior AS p ON {on} "
+        f"ANTI JOIN __between AS b ON {' AND '.join(f'f.{q(c)} = b.{q(c)}' for c in keys)} "
+        f"WHERE {tn} > {te}"
+    )
+
+
+def _drop_repeated_deletes(
+    con: duckdb.DuckDBPyConnection, spec: HistorySpec, current: HistoryTable | None
+) -> None:
+    """``kept`` without tombstones of keys already deleted by a tombstone no newer."""
+    if not spec.deleted or current is None:
+        return
+    keys = spec.key
+    k = ", ".join(q(c) for c in keys)
+    vf, dl = q(VALID_FROM), q(DELETED)
+    if not con.sql(f"SELECT count(*) FROM kept WHERE {dl}").fetchall()[0][0]:
+        return
+    latest = latest_relation(con, current, "repeat", include_deleted=True)
+    con.execute(
+        f"CREATE TEMP TABLE __dead AS SELECT {k}, {vf} AS __at FROM ({latest}) AS l "
+        f"SEMI JOIN (SELECT {k} FROM kept WHERE {dl}) USING ({k}) WHERE {dl}"
+    )
+    on = " AND ".join(f"x.{q(c)} = d.{q(c)}" for c in keys)
+    # the first tombstone of the batch per key may repeat a stored one; later ones in
+    # the batch after a tombstone with no live version between are repeats too
+    con.execute(
+        f"CREATE TEMP TABLE __kept2 AS SELECT x.* FROM kept AS x LEFT JOIN __dead AS d ON {on} "
+        f"QUALIFY NOT (x.{dl} AND (coalesce(lag(x.{dl}) OVER (PARTITION BY "
+        f"{', '.join('x.' + q(c) for c in keys)} ORDER BY x.{vf}, x._ord), "
+        f"d.__at IS NOT NULL AND d.__at <= x.{vf})))"
+    )
+    con.execute("CREATE OR REPLACE TEMP VIEW kept AS SELECT * FROM __kept2")
+
+
+def _refresh_in_place(
+    catalog: Catalog,
+    con: duckdb.DuckDBPyConnection,
+    current: HistoryTable,
+    columns: Sequence[str],
+) -> None:
+    """Rewrite base and recent with ``__refresh``'s values of ``columns`` (matched on
+    ``_seq``): lineage that must follow the source without making a version."""
+    parts = [
+        (f, f.partition.get(PART) or tier)
+        for tier, files in ((BASE, current.base), (RECENT, current.recent))
+        for f in files
+    ]
+    if not parts:
+        return
+    present = [c for c in columns if c in current.columns]
+    selects = " UNION ALL BY NAME ".join(
+        f"SELECT *, {_literal(part)} AS {q(PART)} FROM read_parquet([{_literal(f.uri)}])"
+        for f, part in parts
+    )
+    cols = ", ".join(
+        f"coalesce(r.{q(c)}, t.{q(c)}) AS {q(c)}" if c in present else f"t.{q(c)}"
+        for c in current.columns
+    )
+    reader = _reader(
+        con,
+        f"SELECT {cols}, t.{q(PART)} FROM ({selects}) AS t "
+        f"LEFT JOIN __refresh AS r USING ({q(SEQ)})",
+        current.spec,
+    )
+    catalog.tables.replace_partitions(
+        current.uri,
+        reader,
+        partition_by=[PART],
+        predicate=f"{PART} = '{BASE}' OR {PART} = '{RECENT}'",
+        metadata={"civiclake.operation": "history-refresh"},
+    )
 
 
 def _reconcile_types(

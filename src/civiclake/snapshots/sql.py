@@ -15,9 +15,11 @@ Each version is in exactly one of them, so:
 
 * ``x`` (latest) is ``base`` without the keys ``recent`` touched, plus the
   newest ``recent`` version of those keys, minus deletes;
-* ``x__history`` is all three, with ``valid_to`` the next version's ``valid_from``;
-* ``x_as_of(d)`` is, per key, the newest version with ``valid_from`` before
-  the end of day ``d``, minus deletes.
+* ``x__history`` is all three, with ``valid_to`` the next version's ``valid_from``
+  and ``recorded_from``/``recorded_to`` the time ``x`` showed the version;
+* ``x_as_of(t)`` is, per key, the newest version with ``valid_from`` by ``t`` (a
+  date: its end), minus deletes — by *valid* time;
+* ``x_as_known(t)`` is the same by *recorded* time: what ``x`` showed at ``t``.
 
 Versions of one key are ordered by ``(valid_from, _seq)``; ``_seq`` grows with
 import order, so a tie on ``valid_from`` goes to the later import.
@@ -35,6 +37,11 @@ from civiclake.naming import quote as q
 
 VALID_FROM = "valid_from"
 VALID_TO = "valid_to"
+RECORDED = "_imported_at"
+"""When civiclake wrote a version (its recorded time), stored with every version."""
+RECORDED_FROM = "recorded_from"
+RECORDED_TO = "recorded_to"
+IS_DELETED = "is_deleted"
 DELETED = "_deleted"
 SEQ = "_seq"
 PART = "_part"
@@ -108,24 +115,67 @@ def latest(
     )
 
 
-def history(everything: str, key: Sequence[str], columns: Sequence[str]) -> str:
-    """Every version with ``valid_to``; ``columns`` in table order (``_part`` left out)."""
+def history(
+    everything: str, key: Sequence[str], columns: Sequence[str], deletes: str = "invalidate"
+) -> str:
+    """Every version with its valid and recorded intervals; ``columns`` in table order.
+
+    ``valid_to`` is the next version's ``valid_from``; ``recorded_to`` is when civiclake
+    first held a version that outranks this one (so the version was what ``x`` showed
+    from ``recorded_from`` until ``recorded_to``). Tombstones end the version before
+    them; with ``deletes = new_record`` they are rows too, marked ``is_deleted``.
+    """
+    window = f"PARTITION BY {_keys(key)} ORDER BY {q(VALID_FROM)}, {q(SEQ)}"
+    after = "ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING"
+    outranked = f"min({q(RECORDED)}) OVER ({window} {after})"
     select = []
     for name in columns:
+        if name == DELETED:
+            continue
         select.append(q(name))
         if name == VALID_FROM:
-            select.append(
-                f"lead({q(VALID_FROM)}) OVER (PARTITION BY {_keys(key)} "
-                f"ORDER BY {q(VALID_FROM)}, {q(SEQ)}) AS {q(VALID_TO)}"
-            )
-    return f"SELECT {', '.join(select)} FROM {everything}"
+            select.append(q(VALID_TO))
+            select.append(f"{q(RECORDED)} AS {q(RECORDED_FROM)}")
+            select.append(q(RECORDED_TO))
+    if deletes == "new_record":
+        select.append(f"{q(DELETED)} AS {q(IS_DELETED)}")
+    where = "" if deletes == "new_record" else f" WHERE NOT {q(DELETED)}"
+    return (
+        f"SELECT {', '.join(select)} FROM (SELECT *, "
+        f"lead({q(VALID_FROM)}) OVER ({window}) AS {q(VALID_TO)}, "
+        f"CASE WHEN {outranked} IS NOT NULL THEN greatest({q(RECORDED)}, {outranked}) END "
+        f"AS {q(RECORDED_TO)} FROM {everything}){where}"
+    )
+
+
+def moment(value: str) -> str:
+    """A macro argument as the instant it means: a date (or ``'YYYY-MM-DD'``) is the end
+    of that day, a timestamp is itself (inclusive)."""
+    text = f"CAST({value} AS VARCHAR)"
+    return (
+        f"(CASE WHEN typeof({value}) = 'DATE' OR length({text}) = 10 "
+        f"THEN CAST(CAST({text} AS DATE) AS TIMESTAMP) + INTERVAL 1 DAY "
+        f"ELSE CAST({value} AS TIMESTAMP) + INTERVAL 1 MICROSECOND END)"
+    )
 
 
 def as_of(everything: str, key: Sequence[str], day: str) -> str:
-    """What a full snapshot taken at the end of ``day`` (a SQL expression) would hold."""
+    """What a full snapshot taken at ``day`` would hold, by valid time: per key the newest
+    version valid by then, deletes removed (a date means the end of that day)."""
     return (
         f"SELECT * EXCLUDE ({q(DELETED)}) FROM (SELECT * FROM {everything} "
-        f"WHERE {q(VALID_FROM)} < CAST({day} AS DATE) + INTERVAL 1 DAY "
+        f"WHERE {q(VALID_FROM)} < {moment(day)} "
+        f"QUALIFY row_number() OVER ({newest_first(key)}) = 1) WHERE NOT {q(DELETED)}"
+    )
+
+
+def as_known(everything: str, key: Sequence[str], when: str) -> str:
+    """Exactly what ``x`` showed at ``when``: the latest of the versions civiclake had
+    recorded by then. Versions are only ever added, each recorded at its write, so the
+    answer for a past moment never changes."""
+    return (
+        f"SELECT * EXCLUDE ({q(DELETED)}) FROM (SELECT * FROM {everything} "
+        f"WHERE {q(RECORDED)} < {moment(when)} "
         f"QUALIFY row_number() OVER ({newest_first(key)}) = 1) WHERE NOT {q(DELETED)}"
     )
 

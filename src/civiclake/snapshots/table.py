@@ -153,7 +153,7 @@ def history_relation(
     relation: FileRelation = parquet_relation,
 ) -> str:
     _, _, everything = relations(con, table, prefix, relation)
-    return sql.history(everything, table.spec.key, table.columns)
+    return sql.history(everything, table.spec.key, table.columns, table.spec.deletes)
 
 
 def as_of_relation(
@@ -165,6 +165,17 @@ def as_of_relation(
 ) -> str:
     _, _, everything = relations(con, table, prefix, relation)
     return sql.as_of(everything, table.spec.key, day)
+
+
+def as_known_relation(
+    con: duckdb.DuckDBPyConnection,
+    table: HistoryTable,
+    prefix: str,
+    when: str = "t",
+    relation: FileRelation = parquet_relation,
+) -> str:
+    _, _, everything = relations(con, table, prefix, relation)
+    return sql.as_known(everything, table.spec.key, when)
 
 
 def changes_since(

@@ -110,8 +110,8 @@ def test_48_cycles_naive_drifts_civiclake_stays_identical(
 
         [row] = query(
             project,
-            "SELECT count(*) FILTER (WHERE _deleted) AS tombstones, "
-            "count(DISTINCT work_order_id) FILTER (WHERE NOT _deleted) AS keys "
+            "SELECT count(DISTINCT work_order_id) FILTER (WHERE work_order_id NOT IN "
+            "(SELECT work_order_id FROM repairs_raw.work_orders)) AS tombstones "
             "FROM repairs_raw.work_orders__history",
         )
         assert row["tombstones"] >= anomalies["deleted"]

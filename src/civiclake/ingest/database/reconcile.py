@@ -346,6 +346,7 @@ def _repair(
     import pyarrow.parquet as pq
 
     import_id = new_import_id()
+    observed = datetime.now(UTC).isoformat()
     report.import_id = import_id
     rows_path = sync.landing_path(today, import_id, "repair")
     key_cols = [sync.table.c[k] for k in sync.spec.key]
@@ -378,6 +379,7 @@ def _repair(
         rows=[str(rows_path)] if rows else [],
         deleted=deleted_paths,
         rows_read=rows,
+        observed=observed,
     )
     sync.save(state)
     fetched: set[tuple[Any, ...]] = set()

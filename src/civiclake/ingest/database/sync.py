@@ -71,6 +71,12 @@ class Pending:
     full_extract: bool = False
     """Every source row was read: keys not in it are deleted."""
     rows_read: int = 0
+    observed: str | None = None
+    """When the read began (ISO, UTC): the time of what the source's clock cannot date —
+    a change that did not move the cursor, a delete found by absence."""
+
+    def observed_at(self) -> datetime:
+        return datetime.fromisoformat(self.observed) if self.observed else datetime.now(UTC)
 
 
 @dataclass
@@ -134,7 +140,13 @@ class TableSync:
         self.db = db
         self.ref = DatasetRef(department, "raw", settings.dataset or name)
         self.spec = HistorySpec(
-            key=tuple(settings.key), version=CHANGED_AT, deleted=q(SOURCE_DELETED)
+            key=tuple(settings.key),
+            version=settings.cursor,
+            deleted=q(SOURCE_DELETED),
+            mode="observed",
+            track=tuple(settings.track) if isinstance(settings.track, list) else None,
+            deletes=settings.deletes,
+            refresh=(ROW_HASH,),
         )
         self._table: sa.Table | None = None
 
@@ -192,6 +204,7 @@ class TableSync:
             where, kind = " WHERE " + self.db.render(cursor_col >= since), "incremental"
         import_id = new_import_id()
         path = self.landing_path(today, import_id, kind)
+        observed = datetime.now(UTC).isoformat()
         rows, newest = self._read_to(path, select + where, f"reading {self.source_table}")
         next_cursor = _later(state.cursor, newest)
         state.pending = Pending(
@@ -201,6 +214,7 @@ class TableSync:
             next_cursor=next_cursor,
             full_extract=full,
             rows_read=rows,
+            observed=observed,
         )
         state.columns = columns
         self.save(state)
@@ -242,7 +256,7 @@ class TableSync:
         """Apply the recorded batch (once), then move the cursor on and clear it."""
         pending = state.pending
         assert pending is not None
-        applied = self.apply(pending, source_now=_later(state.cursor, pending.next_cursor))
+        applied = self.apply(pending)
         if pending.kind != "repair":
             state.cursor = pending.next_cursor or state.cursor
         if pending.full_extract:  # every row was just compared: as good as a reconciliation
@@ -252,8 +266,10 @@ class TableSync:
         return applied
 
     # -- applying ----------------------------------------------------------------------
-    def apply(self, pending: Pending, *, source_now: str | None) -> Applied:
-        """Turn a landed batch into versions: changed rows and tombstones, nothing unchanged."""
+    def apply(self, pending: Pending) -> Applied:
+        """Turn a landed batch into versions: the history engine compares each row with the
+        version held (``observed`` mode), so unchanged rows add nothing, a change the
+        source's clock did not date and a delete are dated when this sync saw them."""
         uri = self.project.layout.table_uri(self.ref)
         current = open_history(self.project.tables, uri)
         if not pending.rows and not pending.deleted and not pending.full_extract:
@@ -262,11 +278,11 @@ class TableSync:
             return Applied(pending.kind, pending.rows_read, 0, 0, 0, 0)
         con = connect(self.project)
         try:
-            self._changes(con, pending, current, source_now)
+            self._incoming(con, pending, current)
             result: HistoryResult = apply_increment(
                 self.project.catalog,
                 self.ref,
-                con.sql("SELECT * FROM changes").to_arrow_reader(self.config.batch_rows),
+                con.sql("SELECT * FROM incoming").to_arrow_reader(self.config.batch_rows),
                 self.spec,
                 app_id=f"database:{self.node}:{self.name}:{pending.import_id}",
                 import_id=pending.import_id,
@@ -275,88 +291,42 @@ class TableSync:
                 or f"{self.source_table} of {self.node}, synced",
                 owner=self.config.owner,
                 pii=self.config.pii,
+                observed_at=pending.observed_at(),
+                full=pending.full_extract,
             )
         finally:
             con.close()
-        unchanged = max(0, pending.rows_read - (result.versions - result.deletes))
         return Applied(
             kind=pending.kind,
             rows_read=pending.rows_read,
             versions=result.versions,
-            unchanged=unchanged if not result.already_applied else 0,
+            unchanged=result.unchanged,
             deletes=result.deletes,
             bytes_written=result.bytes_written,
             notes=list(result.notes),
         )
 
-    def _changes(
-        self,
-        con: duckdb.DuckDBPyConnection,
-        pending: Pending,
-        current: Any,
-        source_now: str | None,
-    ) -> str:
-        """Temp view ``changes``: the batch's new versions and tombstones."""
+    def _incoming(self, con: duckdb.DuckDBPyConnection, pending: Pending, current: Any) -> None:
+        """Temp view ``incoming``: the rows read, and the keys found deleted (as rows
+        marked ``_source_deleted`` holding only their key)."""
         keys = ", ".join(q(k) for k in self.spec.key)
-        on = " AND ".join(f"i.{q(k)} = p.{q(k)}" for k in self.spec.key)
-        now = sql_literal(_parse(source_now) if source_now else datetime.now(UTC))
-        now = f"CAST({now} AS TIMESTAMP)"
-        if pending.rows:
-            listed = ", ".join(sql_literal(p) for p in pending.rows)
-            con.execute(
-                f"CREATE TEMP VIEW incoming AS SELECT * FROM read_parquet([{listed}], "
-                "union_by_name = true, hive_partitioning = false)"
-            )
-        if current is None:
-            prior = (
-                f"SELECT {keys}, NULL::BIGINT AS {q(ROW_HASH)}, NULL::TIMESTAMP AS valid_from, "
-                "false AS _deleted FROM incoming WHERE false"
-            )
-        else:
-            # only the keys the batch names, unless absence means deletion
-            narrow = pending.rows and not pending.full_extract and not pending.deleted
-            prior = (
-                f"SELECT {keys}, {q(ROW_HASH)}, valid_from, _deleted "
-                f"FROM ({latest_relation(con, current, 'prior', include_deleted=True)})"
-                + (f" SEMI JOIN incoming USING ({keys})" if narrow else "")
-            )
-        con.execute(f"CREATE TEMP TABLE prior AS {prior}")
         parts = []
         if pending.rows:
-            cursor = self.settings.cursor
-            stamp = f"coalesce(CAST(i.{q(cursor)} AS TIMESTAMP), {now})" if cursor else now
-            # a change stamped no later than the key's latest version (a slow clock, an
-            # update that did not bump the cursor) took effect just after it
-            changed_at = (
-                f"CASE WHEN p.valid_from IS NULL OR {stamp} > p.valid_from THEN {stamp} "
-                "ELSE p.valid_from + INTERVAL 1 MICROSECOND END"
-            )
+            listed = ", ".join(sql_literal(p) for p in pending.rows)
             parts.append(
-                f"SELECT i.*, false AS {q(SOURCE_DELETED)}, {changed_at} AS {q(CHANGED_AT)} "
-                f"FROM incoming AS i LEFT JOIN prior AS p ON {on} "
-                f"WHERE p.valid_from IS NULL OR p._deleted "
-                f"OR p.{q(ROW_HASH)} IS DISTINCT FROM i.{q(ROW_HASH)}"
+                f"SELECT *, false AS {q(SOURCE_DELETED)} FROM read_parquet([{listed}], "
+                "union_by_name = true, hive_partitioning = false)"
             )
-        gone = ""
-        if pending.full_extract:
-            gone = (
-                f"SELECT {keys} FROM prior ANTI JOIN incoming USING ({keys})"
-                if pending.rows
-                else (f"SELECT {keys} FROM prior")
-            )
-        elif pending.deleted:
+        if pending.deleted:
             listed = ", ".join(sql_literal(p) for p in pending.deleted)
-            gone = f"SELECT {keys} FROM read_parquet([{listed}])"
-        if gone:
             parts.append(
-                f"SELECT {', '.join('p.' + q(k) for k in self.spec.key)}, "
-                f"true AS {q(SOURCE_DELETED)}, "
-                f"greatest({now}, p.valid_from + INTERVAL 1 MICROSECOND) AS {q(CHANGED_AT)} "
-                f"FROM prior AS p SEMI JOIN ({gone}) USING ({keys}) WHERE NOT p._deleted"
+                f"SELECT {keys}, true AS {q(SOURCE_DELETED)} FROM read_parquet([{listed}])"
             )
+        if not parts:  # a full extract of an emptied table: every key is gone
+            latest = latest_relation(con, current, "prior")
+            parts.append(f"SELECT {keys}, false AS {q(SOURCE_DELETED)} FROM ({latest}) LIMIT 0")
         # a view: the engine streams it once (a first load is never held in memory here)
-        con.execute(f"CREATE TEMP VIEW changes AS {' UNION ALL BY NAME '.join(parts)}")
-        return "changes"
+        con.execute(f"CREATE TEMP VIEW incoming AS {' UNION ALL BY NAME '.join(parts)}")
 
 
 def write_batches(
