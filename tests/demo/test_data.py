@@ -256,6 +256,14 @@ def test_jobs_run_on_the_generated_data(landing: Path, monkeypatch: pytest.Monke
             rel = con.read_csv(str(path), header=True, names=names, dtype=types, store_rejects=True)
             parts.append(_with_lineage(rel.arrow().read_all(), path))
         _register(con, f"{dept}_raw.{source}", pa.concat_tables(parts))
+    # rent exports are full exports: raw is their history, one version per month seen
+    con.sql(
+        "CREATE VIEW housing_raw.rent_accounts__history AS SELECT *, "
+        "CAST(regexp_extract(_source_file, '(\\d{4}-\\d{2})', 1) || '-01' AS TIMESTAMP) "
+        "AS valid_from, CASE WHEN _source_file = (SELECT max(_source_file) FROM "
+        "housing_raw.rent_accounts) THEN NULL ELSE TIMESTAMP '9999-01-01' END AS valid_to "
+        "FROM housing_raw.rent_accounts"
+    )
     parts = []
     for path in sorted((landing / "parking/permit_exports").glob("*.xlsx")):
         batch = fastexcel.read_excel(path).load_sheet(PERMITS_SHEET).to_arrow()

@@ -84,6 +84,8 @@ class Observation:
     full: bool = False
     compare_at: datetime | None = None
     reassert_at: datetime | None = None
+    keep: Any = None
+    """Keys (as text) seen but unreadable: not deleted by their absence."""
 
 
 def _naive(moment: datetime) -> datetime:
@@ -107,6 +109,7 @@ def apply_increment(
     full: bool = False,
     compare_at: datetime | None = None,
     reassert_at: datetime | None = None,
+    keep: Any = None,
 ) -> HistoryResult:
     """Add an increment's versions to ``ref``'s history; latest and as-of follow.
 
@@ -120,6 +123,8 @@ def apply_increment(
     the state valid at that time rather than latest (an export that arrived late), and
     ``reassert_at`` is the valid time of the next full observation already applied,
     from which the state it recorded is restored for the keys this one changed.
+    ``keep`` (an Arrow table of key values as text) lists keys a full observation saw
+    but could not read (rejected rows): their absence is not a delete.
     """
     uri = catalog.uri(ref)
     moment = Observation(
@@ -127,6 +132,7 @@ def apply_increment(
         full=full,
         compare_at=_naive(compare_at) if compare_at is not None else None,
         reassert_at=_naive(reassert_at) if reassert_at is not None else None,
+        keep=keep,
     )
     if spec.mode == "events" and spec.version is None:
         raise HistoryError("an events history needs a version column to date its versions")
@@ -303,8 +309,8 @@ def _stage(con: duckdb.DuckDBPyConnection, data: Any, spec: HistorySpec, import_
         con.register("increment", pa.RecordBatchReader.from_batches(schema, _with_ordinal(reader)))
         kind = "TABLE"
     deleted = f"coalesce(({spec.deleted}), false)" if spec.deleted else "false"
-    dated = spec.version is not None and spec.version in names
-    stamp = f"CAST({q(spec.version)} AS TIMESTAMP)" if dated else "CAST(NULL AS TIMESTAMP)"
+    version = spec.version if spec.version in names else None
+    stamp = f"CAST({q(version)} AS TIMESTAMP)" if version else "CAST(NULL AS TIMESTAMP)"
     lineage = [n for n in names if n.startswith("_")]
     data_cols = [n for n in names if not n.startswith("_")]
     now = sql_literal(datetime.now(UTC))
@@ -524,6 +530,12 @@ def _observe(
     shown = [c for c in incoming if c not in (VALID_FROM, DELETED, "_ord")]
     lineage = {IMPORT_ID: _literal(str(_import_id(con)))}
     if moment.full and spec.deletes != "ignore" and current is not None:
+        spared = ""
+        if moment.keep is not None and moment.keep.num_rows:
+            con.register("__keep", moment.keep)
+            spared = " ANTI JOIN __keep AS kk ON " + " AND ".join(
+                f"CAST(p.{q(c)} AS VARCHAR) = kk.{q(c)}" for c in keys
+            )
         cols = ", ".join(
             lineage.get(c, f"p.{q(c)}" if c in held else f"NULL AS {q(c)}")
             + (f" AS {q(c)}" if c in lineage else "")
@@ -532,7 +544,7 @@ def _observe(
         parts.append(
             f"SELECT {cols}, greatest({at}, p.{vf}) AS {vf}, true AS {dl}, "
             f"{top} + row_number() OVER (ORDER BY {', '.join('p.' + q(c) for c in keys)}) "
-            f"AS _ord FROM prior AS p ANTI JOIN usable AS i ON {on} WHERE NOT p.{dl}"
+            f"AS _ord FROM prior AS p ANTI JOIN usable AS i ON {on}{spared} WHERE NOT p.{dl}"
         )
     con.execute(f"CREATE TEMP TABLE __fresh AS {' UNION ALL BY NAME '.join(parts)}")
     if moment.compare_at is not None and moment.reassert_at is not None and current is not None:

@@ -96,7 +96,11 @@ def load_file(
     )
     file = _File(source, ctx, req, received, stamp)
     committed = project.catalog.committed(source.dataset, f"file:{received.sha256}")
-    single_pass = not committed and received.size >= SINGLE_PASS_MIN_BYTES
+    single_pass = (
+        not committed
+        and received.size >= SINGLE_PASS_MIN_BYTES
+        and not source.config.full_export  # an export is compared whole: two passes
+    )
     if single_pass:
         with _connection(source) as con:
             parsed = _parse(con, req, optimistic=True, sniffed=sniffed)
@@ -122,6 +126,10 @@ def _load(file: _File, con: duckdb.DuckDBPyConnection, parsed: Parsed, committed
         loaded.notes.append(
             f"{file.req.name}: rows were committed by an interrupted run, not rewritten"
         )
+    elif file.source.config.full_export:
+        from civiclake.ingest.files.exports import apply_export
+
+        apply_export(file, con, loaded, parsed)
     elif parsed.rows:
         _write_good(file, con, loaded, parsed)
     if parsed.rejected:

@@ -5,19 +5,14 @@
 -- pii: tenant_name, property_address
 
 WITH latest AS (
-    -- every monthly export is kept in raw; file names sort by month
-    -- (rent_accounts_2026-10.csv), so the newest row per tenancy comes first
+    -- raw keeps every monthly export as history (full_export): the newest version per
+    -- tenancy, still open (valid_to IS NULL) unless the tenancy left a later export
     SELECT *
-    FROM housing_raw.rent_accounts
+    FROM housing_raw.rent_accounts__history
     QUALIFY ROW_NUMBER() OVER (
         PARTITION BY UPPER(TRIM(tenancy_ref))
-        ORDER BY _source_file DESC, _source_row DESC
+        ORDER BY valid_from DESC
     ) = 1
-),
-
-newest_export AS (
-    SELECT MAX(_source_file) AS source_file
-    FROM housing_raw.rent_accounts
 )
 
 SELECT
@@ -33,6 +28,5 @@ SELECT
     LOWER(TRIM(latest.tenure_type)) AS tenure_type,
     UPPER(TRIM(latest.arrears_flag)) = 'Y' AS in_arrears,
     CAST(latest.date_de_debut AS DATE) AS tenancy_start_date,
-    latest._source_file = newest_export.source_file AS is_current
+    latest.valid_to IS NULL AS is_current
 FROM latest
-CROSS JOIN newest_export

@@ -5,11 +5,13 @@
 -- pii: holder_name, vehicle_registration
 
 WITH latest AS (
+    -- raw keeps every monthly workbook as history (full_export): parking_raw.permits is
+    -- the newest workbook's permits
     SELECT *
     FROM parking_raw.permits
     QUALIFY ROW_NUMBER() OVER (
         PARTITION BY UPPER(TRIM(permit_number))
-        ORDER BY _source_file DESC, _source_row DESC
+        ORDER BY permit_number
     ) = 1
 )
 
