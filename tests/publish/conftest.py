@@ -87,7 +87,9 @@ def service_account(admin_url: str) -> tuple[str, str]:
     return name, urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def attach(project_dir: object, admin_url: str, *, extra: str = "") -> Warehouse:
+def attach(
+    project_dir: object, admin_url: str, *, extra: str = "", zones: str = "refined, trusted"
+) -> Warehouse:
     """Point the project in ``project_dir`` at ``admin_url``'s database and bootstrap it."""
     from pathlib import Path
 
@@ -96,7 +98,7 @@ def attach(project_dir: object, admin_url: str, *, extra: str = "") -> Warehouse
     env = f"CIVICLAKE_TEST_WAREHOUSE_{uuid.uuid4().hex[:6].upper()}"
     with (root / "civiclake.yaml").open("a") as f:
         f.write(
-            f"warehouse:\n  url: ${{{env}}}\n  zones: [refined, trusted]\n"
+            f"warehouse:\n  url: ${{{env}}}\n  zones: [{zones}]\n"
             + "".join(f"  {line}\n" for line in extra.splitlines())
         )
     with (root / ".env").open("a") as f:

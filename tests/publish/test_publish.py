@@ -58,14 +58,9 @@ def test_first_publish(warehouse: Warehouse) -> None:
         (1,),
         (2,),
     ]
-    history = "SELECT id, valid_to IS NULL, _deleted FROM planning_refined.applications__history"
-    assert sorted(warehouse.rows(history)) == [
-        (1, True, False),
-        (2, False, False),
-        (2, True, False),
-        (3, False, False),
-        (3, True, True),
-    ]
+    # the engine's x__history shape: a delete ends its key's last version (invalidate)
+    history = "SELECT id, valid_to IS NULL FROM planning_refined.applications__history"
+    assert sorted(warehouse.rows(history)) == [(1, True), (2, False), (2, True), (3, False)]
     again = publish(warehouse.project)
     assert {r.mode for r in again} == {"unchanged"}
 
@@ -124,8 +119,9 @@ def test_publish_is_incremental_and_matches_duckdb(warehouse: Warehouse) -> None
     day(project, 2, [(1, "Cy Late", 9, False)], hour=1)  # late: older than the current row
     (result,) = publish(project, datasets=[project.dataset("planning", "refined", "applications")])
     assert result.mode == "incremental"
-    # latest: 1 updated, 2 deleted, 4 new (3 rows touched, 2 alive); history: 4 new versions
-    assert result.rows_written == 2 + 4 and result.rows_deleted == 2
+    # latest: 1 updated, 2 deleted, 4 new (3 rows touched, 2 alive); history: 3 new versions
+    # (the delete ends 2's last version rather than adding a row)
+    assert result.rows_written == 2 + 3 and result.rows_deleted == 2
     _assert_same(warehouse, project)
     from civiclake.snapshots import compact
 
@@ -140,10 +136,58 @@ def _assert_same(warehouse: Warehouse, project: Any) -> None:
     latest = "SELECT id, applicant, ward_id, valid_from, _seq FROM planning_refined.applications"
     assert sorted(warehouse.rows(latest)) == sorted(duck(project, latest))
     history = (
-        "SELECT id, applicant, valid_from, valid_to, _deleted, _seq "
+        "SELECT id, applicant, valid_from, valid_to, recorded_from, recorded_to, _seq "
         "FROM planning_refined.applications__history"
     )
     assert sorted(warehouse.rows(history)) == sorted(duck(project, history))
+
+
+def test_a_synced_tables_raw_history_with_deletes_as_rows_and_a_sentinel(
+    council: Any, postgres_url: str
+) -> None:
+    """Finding 5: history of a raw (database or spreadsheet) dataset could not be published."""
+    from .conftest import attach, drop_namespace
+
+    warehouse = attach(
+        council.dir, postgres_url, zones="raw, trusted", extra="valid_to_sentinel: 9999-12-31"
+    )
+    try:
+        project = warehouse.project
+        ref = project.dataset("housing", "raw", "accounts")
+        spec = HistorySpec(key=("ref",), version=None, mode="observed", deletes="new_record")
+
+        def export(n: int, balances: dict[int, int]) -> None:
+            data = pa.table({"ref": list(balances), "balance": list(balances.values())})
+            apply_increment(
+                project.catalog,
+                ref,
+                data,
+                spec,
+                app_id=f"m{n}",
+                import_id=f"m{n}",
+                producer="test",
+                observed_at=datetime(2026, n, 1),
+                full=True,
+            )
+
+        export(1, {1: 10, 2: 20, 3: 30})
+        export(2, {1: 11, 2: 20})
+        assert {r.mode for r in publish(project, datasets=[ref])} == {"full"}
+        export(3, {1: 11, 3: 33})
+        assert {r.mode for r in publish(project, datasets=[ref])} == {"incremental"}
+        sentinel = "coalesce(valid_to, TIMESTAMP '9999-12-31')"
+        shape = (
+            f"SELECT ref, balance, valid_from, {sentinel}, is_deleted, recorded_from, "
+            "recorded_to FROM housing_raw.accounts__history"
+        )
+        assert sorted(warehouse.rows(shape)) == sorted(duck(project, shape))
+        assert warehouse.rows(
+            "SELECT count(*) FROM housing_raw.accounts__history WHERE valid_to IS NULL"
+        ) == [(0,)]
+        assert sorted(warehouse.rows("SELECT ref FROM housing_raw.accounts")) == [(1,), (3,)]
+    finally:
+        warehouse.project.store.close()
+        drop_namespace(warehouse)
 
 
 def test_cli_publish_and_login(warehouse: Warehouse, capsys: Any) -> None:

@@ -6,6 +6,7 @@ values and the closest match in its error (see :mod:`civiclake.config.loader`).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -123,10 +124,14 @@ class WarehouseConfig(Model):
     url: Secret | None = None
     """The service account's URL, e.g. ``postgresql://civiclake:${PG_PASSWORD}@db:5432/dw``: not
     a superuser, no CREATEROLE before PostgreSQL 16 (docs/serving.md#service-account)."""
-    zones: tuple[Literal["refined", "trusted"], ...] = ("trusted",)
-    """Zones published: trusted by default; add ``refined`` to publish it too."""
+    zones: tuple[Zone, ...] = ("trusted",)
+    """Zones published: trusted by default; add ``refined``, or ``raw`` (e.g. to serve a
+    synced database's or a spreadsheet's history), to publish them too."""
     history: bool = True
     """Publish ``x__history`` beside ``x`` for keyed datasets."""
+    valid_to_sentinel: datetime | None = None
+    """An open version's ``valid_to`` in the warehouse (e.g. ``9999-12-31``) for BI tools
+    that handle NULL badly in a ``BETWEEN``; NULL when unset (as in the engine's views)."""
     role_prefix: str | None = Field(default=None, pattern=r"^([a-z_][a-z0-9_]*)?$")
     """Put before every role civiclake creates (roles are shared by the whole server). Default:
     ``<project>_<database>_``, so two projects on one server never share a role."""

@@ -276,7 +276,16 @@ def publish(
         if notes is not None:
             notes.extend(setup_notes)
         with_history = settings.history if history is None else history
-        ctx = Context(project, warehouse, conn, policy, names, with_history)
+        sentinel = settings.valid_to_sentinel
+        ctx = Context(
+            project,
+            warehouse,
+            conn,
+            policy,
+            names,
+            with_history,
+            sentinel.isoformat(sep=" ") if sentinel is not None else None,
+        )
         for ref in chosen:
             try:
                 result = publish_dataset(ctx, ref, full=full)

@@ -8,8 +8,9 @@ versions come the touched keys; a narrow aggregate over ``base`` ∪ ``recent``
 (key, ``valid_from``, ``_seq``) finds each touched key's winner. Where the
 winner is a new version, PostgreSQL's ``x`` loses the key's row and gets the
 winner (unless it is a delete); where the winner is older (a late record), ``x``
-is left alone. ``x__history`` gets the new versions with their ``valid_to``;
-the older versions whose ``valid_to`` the increment changed are found in DuckDB
+is left alone. ``x__history`` gets the new versions with their ``valid_to`` and
+``recorded_to`` (the engine's ``x__history`` shape); the older versions whose
+intervals the increment changed are found in DuckDB
 too (the touched keys' narrow columns, windowed with and without the new
 versions) and updated by ``_seq``. One transaction: staging tables, ``DELETE …
 USING``, ``INSERT``, the ``valid_to`` update and the published marker commit
@@ -52,6 +53,8 @@ if TYPE_CHECKING:
     from civiclake.storage import DatasetRef
 
 SEQ, VALID_FROM, VALID_TO, DELETED = "_seq", "valid_from", "valid_to", "_deleted"
+RECORDED = "_imported_at"
+"""A version's recorded time (civiclake.snapshots.sql.RECORDED)."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,8 @@ class Context:
     policy: AccessPolicy
     names: RoleNames
     history: bool
+    valid_to_sentinel: str | None = None
+    """``warehouse.valid_to_sentinel``: what an open ``valid_to`` holds (NULL by default)."""
 
 
 def publish_dataset(ctx: Context, ref: DatasetRef, *, full: bool = False) -> PublishResult:
@@ -97,7 +102,9 @@ def publish_dataset(ctx: Context, ref: DatasetRef, *, full: bool = False) -> Pub
                 return PublishResult(ref.qualified, "unchanged", 0, 0, _since(started))
             written = _full(ctx, ref, None, table_id, version)
             return PublishResult(ref.qualified, "full", written, 0, _since(started))
-        columns = _signature(table) + _mask_signature(ctx, ref, list(table.columns))
+        columns = _signature(table, ctx.valid_to_sentinel) + _mask_signature(
+            ctx, ref, list(table.columns)
+        )
         usable = (
             state is not None
             and state.table_id == table_id
@@ -153,6 +160,11 @@ def _full(
         pii: list[str] = []
         for name in targets:
             relation = f"{q(schema)}.{q(name)}"
+            if name != ref.name and ctx.valid_to_sentinel is not None:
+                relation = (
+                    f"(SELECT * REPLACE (coalesce({q(VALID_TO)}, "
+                    f"{_sentinel(ctx)}) AS {q(VALID_TO)}) FROM {relation})"
+                )
             described = _describe(session.sql, relation)
             pii = _pii(ctx, ref, list(described))
             extra = masks.mask_selects(ctx.policy.masker, session.con, ref.department, pii)
@@ -177,9 +189,9 @@ def _full(
             conn.execute(f"ALTER TABLE {qual(schema, name + '__load')} RENAME TO {q(name)}")
             _rename_indexes(conn, schema, name)
         dataset_access(ctx.conn, ctx.policy, ctx.names, ref, targets, columns)
-        signature = (_signature(table) if table is not None else []) + masks.signature(
-            ctx.policy.masker, ref.department, pii
-        )
+        signature = (
+            _signature(table, ctx.valid_to_sentinel) if table is not None else []
+        ) + masks.signature(ctx.policy.masker, ref.department, pii)
         ctx.warehouse.record(
             conn, Published(ref.qualified, table_id, version, max_seq, signature, written)
         )
@@ -253,8 +265,8 @@ def _incremental(
         if ctx.history:
             # every version of the touched keys, narrow: one scan serves both the winners
             # (archive only holds superseded versions, so the newest is never there) and
-            # valid_to below
-            versions = f"SELECT {narrow} FROM {everything}"
+            # valid_to and recorded_to below
+            versions = f"SELECT {narrow}, {q(RECORDED)} FROM {everything}"
         else:
             versions = f"SELECT {narrow} FROM {base}"
             if recent is not None:
@@ -306,41 +318,7 @@ def _incremental(
         # valid_to the increment changed — both found in DuckDB over the touched keys' narrow
         # columns (valid_to before and after), so PostgreSQL only inserts and updates by _seq
         if ctx.history:
-            history = qual(schema, ref.name + HISTORY_SUFFIX)
-            _valid_to(con, keys, last)
-            every = list(table.columns)
-            new_rows = (
-                f"(SELECT n.*, v.{q(VALID_TO)} FROM __new AS n JOIN __vt AS v USING ({q(SEQ)}) "
-                f"ORDER BY {keys}, {q(SEQ)})"
-            )
-            described_vt = {**described, VALID_TO: False}
-            written += copy_in(
-                conn,
-                history,
-                _reader(
-                    con, _select_for_pg(described_vt, new_rows, [*every, VALID_TO], extra=extra)
-                ),
-                [*every, VALID_TO, *copies],
-            )
-            vt_type = pg_type(table.schema.field(VALID_FROM).type, VALID_FROM)
-            conn.execute(
-                f"CREATE TEMP TABLE _stage_vt ({q(SEQ)} bigint, {q(VALID_TO)} {vt_type}) "
-                "ON COMMIT DROP"
-            )
-            copy_in(
-                conn,
-                "_stage_vt",
-                _reader(
-                    con,
-                    f"SELECT {q(SEQ)}, {q(VALID_TO)} FROM __vt WHERE {q(SEQ)} <= {last} "
-                    f"AND {q(VALID_TO)} IS DISTINCT FROM old_valid_to ORDER BY {q(SEQ)}",
-                ),
-            )
-            conn.execute("ANALYZE _stage_vt")
-            conn.execute(
-                f"UPDATE {history} AS t SET {q(VALID_TO)} = s.{q(VALID_TO)} FROM _stage_vt AS s "
-                f"WHERE t.{q(SEQ)} = s.{q(SEQ)}"
-            )
+            written += _history_increment(ctx, ref, table, con, keys, last, extra, copies)
         _refresh_access(ctx, ref, commit=False)
         row = con.execute(f"SELECT max({q(SEQ)}) FROM __new").fetchone()
         max_seq = last if row is None or row[0] is None else int(row[0])
@@ -353,13 +331,109 @@ def _incremental(
         con.close()
 
 
-def _valid_to(con: duckdb.DuckDBPyConnection, keys: str, last: int) -> None:
-    """``__vt``: per version of a touched key, ``valid_to`` now and before the increment."""
-    window = f"OVER (PARTITION BY {keys} ORDER BY {q(VALID_FROM)}, {q(SEQ)})"
+def _history_increment(
+    ctx: Context,
+    ref: DatasetRef,
+    table: HistoryTable,
+    con: duckdb.DuckDBPyConnection,
+    keys: str,
+    last: int,
+    extra: list[str],
+    copies: list[str],
+) -> int:
+    """``x__history``: the new versions with their intervals, and the older versions whose
+    ``valid_to`` or ``recorded_to`` the increment changed — both found in DuckDB over the
+    touched keys' narrow columns (before and after), so PostgreSQL only inserts and
+    updates by ``_seq``. The rows have the shape of the engine's ``x__history``
+    (:func:`civiclake.snapshots.sql.history`): tombstones only with ``deletes:
+    new_record``, as ``is_deleted``."""
+    from civiclake.snapshots.sql import IS_DELETED, RECORDED_FROM, RECORDED_TO
+
+    conn, schema = ctx.conn, ref.schema
+    history = qual(schema, ref.name + HISTORY_SUFFIX)
+    _intervals(con, keys, last, _sentinel(ctx))
+    shown = []
+    for c in table.columns:
+        if c == DELETED:
+            continue
+        shown.append(f"n.{q(c)}")
+        if c == VALID_FROM:
+            shown += [
+                f"v.{q(VALID_TO)}",
+                f"n.{q(RECORDED)} AS {q(RECORDED_FROM)}",
+                f"v.{q(RECORDED_TO)}",
+            ]
+    if table.spec.deletes == "new_record":
+        shown.append(f"n.{q(DELETED)} AS {q(IS_DELETED)}")
+        where = ""
+    else:
+        where = f" WHERE NOT n.{q(DELETED)}"
     con.execute(
-        f"CREATE TEMP TABLE __vt AS SELECT a.{q(SEQ)}, a.{q(VALID_TO)}, b.old_valid_to FROM "
-        f"(SELECT {q(SEQ)}, lead({q(VALID_FROM)}) {window} AS {q(VALID_TO)} FROM __versions) AS a "
-        f"LEFT JOIN (SELECT {q(SEQ)}, lead({q(VALID_FROM)}) {window} AS old_valid_to "
+        f"CREATE TEMP VIEW __new_history AS SELECT {', '.join(shown)} FROM __new AS n "
+        f"JOIN __vt AS v USING ({q(SEQ)}){where} ORDER BY {keys}, {q(SEQ)}"
+    )
+    described = _describe(lambda sql: _reader(con, sql), "__new_history")
+    written = copy_in(
+        conn,
+        history,
+        _reader(con, _select_for_pg(described, "__new_history", extra=extra)),
+        [*described, *copies],
+    )
+    vt_type = pg_type(table.schema.field(VALID_FROM).type, VALID_FROM)
+    rt_type = pg_type(table.schema.field(RECORDED).type, RECORDED)
+    conn.execute(
+        f"CREATE TEMP TABLE _stage_vt ({q(SEQ)} bigint, {q(VALID_TO)} {vt_type}, "
+        f"{q(RECORDED_TO)} {rt_type}) ON COMMIT DROP"
+    )
+    copy_in(
+        conn,
+        "_stage_vt",
+        _reader(
+            con,
+            f"SELECT {q(SEQ)}, {q(VALID_TO)}, {q(RECORDED_TO)} FROM __vt "
+            f"WHERE {q(SEQ)} <= {last} AND ({q(VALID_TO)} IS DISTINCT FROM old_valid_to "
+            f"OR {q(RECORDED_TO)} IS DISTINCT FROM old_recorded_to) ORDER BY {q(SEQ)}",
+        ),
+    )
+    conn.execute("ANALYZE _stage_vt")
+    conn.execute(
+        f"UPDATE {history} AS t SET {q(VALID_TO)} = s.{q(VALID_TO)}, "
+        f"{q(RECORDED_TO)} = s.{q(RECORDED_TO)} FROM _stage_vt AS s "
+        f"WHERE t.{q(SEQ)} = s.{q(SEQ)}"
+    )
+    return written
+
+
+def _sentinel(ctx: Context) -> str:
+    """SQL for an open ``valid_to``: NULL, or the configured sentinel timestamp."""
+    if ctx.valid_to_sentinel is None:
+        return "NULL"
+    return f"TIMESTAMP '{ctx.valid_to_sentinel}'"
+
+
+def _intervals(con: duckdb.DuckDBPyConnection, keys: str, last: int, sentinel: str) -> None:
+    """``__vt``: per version of a touched key, ``valid_to`` and ``recorded_to`` now and
+    before the increment (as :func:`civiclake.snapshots.sql.history` computes them)."""
+    from civiclake.snapshots.sql import RECORDED_TO
+
+    window = f"OVER (PARTITION BY {keys} ORDER BY {q(VALID_FROM)}, {q(SEQ)})"
+    after = (
+        f"OVER (PARTITION BY {keys} ORDER BY {q(VALID_FROM)}, {q(SEQ)} "
+        "ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)"
+    )
+    rec = q(RECORDED)
+
+    def intervals(vt: str, rt: str) -> str:
+        return (
+            f"{q(SEQ)}, coalesce(lead({q(VALID_FROM)}) {window}, {sentinel}) AS {vt}, "
+            f"CASE WHEN min({rec}) {after} IS NOT NULL "
+            f"THEN greatest({rec}, min({rec}) {after}) END AS {rt}"
+        )
+
+    con.execute(
+        f"CREATE TEMP TABLE __vt AS SELECT a.*, b.old_valid_to, b.old_recorded_to FROM "
+        f"(SELECT {intervals(q(VALID_TO), q(RECORDED_TO))} FROM __versions) AS a "
+        f"LEFT JOIN (SELECT {intervals('old_valid_to', 'old_recorded_to')} "
         f"FROM __versions WHERE {q(SEQ)} <= {last}) AS b USING ({q(SEQ)})"
     )
 
@@ -379,8 +453,10 @@ def _max_seq(ctx: Context, table: HistoryTable) -> int:
 
 
 # -- helpers -----------------------------------------------------------------------
-def _signature(table: HistoryTable) -> list[list[str]]:
-    return [[f.name, pg_type(f.type, f.name)] for f in table.schema]
+def _signature(table: HistoryTable, sentinel: str | None = None) -> list[list[str]]:
+    """What the published tables' shape depends on: a change means a full publish."""
+    shape = ["history-shape", f"2:{table.spec.deletes}:{sentinel or ''}"]
+    return [[f.name, pg_type(f.type, f.name)] for f in table.schema] + [shape]
 
 
 def _pii(ctx: Context, ref: DatasetRef, columns: list[str]) -> list[str]:
