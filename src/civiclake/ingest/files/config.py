@@ -22,6 +22,7 @@ from civiclake.naming import snake_case
 
 FileFormat = Literal["auto", "csv", "excel", "json", "ndjson"]
 Encoding = Literal["utf-8", "latin-1", "utf-16"]
+Thousands = Literal[",", ".", " ", "'"]
 """The encodings DuckDB reads without an extension (``encodings`` must be downloaded)."""
 
 _TYPE_NAME = re.compile(
@@ -93,6 +94,15 @@ class CsvOptions(Model):
     encoding: Encoding = "utf-8"
     skip_rows: int = Field(default=0, ge=0)
     """Lines to skip before the header (title lines some exports add)."""
+    thousands: Thousands | None = None
+    """The thousands separator of numbers (``","``: ``"1,234.50"`` reads as 1234.5). With
+    ``"."`` the decimal separator is ``","`` (``"1.234,50"``). DuckDB's reader strips it from
+    every number column, sniffed or set under ``columns:``."""
+    date_format: str | None = None
+    """How dates are written, as strptime codes: ``"%d/%m/%Y"`` for UK exports. By default
+    DuckDB detects the format from the file's first rows."""
+    timestamp_format: str | None = None
+    """How date-times are written, e.g. ``"%d/%m/%Y %H:%M"``."""
 
     @field_validator("delimiter")
     @classmethod
@@ -100,6 +110,21 @@ class CsvOptions(Model):
         if value in ("auto", "tab", "\t") or len(value) == 1:
             return "\t" if value == "tab" else value
         raise ValueError("use `auto`, `tab` or a single character such as `;`")
+
+    @field_validator("date_format", "timestamp_format")
+    @classmethod
+    def _strptime_codes(cls, value: str | None) -> str | None:
+        if value is not None and "%" not in value:
+            raise ValueError(
+                f"{value!r} has no strptime codes; write it like `%d/%m/%Y` (day/month/year) "
+                "or `%d/%m/%Y %H:%M`"
+            )
+        return value
+
+    @property
+    def decimal_separator(self) -> str:
+        """``","`` when numbers group thousands with ``"."`` (``1.234,50``), else ``"."``."""
+        return "," if self.thousands == "." else "."
 
 
 class ExcelOptions(Model):
