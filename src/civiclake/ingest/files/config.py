@@ -129,9 +129,30 @@ class CsvOptions(Model):
 
 class ExcelOptions(Model):
     sheet: str | int | None = None
-    """Sheet name or 0-based index; the first sheet when unset."""
-    header_row: int = Field(default=0, ge=0)
-    """0-based row holding the column names (rows above it are skipped)."""
+    """Sheet name or 0-based index. Unset: the first sheet that looks like a table (a header
+    row with data under it), so a cover or notes sheet is not loaded."""
+    sheet_containing: list[str] | None = None
+    """Pick the sheet whose header has these columns (normalised names), e.g.
+    ``[tenancy_ref, balance]``, for workbooks whose sheets move or get renamed."""
+    header_row: int | None = Field(default=None, ge=0)
+    """0-based row holding the column names (rows above it are skipped). Unset: the first
+    row of mostly non-empty, distinct, non-numeric cells with data under it."""
+
+    @field_validator("sheet_containing")
+    @classmethod
+    def _columns(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError("list at least one column the sheet's header has")
+        return None if value is None else [snake_case(v) for v in value]
+
+    @model_validator(mode="after")
+    def _one_way_to_pick(self) -> ExcelOptions:
+        if self.sheet is not None and self.sheet_containing is not None:
+            raise ValueError(
+                "set either `sheet` or `sheet_containing`, not both: `sheet` names the sheet, "
+                "`sheet_containing` finds it by its columns"
+            )
+        return self
 
 
 class FilesSourceConfig(SourceConfig):

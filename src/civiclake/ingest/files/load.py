@@ -117,7 +117,7 @@ def _connection(source: FilesSource) -> AbstractContextManager[duckdb.DuckDBPyCo
 
 
 def _load(file: _File, con: duckdb.DuckDBPyConnection, parsed: Parsed, committed: bool) -> Loaded:
-    loaded = Loaded(parsed.rows, parsed.rejected)
+    loaded = Loaded(parsed.rows, parsed.rejected, notes=list(parsed.notes))
     if committed:
         loaded.notes.append(
             f"{file.req.name}: rows were committed by an interrupted run, not rewritten"

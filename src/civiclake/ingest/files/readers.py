@@ -16,7 +16,7 @@ rejects its row instead of silently turning into NULL.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -97,6 +97,8 @@ class Parsed:
     ``rows`` is then unknown until written."""
     first_row: int = 1
     """With ``verify``: ``good`` has no ``_source_row``; the stream numbers rows from this."""
+    notes: list[str] = field(default_factory=list)
+    """What the reader decided that the step's notes should say (the sheet it chose)."""
 
 
 def detect_format(req: ReadRequest) -> str:
