@@ -169,6 +169,10 @@ class FilesSourceConfig(SourceConfig):
     excel: ExcelOptions = ExcelOptions()
     columns: dict[str, str] = Field(default_factory=dict)
     """Type overrides keyed by normalised column name, as DuckDB type names."""
+    renames: dict[str, str] = Field(default_factory=dict)
+    """Old column name → current one (normalised names), for exports that renamed a column:
+    files with the old name load into the current column, and a table still holding the old
+    column has it moved into the current one (recorded as a schema change)."""
     key: list[str] = Field(default_factory=list)
     min_file_age_seconds: float = Field(default=5, ge=0)
     """A file modified more recently than this is still being written: skipped this run."""
@@ -231,6 +235,20 @@ class FilesSourceConfig(SourceConfig):
     @classmethod
     def _identifier(cls, value: str | None) -> str | None:
         return check_dataset_name(value)
+
+    @field_validator("renames")
+    @classmethod
+    def _renames(cls, value: dict[str, str]) -> dict[str, str]:
+        renames = {snake_case(old): snake_case(new) for old, new in value.items()}
+        for old, new in renames.items():
+            if old == new:
+                raise ValueError(f"`{old}: {new}` renames a column to itself; remove it")
+            if new in renames:
+                raise ValueError(
+                    f"`{new}` is both a new name (of `{old}`) and renamed to `{renames[new]}`; "
+                    f"map every old name straight to the current one: `{old}: {renames[new]}`"
+                )
+        return renames
 
     @field_validator("columns")
     @classmethod

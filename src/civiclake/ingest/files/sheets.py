@@ -192,11 +192,8 @@ def _table(workbook: Any, sheet: str | int, req: ReadRequest) -> _Table | None:
         header_row = found
     elif header_row + 1 >= len(rows):
         return None
-    header = rows[header_row]
-    return _Table(
-        header_row,
-        column_names([c if c else f"__UNNAMED__{i}" for i, c in enumerate(header)]),
-    )
+    header = [c if c else f"__UNNAMED__{i}" for i, c in enumerate(rows[header_row])]
+    return _Table(header_row, [req.config.renames.get(n, n) for n in column_names(header)])
 
 
 def _named(sheet_names: list[str], wanted: str | int, req: ReadRequest) -> str | int:
