@@ -147,3 +147,46 @@ def test_workbook_without_a_table_says_so(project: Project, make_source: MakeSou
 def test_sheet_and_sheet_containing_together_is_a_config_error() -> None:
     with pytest.raises(ValidationError, match="either `sheet` or `sheet_containing`"):
         ExcelOptions(sheet="Accounts", sheet_containing=["ref"])
+
+
+def test_a_month_with_no_rows_loads_nothing_and_does_not_fail(
+    project: Project, make_source: MakeSource
+) -> None:
+    source = make_source(patterns=["*.xlsx"])
+    folder = inbox(project)
+    _workbook(folder / "jan.xlsx", {"Cover": COVER, "Accounts": ACCOUNTS})
+    run(source)
+    _workbook(folder / "feb.xlsx", {"Accounts": [["Rent accounts report"], ACCOUNTS[3]]})
+
+    result = run(source)
+
+    assert result.rows_in == 0
+    assert {f["path"].rsplit("/", 1)[-1]: f["rows_loaded"] for f in project.store.loaded_files()}[
+        "feb.xlsx"
+    ] == 0
+
+
+def test_a_one_column_sheet_is_a_table_when_nothing_wider_is(
+    project: Project, make_source: MakeSource
+) -> None:
+    source = make_source(patterns=["*.xlsx"])
+    _workbook(inbox(project) / "refs.xlsx", {"Refs": [["Tenancy Ref"], ["T1"], ["T2"]]})
+
+    run(source)
+
+    assert [r["tenancy_ref"] for r in rows(project, raw())] == ["T1", "T2"]
+
+
+def test_a_header_repeating_a_name_is_still_the_header(
+    project: Project, make_source: MakeSource
+) -> None:
+    source = make_source(patterns=["*.xlsx"])
+    sheet = [["Ref", "Amount", "Amount"], ["T1", 1, 2], ["T2", 3, 4]]
+    _workbook(inbox(project) / "r.xlsx", {"Payments": sheet})
+
+    run(source)
+
+    assert [(r["ref"], r["amount"], r["amount_1"]) for r in rows(project, raw())] == [
+        ("T1", 1, 2),
+        ("T2", 3, 4),
+    ]

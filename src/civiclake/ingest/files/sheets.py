@@ -5,10 +5,12 @@ blank rows between groups and totals at the bottom. Read naively, the cover
 sheet is the dataset and "Total" is a tenancy. So, unless the config says:
 
 * the **header** is the first row whose filled cells are at least three
-  quarters of the sheet's width, all distinct and none a number, date or
+  quarters of the sheet's width, mostly distinct and none a number, date or
   boolean, with a filled row below it (an explicit ``excel.header_row`` wins);
-* the **sheet** is the first whose header has two columns or more (else one),
-  or, with ``excel.sheet_containing``, the first whose header has those columns;
+* the **sheet** is the first whose header has two columns or more and rows under it
+  (else, in turn: a header of two or more with no rows — an export of an empty month —
+  then a one-column table), or, with ``excel.sheet_containing``, the first whose header
+  has those columns;
 * a **blank row** inside the data, and a **footer row** — a label such as
   "Total", "Grand total" or "Sum" beside numbers only, or up to three rows of a
   label and numbers after the last blank row, narrower than the data — are not
@@ -80,17 +82,20 @@ def _is_value(cell: str) -> bool:
     return True
 
 
-def find_header(rows: Sequence[Sequence[str | None]]) -> int | None:
-    """The 0-based header row of a sheet's first rows (as text), None when none looks like one."""
+def find_header(rows: Sequence[Sequence[str | None]], *, data: bool = True) -> int | None:
+    """The 0-based header row of a sheet's first rows (as text), None when none looks like one.
+
+    ``data``: the header must have a filled row below it (``False``: an export of no rows).
+    """
     width = max((len(_filled(r)) for r in rows), default=0)
     need = max(1, math.ceil(0.75 * width))
     for i, row in enumerate(rows):
         cells = _filled(row)
         if (
             len(cells) >= need
-            and len(set(cells)) == len(cells)
+            and len(set(cells)) * 2 > len(cells)  # mostly distinct: "Amount", "Amount" happens
             and not any(_is_value(c) for c in cells)
-            and any(_filled(r) for r in rows[i + 1 :])
+            and (not data or any(_filled(r) for r in rows[i + 1 :]))
         ):
             return i
     return None
@@ -102,6 +107,7 @@ class _Table:
 
     header_row: int
     names: list[str]
+    has_data: bool
 
 
 def choose(workbook: Any, req: ReadRequest) -> Layout:
@@ -124,8 +130,11 @@ def choose(workbook: Any, req: ReadRequest) -> Layout:
     tables = {name: _table(workbook, name, req) for name in sheet_names}
     if opts.sheet_containing is not None:
         return _containing(tables, opts.sheet_containing, req)
-    wide = [n for n, t in tables.items() if t is not None and len(t.names) > 1]
-    found = wide or [n for n, t in tables.items() if t is not None]
+    # a wide table, even with no rows this month, before a narrow one (a cover sheet's title)
+    found = sorted(
+        (n for n, t in tables.items() if t is not None and (t.has_data or len(t.names) > 1)),
+        key=lambda n: _rank(tables[n]),
+    )
     if not found:
         raise BadFileError(
             f"{req.name}: no sheet looks like a table (a header row with data under it); its "
@@ -188,12 +197,21 @@ def _table(workbook: Any, sheet: str | int, req: ReadRequest) -> _Table | None:
     if header_row is None:
         found = find_header(rows)
         if found is None:
+            found = find_header(rows, data=False)
+        if found is None:
             return None
         header_row = found
-    elif header_row + 1 >= len(rows):
+    elif header_row >= len(rows):
         return None
     header = [c if c else f"__UNNAMED__{i}" for i, c in enumerate(rows[header_row])]
-    return _Table(header_row, [req.config.renames.get(n, n) for n in column_names(header)])
+    names = [req.config.renames.get(n, n) for n in column_names(header)]
+    return _Table(header_row, names, any(_filled(r) for r in rows[header_row + 1 :]))
+
+
+def _rank(table: _Table | None) -> tuple[bool, bool]:
+    """Sort key: wide tables first, then tables with rows (``sorted`` is stable: sheet order)."""
+    assert table is not None
+    return len(table.names) < 2, not table.has_data
 
 
 def _named(sheet_names: list[str], wanted: str | int, req: ReadRequest) -> str | int:
