@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from civiclake import Project
 from civiclake.ingest.exceptions import IngestError
+from civiclake.ingest.files.config import FilesSourceConfig
 
 from ._support import inbox, raw, rejected, rows, run
 from .conftest import MakeSource
@@ -137,3 +139,29 @@ def test_type_override_that_stored_values_do_not_fit_says_which_and_changes_noth
     assert sorted(r["ref"] for r in rows(project, raw())) == ["A1", "A2", "A3", "A4"]
     assert _changes(project) == []
     assert (folder / "feb.csv").exists()
+
+
+def test_renames_set_before_the_new_name_arrives_rename_the_stored_column(
+    project: Project, make_source: MakeSource
+) -> None:
+    folder = inbox(project)
+    (folder / "jan.csv").write_text("tenancy_reference,balance\nT1,10\n", encoding="utf-8")
+    run(make_source())
+    source = make_source(renames={"tenancy_reference": "tenancy_ref"})
+    (folder / "feb.csv").write_text("tenancy_ref,balance\nT2,20\n", encoding="utf-8")
+
+    result = run(source)
+
+    assert _columns(project) == ["tenancy_ref", "balance"]
+    assert sorted(r["tenancy_ref"] for r in rows(project, raw())) == ["T1", "T2"]
+    assert _changes(project) == [("renamed", "tenancy_ref", "VARCHAR", "VARCHAR")]
+    assert not any("if it was renamed" in note for note in result.notes)
+    run(source)  # nothing left to migrate: no second change
+    assert len(_changes(project)) == 1
+
+
+def test_renames_in_config_are_normalised_and_chains_refused() -> None:
+    config = FilesSourceConfig(renames={"Tenancy Reference": "Tenancy Ref"})
+    assert config.renames == {"tenancy_reference": "tenancy_ref"}
+    with pytest.raises(ValidationError, match="map every old name straight to the current one"):
+        FilesSourceConfig(renames={"a": "b", "b": "c"})
