@@ -190,3 +190,14 @@ def test_a_header_repeating_a_name_is_still_the_header(
         ("T1", 1, 2),
         ("T2", 3, 4),
     ]
+
+
+def test_a_name_that_starts_with_total_is_data(project: Project, make_source: MakeSource) -> None:
+    source = make_source(patterns=["*.xlsx"])
+    sheet = [["Supplier", "Town"], ["Total Housing Ltd", "Leeds"], ["Sum & Co", None], ["Total"]]
+    _workbook(inbox(project) / "r.xlsx", {"Suppliers": sheet})
+
+    run(source)
+
+    assert [r["supplier"] for r in rows(project, raw())] == ["Total Housing Ltd", "Sum & Co"]
+    assert [r["reason"] for r in rows(project, rejected())] == ["footer row 'Total'"]

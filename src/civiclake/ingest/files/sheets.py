@@ -49,6 +49,9 @@ _VALUE = re.compile(
 )
 """How fastexcel writes a date, time or boolean cell as text: not a column name."""
 _FOOTER_LABEL = r"^((grand|sub)[ -]?)?totals?\b|^sum\b"
+"""A footer's label, when numbers stand beside it ("Total arrears", "Sum")."""
+_FOOTER_WORD = r"^((grand|sub)[ -]?)?totals?:?$|^sum:?$"
+"""A footer's label alone on its row ("Total"); "Total Housing Ltd" alone is data."""
 
 
 @dataclass(frozen=True)
@@ -283,7 +286,9 @@ def non_data_rows(con: duckdb.DuckDBPyConnection, text: pa.RecordBatch) -> list[
                     ELSE 'footer row ' || {literal("'")} || label || {literal("'")} END
         FROM row_shape, ends, gap, tail
         WHERE n_filled = 0
-           OR (n_filled - n_numbers = 1 AND regexp_matches(label, {literal(_FOOTER_LABEL)}, 'i'))
+           OR (n_filled - n_numbers = 1 AND n_numbers > 0
+               AND regexp_matches(label, {literal(_FOOTER_LABEL)}, 'i'))
+           OR (n_filled = 1 AND regexp_matches(trim(label), {literal(_FOOTER_WORD)}, 'i'))
            OR (i > last_blank AND tail.n BETWEEN 1 AND {MAX_FOOTER_ROWS} AND tail.sums_only)
         ORDER BY i
         """
