@@ -36,6 +36,10 @@ if TYPE_CHECKING:
     from civiclake.storage import DatasetRef
 
 
+_BATCH_ROWS = 122_880
+"""Rows per Arrow batch of the rewrite (DuckDB's row-group size): memory stays bounded."""
+
+
 @dataclass
 class _Plan:
     """What the rewrite selects, column by column, and what it records."""
@@ -56,11 +60,13 @@ def migrate(
     producer: str,
 ) -> list[str]:
     """Apply ``renames:`` and ``columns:`` to ``ref``'s stored table; the step notes to add."""
+    config = req.config
+    if config.full_export:
+        return []  # a history table is not a plain append table: the snapshot writer's to change
     uri = catalog.uri(ref)
     schema = catalog.tables.schema(uri)
     if schema is None:
         return []
-    config = req.config
     renames = {old: new for old, new in config.renames.items() if old in schema.names}
     retypes = _retypes(con, schema, renames, config.columns)
     if not renames and not retypes:
@@ -76,7 +82,7 @@ def migrate(
     rows = con.sql(f"SELECT {', '.join(plan.select)} FROM {stored}")
     catalog.write(
         ref,
-        rows.to_arrow_reader(122_880),
+        rows.to_arrow_reader(_BATCH_ROWS),
         mode="overwrite",
         producer=producer,
         key=config.key,
