@@ -2,9 +2,10 @@
 
 Modules, in the order a file meets them: :mod:`.config` (the YAML settings),
 :mod:`.landing` (finding, hashing and archiving files), :mod:`.readers` with
-:mod:`.delimited` and :mod:`.structured` (parsing and typing in DuckDB),
-:mod:`.conform` (fitting types to the existing table), :mod:`.load` (writing
-one file) and :mod:`.source` (the run over a folder). Nothing heavy is
+:mod:`.delimited`, :mod:`.structured` and :mod:`.sheets` (parsing and typing in
+DuckDB; where a workbook's table is), :mod:`.migrate` (the table changed for
+``renames:`` and type overrides), :mod:`.conform` (fitting types to the existing
+table), :mod:`.load` (writing one file) and :mod:`.source` (the run over a folder). Nothing heavy is
 imported here, so listing sources stays fast.
 """
 

@@ -22,6 +22,7 @@ from civiclake.naming import snake_case
 
 FileFormat = Literal["auto", "csv", "excel", "json", "ndjson"]
 Encoding = Literal["utf-8", "latin-1", "utf-16"]
+Thousands = Literal[",", ".", " ", "'"]
 """The encodings DuckDB reads without an extension (``encodings`` must be downloaded)."""
 
 _TYPE_NAME = re.compile(
@@ -93,6 +94,15 @@ class CsvOptions(Model):
     encoding: Encoding = "utf-8"
     skip_rows: int = Field(default=0, ge=0)
     """Lines to skip before the header (title lines some exports add)."""
+    thousands: Thousands | None = None
+    """The thousands separator of numbers (``","``: ``"1,234.50"`` reads as 1234.5). With
+    ``"."`` the decimal separator is ``","`` (``"1.234,50"``). DuckDB's reader strips it from
+    every number column, sniffed or set under ``columns:``."""
+    date_format: str | None = None
+    """How dates are written, as strptime codes: ``"%d/%m/%Y"`` for UK exports. By default
+    DuckDB detects the format from the file's first rows."""
+    timestamp_format: str | None = None
+    """How date-times are written, e.g. ``"%d/%m/%Y %H:%M"``."""
 
     @field_validator("delimiter")
     @classmethod
@@ -101,12 +111,48 @@ class CsvOptions(Model):
             return "\t" if value == "tab" else value
         raise ValueError("use `auto`, `tab` or a single character such as `;`")
 
+    @field_validator("date_format", "timestamp_format")
+    @classmethod
+    def _strptime_codes(cls, value: str | None) -> str | None:
+        if value is not None and "%" not in value:
+            raise ValueError(
+                f"{value!r} has no strptime codes; write it like `%d/%m/%Y` (day/month/year) "
+                "or `%d/%m/%Y %H:%M`"
+            )
+        return value
+
+    @property
+    def decimal_separator(self) -> str:
+        """``","`` when numbers group thousands with ``"."`` (``1.234,50``), else ``"."``."""
+        return "," if self.thousands == "." else "."
+
 
 class ExcelOptions(Model):
     sheet: str | int | None = None
-    """Sheet name or 0-based index; the first sheet when unset."""
-    header_row: int = Field(default=0, ge=0)
-    """0-based row holding the column names (rows above it are skipped)."""
+    """Sheet name or 0-based index. Unset: the first sheet that looks like a table (a header
+    row with data under it), so a cover or notes sheet is not loaded."""
+    sheet_containing: list[str] | None = None
+    """Pick the sheet whose header has these columns (normalised names), e.g.
+    ``[tenancy_ref, balance]``, for workbooks whose sheets move or get renamed."""
+    header_row: int | None = Field(default=None, ge=0)
+    """0-based row holding the column names (rows above it are skipped). Unset: the first
+    row of mostly non-empty, distinct, non-numeric cells with data under it."""
+
+    @field_validator("sheet_containing")
+    @classmethod
+    def _columns(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError("list at least one column the sheet's header has")
+        return None if value is None else [snake_case(v) for v in value]
+
+    @model_validator(mode="after")
+    def _one_way_to_pick(self) -> ExcelOptions:
+        if self.sheet is not None and self.sheet_containing is not None:
+            raise ValueError(
+                "set either `sheet` or `sheet_containing`, not both: `sheet` names the sheet, "
+                "`sheet_containing` finds it by its columns"
+            )
+        return self
 
 
 class FilesSourceConfig(SourceConfig):
@@ -123,6 +169,10 @@ class FilesSourceConfig(SourceConfig):
     excel: ExcelOptions = ExcelOptions()
     columns: dict[str, str] = Field(default_factory=dict)
     """Type overrides keyed by normalised column name, as DuckDB type names."""
+    renames: dict[str, str] = Field(default_factory=dict)
+    """Old column name → current one (normalised names), for exports that renamed a column:
+    files with the old name load into the current column, and a table still holding the old
+    column has it moved into the current one (recorded as a schema change)."""
     key: list[str] = Field(default_factory=list)
     min_file_age_seconds: float = Field(default=5, ge=0)
     """A file modified more recently than this is still being written: skipped this run."""
@@ -185,6 +235,20 @@ class FilesSourceConfig(SourceConfig):
     @classmethod
     def _identifier(cls, value: str | None) -> str | None:
         return check_dataset_name(value)
+
+    @field_validator("renames")
+    @classmethod
+    def _renames(cls, value: dict[str, str]) -> dict[str, str]:
+        renames = {snake_case(old): snake_case(new) for old, new in value.items()}
+        for old, new in renames.items():
+            if old == new:
+                raise ValueError(f"`{old}: {new}` renames a column to itself; remove it")
+            if new in renames:
+                raise ValueError(
+                    f"`{new}` is both a new name (of `{old}`) and renamed to `{renames[new]}`; "
+                    f"map every old name straight to the current one: `{old}: {renames[new]}`"
+                )
+        return renames
 
     @field_validator("columns")
     @classmethod

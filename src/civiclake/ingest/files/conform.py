@@ -19,11 +19,13 @@ New columns need nothing: Delta adds them and older rows read as NULL.
 
 from __future__ import annotations
 
+import difflib
 from typing import TYPE_CHECKING
 
 from civiclake.ingest.duck import duckdb_type
 from civiclake.ingest.exceptions import IngestError
 from civiclake.ingest.files.readers import quote
+from civiclake.lineage import ALL as LINEAGE
 
 if TYPE_CHECKING:
     import duckdb
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
 _INTS = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT")
 
 
-def _widens(new: str, old: str) -> bool:
+def widens(new: str, old: str) -> bool:
     """True when every ``new`` value has an exact ``old`` value (DuckDB type names)."""
     if new in _INTS and old in _INTS:
         return _INTS.index(new) <= _INTS.index(old)
@@ -70,7 +72,7 @@ def conform(
         target = duckdb_type(old)
         if target == new_type:
             continue
-        if target and (target == "VARCHAR" or new_type == "VARCHAR" or _widens(new_type, target)):
+        if target and (target == "VARCHAR" or new_type == "VARCHAR" or widens(new_type, target)):
             casts[name] = target
             continue
         problems.append(
@@ -85,6 +87,30 @@ def conform(
             + ". Nothing was loaded from this file; it will be retried on the next run."
         )
     return casts
+
+
+def likely_renames(
+    new: dict[str, str], table: pa.Schema | None, *, file: str, dataset: str, config_file: str
+) -> list[str]:
+    """Notes for table columns ``new`` (name → DuckDB type) lacks while it has a new column
+    of the same type: probably a rename the config does not know (``renames:``)."""
+    if table is None:
+        return []
+    gone = [n for n in table.names if n not in new and n not in LINEAGE]
+    added = [n for n in new if n not in table.names and n not in LINEAGE]
+    notes = []
+    for old in gone:
+        kind = duckdb_type(table.field(old).type)
+        same = [n for n in added if new[n] == kind]
+        if not same:
+            continue
+        guess = max(same, key=lambda n: difflib.SequenceMatcher(None, old, n).ratio())
+        added.remove(guess)
+        notes.append(
+            f"{file}: column `{old}` of {dataset} is missing and `{guess}` ({kind}) is new; "
+            f"if it was renamed, add `renames: {{{old}: {guess}}}` to {config_file}"
+        )
+    return notes
 
 
 def check_text_casts(

@@ -90,6 +90,7 @@ def sniff(con: duckdb.DuckDBPyConnection, req: ReadRequest) -> Sniffed:
     args.append(f"encoding={literal(opts.encoding)}")
     if opts.delimiter != "auto":
         args.append(f"delim={literal(opts.delimiter)}")
+    args += _number_and_date_args(req)
     try:
         # ignore_errors as in the reads (store_rejects implies it): without it a
         # ragged file sniffs as one column
@@ -134,11 +135,25 @@ def _explicit(
     ]
     if new_line in ("\\n", "\\r", "\\r\\n"):
         args.append(f"new_line={literal(new_line)}")
-    if date_fmt:
-        args.append(f"dateformat={literal(date_fmt)}")
-    if ts_fmt:
-        args.append(f"timestampformat={literal(ts_fmt)}")
+    args += _number_and_date_args(req, date_fmt, ts_fmt)
     return f"read_csv({path}, {', '.join(args)}, store_rejects=true)"
+
+
+def _number_and_date_args(
+    req: ReadRequest, date_fmt: str | None = None, ts_fmt: str | None = None
+) -> list[str]:
+    """``thousands``, ``dateformat`` and ``timestampformat`` for ``read_csv``/``sniff_csv``:
+    the configured ones win over what the sniffer found (``date_fmt``, ``ts_fmt``)."""
+    opts = req.config.csv
+    args = []
+    if opts.thousands is not None:
+        args.append(f"thousands={literal(opts.thousands)}")
+        args.append(f"decimal_separator={literal(opts.decimal_separator)}")
+    if date_fmt := opts.date_format or date_fmt:
+        args.append(f"dateformat={literal(date_fmt)}")
+    if ts_fmt := opts.timestamp_format or ts_fmt:
+        args.append(f"timestampformat={literal(ts_fmt)}")
+    return args
 
 
 def _empty(value: str) -> str:
@@ -182,12 +197,30 @@ def _collect_rejects(con: duckdb.DuckDBPyConnection, req: ReadRequest) -> None:
                arg_min(column_name, column_idx),
                arg_min(error_type, column_idx),
                CASE WHEN bool_and(error_type = 'CAST')
-                    THEN string_agg(error_message, '; ' ORDER BY column_idx)
+                    THEN string_agg({_cast_reason(req)}, '; ' ORDER BY column_idx)
                     ELSE arg_min({_TIDY_REASON}, column_idx) END,
                arg_min(csv_line, column_idx)
         FROM scan_rejects GROUP BY line
         """
     )
+
+
+def _cast_reason(req: ReadRequest) -> str:
+    """DuckDB's cast message, naming the configured format a date did not match."""
+    opts = req.config.csv
+    reason = "error_message"
+    for type_name, key, fmt in (
+        ("DATE", "date_format", opts.date_format),
+        ("TIMESTAMP", "timestamp_format", opts.timestamp_format),
+    ):
+        if fmt:
+            hint = literal(f" (`csv.{key}` is {fmt})")
+            like = literal(f"%to '{type_name}'")
+            reason = (
+                f"CASE WHEN error_message LIKE {like} THEN error_message || {hint} "
+                f"ELSE {reason} END"
+            )
+    return reason
 
 
 def _good_view(con: duckdb.DuckDBPyConnection, source: str, offset: int) -> None:

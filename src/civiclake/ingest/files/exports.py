@@ -60,6 +60,7 @@ def apply_export(
     casts = {n: t for n, t in stored.items() if t != types[n]}
     uri = project.layout.table_uri(ref)
     held = project.tables.schema(uri)
+    loaded.notes += conform.likely_renames(stored, held, **where)
     casts |= conform.conform(stored, held, **where)
     if casts:
         conform.check_text_casts(con, query, stored, casts, **where)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from civiclake import lineage
 from civiclake.exceptions import disk_full, disk_full_error
 from civiclake.ingest.exceptions import BadFileError
-from civiclake.ingest.files import conform, delimited, structured
+from civiclake.ingest.files import conform, delimited, migrate, structured
 from civiclake.ingest.files.readers import DELTA_TYPES, Parsed, ReadRequest, detect_format
 from civiclake.naming import quote
 from civiclake.storage.staged import Constant, sql_literal
@@ -101,6 +101,7 @@ def load_file(
         and received.size >= SINGLE_PASS_MIN_BYTES
         and not source.config.full_export  # an export is compared whole: two passes
     )
+    earlier: list[str] = []
     if single_pass:
         with _connection(source) as con:
             parsed = _parse(con, req, optimistic=True, sniffed=sniffed)
@@ -108,12 +109,16 @@ def load_file(
                 loaded = Loaded(0, 0)
                 if _write_good(file, con, loaded, parsed):
                     return loaded
+                # what the abandoned attempt did to the table (a migration) still holds
+                earlier = loaded.notes
             else:
                 return _load(file, con, parsed, committed)
     # Read it again, finding rejected rows first (small files, or bad rows found).
     with _connection(source) as con:
         parsed = _parse(con, req, optimistic=False, sniffed=sniffed)
-        return _load(file, con, parsed, committed)
+        result = _load(file, con, parsed, committed)
+    result.notes[:0] = [n for n in earlier if n not in result.notes]
+    return result
 
 
 def _connection(source: FilesSource) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
@@ -121,7 +126,7 @@ def _connection(source: FilesSource) -> AbstractContextManager[duckdb.DuckDBPyCo
 
 
 def _load(file: _File, con: duckdb.DuckDBPyConnection, parsed: Parsed, committed: bool) -> Loaded:
-    loaded = Loaded(parsed.rows, parsed.rejected)
+    loaded = Loaded(parsed.rows, parsed.rejected, notes=list(parsed.notes))
     if committed:
         loaded.notes.append(
             f"{file.req.name}: rows were committed by an interrupted run, not rewritten"
@@ -189,7 +194,12 @@ def _write_good(
     stored = {n: DELTA_TYPES.get(t.upper(), t) for n, t in types.items()}
     casts = {n: t for n, t in stored.items() if t != types[n]}
     where = {"file": req.name, "dataset": ref.qualified, "config_file": req.config_file}
-    casts |= conform.conform(stored, project.tables.schema(uri), **where)
+    loaded.notes += migrate.migrate(
+        con, project.catalog, ref, req, import_id=file.ctx.import_id, producer=source.name
+    )
+    table = project.tables.schema(uri)
+    loaded.notes += conform.likely_renames(stored, table, **where)
+    casts |= conform.conform(stored, table, **where)
     if casts:
         conform.check_text_casts(con, query, stored, casts, **where)
         cast_list = ", ".join(f"CAST({quote(n)} AS {t}) AS {quote(n)}" for n, t in casts.items())

@@ -16,7 +16,7 @@ rejects its row instead of silently turning into NULL.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -97,6 +97,8 @@ class Parsed:
     ``rows`` is then unknown until written."""
     first_row: int = 1
     """With ``verify``: ``good`` has no ``_source_row``; the stream numbers rows from this."""
+    notes: list[str] = field(default_factory=list)
+    """What the reader decided that the step's notes should say (the sheet it chose)."""
 
 
 def detect_format(req: ReadRequest) -> str:
@@ -112,8 +114,8 @@ def detect_format(req: ReadRequest) -> str:
 
 
 def normalise(raw: Sequence[str], req: ReadRequest) -> list[str]:
-    """snake_case names; every override must name one of them."""
-    names = column_names(raw)
+    """snake_case names, old ones renamed (``renames:``); every override must name one."""
+    names = renamed(column_names(raw), req)
     for column in req.config.columns:
         if column not in names:
             raise ConfigError(
@@ -121,6 +123,20 @@ def normalise(raw: Sequence[str], req: ReadRequest) -> list[str]:
                 f"`{column}`{did_you_mean(column, names)}. Its columns: {', '.join(names)}"
             )
     return names
+
+
+def renamed(names: list[str], req: ReadRequest) -> list[str]:
+    """``names`` with ``renames:`` applied; a file holding an old name and its new one fails."""
+    renames = req.config.renames
+    out = [renames.get(n, n) for n in names]
+    for old, new in renames.items():
+        if old in names and new in names:
+            raise BadFileError(
+                f"{req.name} has both `{old}` and `{new}`, which `renames:` in "
+                f"{req.config_file} makes one column; remove `{old}: {new}` from `renames:` "
+                "if they are different columns, or fix the file"
+            )
+    return out
 
 
 def check_types(con: duckdb.DuckDBPyConnection, req: ReadRequest) -> None:

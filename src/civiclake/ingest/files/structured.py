@@ -18,9 +18,9 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from civiclake.config.suggest import did_you_mean
 from civiclake.ingest.duck import scalar
 from civiclake.ingest.exceptions import BadFileError
+from civiclake.ingest.files import sheets
 from civiclake.ingest.files.readers import (
     ColumnRule,
     Parsed,
@@ -35,18 +35,27 @@ from civiclake.naming import literal, quote
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
 
 
 def read_excel(con: duckdb.DuckDBPyConnection, req: ReadRequest) -> Parsed:
+    """The table of a workbook (see :mod:`.sheets` for which sheet, header and rows)."""
     import fastexcel
     import pyarrow as pa
 
-    opts = req.config.excel
     try:
         workbook = fastexcel.read_excel(str(req.path))
-        sheet = _sheet(workbook.sheet_names, opts.sheet, req)
-        typed = workbook.load_sheet(sheet, header_row=opts.header_row).to_arrow()
-        text = workbook.load_sheet(sheet, header_row=opts.header_row, dtypes="string").to_arrow()
+        layout = sheets.choose(workbook, req)
+        sheet, header_row = layout.sheet, layout.header_row
+        text = workbook.load_sheet(sheet, header_row=header_row, dtypes="string").to_arrow()
+        excluded = sheets.non_data_rows(con, text)
+        skip = sorted(e.index for e in excluded)
+        typed = workbook.load_sheet(sheet, header_row=header_row, skip_rows=skip).to_arrow()
+        if skip:
+            text_all = text
+            text = workbook.load_sheet(
+                sheet, header_row=header_row, skip_rows=skip, dtypes="string"
+            ).to_arrow()
     except fastexcel.FastExcelError as exc:
         raise BadFileError(
             f"{req.name}: cannot read it as an Excel workbook ({str(exc).splitlines()[0]}); "
@@ -55,15 +64,15 @@ def read_excel(con: duckdb.DuckDBPyConnection, req: ReadRequest) -> Parsed:
     names = normalise(typed.schema.names, req)
     check_types(con, req)
     text_names = [f"__text_{i}" for i in range(len(names))]
+    first_row = header_row + 2  # 1-based row of the first data row in Excel
+    skipped = set(skip)
+    kept = [i + first_row for i in range(len(skipped) + typed.num_rows) if i not in skipped]
     table = pa.Table.from_batches([typed]).rename_columns(names)
     for name, column in zip(text_names, text.columns, strict=True):
         table = table.append_column(name, column)
+    table = table.append_column("_source_row", pa.array(kept, pa.int64()))
     con.register("sheet_rows", table)
-    first_row = opts.header_row + 2  # 1-based row of the first data row in Excel
-    con.execute(
-        f"CREATE TABLE staged AS SELECT *, row_number() OVER () + {first_row - 1} AS _source_row "
-        "FROM sheet_rows"
-    )
+    con.execute("CREATE TABLE staged AS SELECT * FROM sheet_rows")
     con.unregister("sheet_rows")
     raw_of = {n: quote(t) for n, t in zip(names, text_names, strict=True)}
     rules = override_rules(names, req.config.columns, raw_of)
@@ -71,7 +80,31 @@ def read_excel(con: duckdb.DuckDBPyConnection, req: ReadRequest) -> Parsed:
     types = dict(zip(staged.columns, (str(t) for t in staged.types), strict=True))
     rules = [_coerced(rule, types[rule.name], raw_of[rule.name]) for rule in rules]
     raw_line = "to_json(struct_pack(" + ", ".join(f"{quote(n)} := {raw_of[n]}" for n in names)
-    return build_typed(con, rules, raw_line + "))::VARCHAR")
+    parsed = build_typed(con, rules, raw_line + "))::VARCHAR")
+    parsed.notes.extend(layout.notes)
+    if skip:
+        _reject_layout(con, parsed, excluded, text_all, names, first_row)
+    return parsed
+
+
+def _reject_layout(
+    con: duckdb.DuckDBPyConnection,
+    parsed: Parsed,
+    excluded: list[sheets.Excluded],
+    text: pa.RecordBatch,
+    names: list[str],
+    first_row: int,
+) -> None:
+    """Blank and footer rows into ``rejects`` (trailing blank rows are not rows: dropped)."""
+    for row in excluded:
+        if not row.reason:
+            continue
+        cells = {n: text.column(i)[row.index].as_py() for i, n in enumerate(names)}
+        con.execute(
+            "INSERT INTO rejects VALUES (?, NULL, ?, ?, ?)",
+            [row.index + first_row, row.error_type, row.reason, json.dumps(cells)],
+        )
+        parsed.rejected += 1
 
 
 def _coerced(rule: ColumnRule, dtype: str, raw: str) -> ColumnRule:
@@ -80,24 +113,6 @@ def _coerced(rule: ColumnRule, dtype: str, raw: str) -> ColumnRule:
         return rule
     bad = f"({quote(rule.name)} IS NULL AND {raw} IS NOT NULL AND trim({raw}) <> '')"
     return ColumnRule(rule.name, rule.value, bad, raw, dtype)
-
-
-def _sheet(sheet_names: list[str], wanted: str | int | None, req: ReadRequest) -> str | int:
-    if wanted is None:
-        return 0
-    if isinstance(wanted, int):
-        if wanted >= len(sheet_names):
-            raise BadFileError(
-                f"{req.name} has {len(sheet_names)} sheet(s); `excel.sheet: {wanted}` in "
-                f"{req.config_file} is out of range (sheets: {', '.join(sheet_names)})"
-            )
-        return wanted
-    if wanted not in sheet_names:
-        raise BadFileError(
-            f"{req.name} has no sheet {wanted!r}{did_you_mean(wanted, sheet_names)}; its sheets: "
-            f"{', '.join(sheet_names)}. Set `excel.sheet` in {req.config_file}"
-        )
-    return wanted
 
 
 def read_json(con: duckdb.DuckDBPyConnection, req: ReadRequest, *, lines: bool) -> Parsed:
