@@ -80,8 +80,21 @@ class Catalog:
         """
         if self.fence is not None:
             self.fence(ref)
-        if not replaces and (uri is None or uri == self.uri(ref)):
-            self.verify(ref)
+        if uri is None or uri == self.uri(ref):
+            self.finish_swap(ref)
+            if not replaces:
+                self.verify(ref)
+
+    def finish_swap(self, ref: DatasetRef) -> None:
+        """Finish a table swap a killed ``history rebuild`` left half done (see
+        :mod:`civiclake.storage.swap`), recording the rebuilt table's version, so a write
+        never starts a fresh table beside the old and the new ones."""
+        if not self.layout.is_local:
+            return
+        from civiclake.storage import swap
+
+        uri = self.table_of(ref)
+        swap.finish(uri, on_swapped=lambda: self.moved(uri, int(self.tables.open(uri).version())))
 
     def verify(self, ref: DatasetRef) -> None:
         """Raise :class:`~civiclake.storage.exceptions.TableDamagedError` when ``ref``'s table

@@ -78,7 +78,8 @@ department_app = typer.Typer(
     no_args_is_help=True,
 )
 new_app = typer.Typer(
-    help="Create jobs from templates.\n\nExample:\n\n    civiclake new job housing/arrears",
+    help="Create jobs from templates and sources from a sample file."
+    "\n\nExample:\n\n    civiclake new job housing/arrears",
     no_args_is_help=True,
 )
 runs_app = typer.Typer(
@@ -205,6 +206,32 @@ def new_job(
         civiclake new job housing/arrears --template sql
     """
     commands.new_job(project, name, template, zone)
+
+
+@new_app.command("source")
+def new_source(
+    name: Annotated[
+        str, typer.Argument(help="<department>/<source name>, e.g. housing/rent_accounts.")
+    ],
+    file: Annotated[
+        Path, typer.Argument(help="A sample export: CSV, Excel (.xlsx) or JSON/NDJSON.")
+    ],
+    force: Annotated[
+        bool, typer.Option("--force", help="Write the source file again if it exists.")
+    ] = False,
+    project: ProjectOpt = None,
+) -> None:
+    """Write sources/<department>/<name>.yaml from a sample file and put the file in landing.
+
+    The file is read as the source will read it: the format and CSV dialect, a pattern
+    that matches next month's file name, the key (unique, never-empty columns) and the
+    columns that look personal are written for you to review.
+
+    Example:
+
+        civiclake new source housing/rent_accounts ~/exports/rent_accounts_2026-03.csv
+    """
+    commands.new_source(project, name, file, force)
 
 
 @app.command()

@@ -79,6 +79,25 @@ def new_job(project_dir: Path | None, name: str, template: str, zone: str) -> No
     )
 
 
+def new_source(project_dir: Path | None, name: str, file: Path, force: bool) -> None:
+    from civiclake.ingest.files.scaffold import new_source as write_source
+
+    project = _project(project_dir)
+    made = write_source(project, name, file, force=force)
+    found = made.found
+    key = ", ".join(found.keys[0]) if found.keys else "none found (rows are appended)"
+    pii = ", ".join(g.column for g in found.pii) or "none guessed"
+    console = out.console()
+    console.print(
+        f"Wrote [bold]{made.config.relative_to(project.dir).as_posix()}[/] "
+        f"({found.format}, {found.rows} rows): pattern {found.pattern}, key {key}, PII {pii}."
+    )
+    console.print(f"Copied {file.name} to {_shown_path(project, str(made.landed.parent))}/")
+    console.print(
+        f"Review the lines marked `review`, then load it: `civiclake run --select {made.name}`"
+    )
+
+
 def run(
     project_dir: Path | None,
     select: list[str],

@@ -128,8 +128,15 @@ class Project:
         cfg = self.config.engine
         cls = ENGINES.load(cfg.name, where=f"{self.config_path}, key `engine.name`")
         allowed = [self.layout.root] if self.layout.is_local else []
-        engine: Engine = cls(self.tables, self.layout.table_uri, allowed_directories=allowed)
+        engine: Engine = cls(self.tables, self._readable_uri, allowed_directories=allowed)
         return engine
+
+    def _readable_uri(self, ref: DatasetRef) -> str:
+        """Where ``ref``'s table reads whole now: its own folder, or while a killed
+        ``history rebuild`` left its swap unfinished, the folder holding the table."""
+        from civiclake.storage.swap import readable
+
+        return readable(self.layout.table_uri(ref))
 
     @cached_property
     def catalog(self) -> Catalog:

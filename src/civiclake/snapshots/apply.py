@@ -168,11 +168,6 @@ def _apply(
             f"{ref.qualified} already exists as a plain table, not a history table; "
             "drop it or give the source another dataset name"
         )
-    if current is not None and current.spec.mode != spec.mode:
-        raise HistoryError(
-            f"{ref.qualified} keeps {current.spec.mode} history, not {spec.mode}; changing "
-            "how a dataset's history is kept needs `civiclake history rebuild`"
-        )
     if current is not None and current.spec.key != spec.key:
         raise HistoryError(
             f"{ref.qualified} is keyed by {', '.join(current.spec.key)}, not "

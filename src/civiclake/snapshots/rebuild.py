@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from civiclake.snapshots.apply import _apply, register
@@ -31,34 +30,33 @@ def rebuild(
 ) -> int:
     """Rebuild ``ref``'s history from ``(app_id, increment)`` pairs, in import order.
 
-    The new table is built beside the old one and swapped in at the end, so
-    the old tables stay readable until the new ones are complete.
+    The new table is built beside the old one and swapped in at the end
+    (:mod:`civiclake.storage.swap`): until the swap the old table is read and written as
+    before; a kill during the swap leaves the new table readable, and the next write to
+    ``ref`` finishes the swap before it commits.
     """
-    import shutil
+    from civiclake.storage import swap
 
     uri = catalog.uri(ref)
     if "://" in uri:
         raise HistoryError(f"rebuilding {ref.qualified} on remote storage is not supported yet")
-    building = uri.rstrip("/") + ".rebuild"
-    shutil.rmtree(building, ignore_errors=True)
     count = 0
-    for app_id, data in increments:
-        _apply(
-            catalog,
-            building,
-            data,
-            spec,
-            app_id=app_id,
-            import_id=import_id,
-            ref=ref,
-        )
-        count += 1
-    old = uri.rstrip("/") + ".old"
-    shutil.rmtree(old, ignore_errors=True)
-    if Path(uri).exists():
-        Path(uri).rename(old)
-    if Path(building).exists():
-        Path(building).rename(uri)
-    shutil.rmtree(old, ignore_errors=True)
-    register(catalog, ref, producer=producer)
+    with swap.rebuilding(uri) as building:
+        for app_id, data in increments:
+            _apply(
+                catalog,
+                building,
+                data,
+                spec,
+                app_id=app_id,
+                import_id=import_id,
+                ref=ref,
+            )
+            count += 1
+        if count == 0:
+            raise HistoryError(
+                f"nothing to rebuild {ref.qualified} from: the source replayed no batches; "
+                "the table is left as it was"
+            )
+        swap.swap_in(uri, on_swapped=lambda: register(catalog, ref, producer=producer))
     return count
