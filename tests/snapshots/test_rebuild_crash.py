@@ -95,7 +95,7 @@ def tables(root: Path) -> Tables:
         session.register([DatasetRef("planning", "refined", "apps")])
         latest = session.sql("SELECT id, value FROM planning_refined.apps ORDER BY id").read_all()
         history = session.sql(
-            "SELECT id, value, valid_from, valid_to, _deleted FROM planning_refined.apps__history "
+            "SELECT id, value, valid_from, valid_to FROM planning_refined.apps__history "
             "ORDER BY id, valid_from"
         ).read_all()
         return (
