@@ -250,6 +250,7 @@ def _apply(
         rejected=rejected,
         notes=notes,
         unchanged=unchanged,
+        rows_in=staged,
     )
 
 

@@ -115,3 +115,5 @@ class HistoryResult:
     notes: list[str] = field(default_factory=list)
     unchanged: int = 0
     """``observed`` mode: rows whose tracked values equal the version already held."""
+    rows_in: int = 0
+    """Rows the increment held (rejected ones included)."""

@@ -67,3 +67,41 @@ def test_header_only_file_creates_no_table(project: Project, make_source: MakeSo
     assert result.rows_out == 0
     assert not project.tables.exists(project.layout.table_uri(raw()))
     assert project.store.loaded_files()[0]["rows_loaded"] == 0
+
+
+def test_a_full_export_streams_in_one_pass_and_falls_back_on_a_bad_row(
+    project: Project, make_source: MakeSource
+) -> None:
+    source = make_source(
+        patterns=["rent_{month:%Y-%m}.csv"],
+        key=["ref"],
+        full_export=True,
+        columns={"n": "INTEGER"},
+    )
+    import os
+
+    january = inbox(project) / "rent_2026-01.csv"
+    january.write_text("ref,n\nA1,1\nA2,2\nA3,3\n", encoding="utf-8")
+    os.utime(january, (1_700_000_000, 1_700_000_000))
+    first = run(source)
+    assert (first.rows_in, first.rows_out) == (3, 3)
+    february = inbox(project) / "rent_2026-02.csv"
+    february.write_text("ref,n\nA1,1\nA2,x\nA3,4\n", encoding="utf-8")
+    os.utime(february, (1_700_000_100, 1_700_000_100))
+    second = run(source)
+    assert (second.rows_in, second.rows_rejected) == (3, 1)
+    session = project.engine().session()
+    try:
+        session.register([raw()])
+        latest = session.sql("SELECT ref, n FROM housing_raw.rent_accounts").read_all()
+        history = session.sql("SELECT ref FROM housing_raw.rent_accounts__history").read_all()
+    finally:
+        session.close()
+    # the abandoned stream committed nothing: January's three versions and A3's change
+    assert sorted(history.column("ref").to_pylist()) == ["A1", "A2", "A3", "A3"]
+    # A2's row was unreadable, so A2 keeps January's value rather than being deleted
+    assert sorted(latest.to_pylist(), key=lambda r: r["ref"]) == [
+        {"ref": "A1", "n": 1},
+        {"ref": "A2", "n": 2},
+        {"ref": "A3", "n": 4},
+    ]

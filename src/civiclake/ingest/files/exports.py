@@ -46,13 +46,21 @@ BATCH_ROWS = 122_880
 
 def apply_export(
     file: _File, con: duckdb.DuckDBPyConnection, loaded: Loaded, parsed: Parsed
-) -> None:
-    """Apply the good rows of one export to the dataset's history."""
+) -> bool:
+    """Apply the good rows of one export to the dataset's history.
+
+    In a single pass (``parsed.verify`` set) the rows stream into the history engine,
+    which stages the whole export before it writes anything: if a row turns out to have
+    been rejected the stream is aborted there and False returned (nothing committed; the
+    caller reads the file again in two passes).
+    """
+    from civiclake.ingest.files.load import _verified
     from civiclake.snapshots import HistoryError, HistorySpec, apply_increment
 
     source, req = file.source, file.req
     config, project, ref = source.config, source.project, source.dataset
     where = {"file": req.name, "dataset": ref.qualified, "config_file": req.config_file}
+    # in a single pass ``good`` has no _source_row yet: the stream numbers the rows
     query = "SELECT * FROM good"
     bound = con.sql(query)
     types = dict(zip(bound.columns, (str(t) for t in bound.types), strict=True))
@@ -80,11 +88,15 @@ def apply_export(
     data = con.sql(f"SELECT *, {source_file} AS {quote(lineage.SOURCE_FILE)} FROM ({query})")
     keep, readable = _unreadable_keys(con, config.key) if parsed.rejected else (None, True)
     full = readable
+    reader = data.to_arrow_reader(BATCH_ROWS)
+    aborted: list[bool] = []
+    if parsed.verify is not None:
+        reader = _verified(reader, parsed.verify, parsed.first_row, aborted)
     try:
         result = apply_increment(
             project.catalog,
             ref,
-            data.to_arrow_reader(BATCH_ROWS),
+            reader,
             spec,
             app_id=f"file:{file.received.sha256}",
             import_id=file.ctx.import_id,
@@ -99,15 +111,23 @@ def apply_export(
             keep=keep,
         )
     except HistoryError as exc:
+        if aborted:  # our own abort, surfacing through the engine's read of the stream
+            return False
         raise BadFileError(f"{req.name}: {exc} (see {req.config_file})") from None
+    except Exception:
+        if aborted:
+            return False
+        raise
     record_export(source, effective)
+    if parsed.verify is not None:  # a single pass counts the rows as they stream
+        loaded.rows = result.rows_in
     loaded.written = result.versions
     loaded.bytes_written += result.bytes_written
     loaded.notes.extend(f"{req.name}: {n}" for n in result.notes)
     when = f"{effective:%Y-%m-%d %H:%M}".removesuffix(" 00:00")
     if result.already_applied:
         loaded.notes.append(f"{req.name}: export of {when} was applied by an interrupted run")
-        return
+        return True
     loaded.notes.append(
         f"{req.name}: export of {when}: {result.versions - result.deletes} new or changed, "
         f"{result.deletes} gone, {result.unchanged} unchanged"
@@ -124,6 +144,7 @@ def apply_export(
             f"{req.name}: {parsed.rejected} row(s) rejected: their records keep their last "
             f"version until a readable export (see {ref.qualified}__rejected)"
         )
+    return True
 
 
 def _unreadable_keys(con: duckdb.DuckDBPyConnection, key: list[str]) -> tuple[object, bool]:

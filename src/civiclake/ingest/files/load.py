@@ -96,18 +96,19 @@ def load_file(
     )
     file = _File(source, ctx, req, received, stamp)
     committed = project.catalog.committed(source.dataset, f"file:{received.sha256}")
-    single_pass = (
-        not committed
-        and received.size >= SINGLE_PASS_MIN_BYTES
-        and not source.config.full_export  # an export is compared whole: two passes
-    )
+    single_pass = not committed and received.size >= SINGLE_PASS_MIN_BYTES
     earlier: list[str] = []
     if single_pass:
         with _connection(source) as con:
             parsed = _parse(con, req, optimistic=True, sniffed=sniffed)
             if parsed.verify is not None:
                 loaded = Loaded(0, 0)
-                if _write_good(file, con, loaded, parsed):
+                if source.config.full_export:
+                    from civiclake.ingest.files.exports import apply_export
+
+                    if apply_export(file, con, loaded, parsed):
+                        return loaded
+                elif _write_good(file, con, loaded, parsed):
                     return loaded
                 # what the abandoned attempt did to the table (a migration) still holds
                 earlier = loaded.notes
