@@ -146,17 +146,18 @@ def test_a_change_that_did_not_move_updated_at_is_dated_when_seen(tmp_path: Path
     assert [r["valid_from"] for r in dated] == [day("2020-03-01")] * 2
 
 
-def test_a_forward_clock_is_never_undercut(tmp_path: Path) -> None:
-    """A version stamped after the observation (a fast source clock) is not preceded by the
-    next undatable change: that one takes the later of the two."""
+def test_a_fast_source_clock_never_dates_a_change_after_it_was_seen(tmp_path: Path) -> None:
+    """updated_at ahead of the sync's clock (a server set to the wrong year): the version
+    is valid from when it was seen, so as-of answers in between show it."""
     lake = Lake(tmp_path / "p", SYNCED)
-    lake.see(accounts(1, day("2026-05-01")), day("2026-04-01"))
-    lake.see([accounts(1, day("2026-05-01"))[0] | {"rent": 5}], day("2026-04-02"))
+    lake.see(accounts(1, day("2200-05-01")), day("2026-04-01"))
+    lake.see([accounts(1, day("2200-05-01"))[0] | {"rent": 5}], day("2026-04-02"))
     [first, second] = lake.rows(
         "SELECT rent, valid_from, valid_to FROM housing_raw.tenancies__history ORDER BY _seq"
     )
-    assert first["valid_to"] == second["valid_from"] == day("2026-05-01")
-    assert lake.state("tenancies", "rent") == {0: (5,)}
+    assert first["valid_from"] == day("2026-04-01")
+    assert first["valid_to"] == second["valid_from"] == day("2026-04-02")
+    assert lake.state("tenancies_as_of(DATE '2026-04-02')", "rent") == {0: (5,)}
 
 
 # -- finding 3: a column added at the source -----------------------------------------

@@ -502,9 +502,12 @@ def _observe(
     )
     changed = f"NOT ({same})" if same else "false"
     vf, dl = q(VALID_FROM), q(DELETED)
+    # the source's stamp when it moved forward, but never after the change was seen (a
+    # fast source clock); otherwise when it was seen, never before the version it follows
+    seen = f"greatest({at}, p.{vf})"
     dated = (
-        f"CASE WHEN i.{vf} IS NOT NULL AND (p.{vf} IS NULL OR i.{vf} > p.{vf}) THEN i.{vf} "
-        f"ELSE greatest({at}, p.{vf}) END"
+        f"CASE WHEN i.{vf} IS NOT NULL AND (p.{vf} IS NULL OR i.{vf} > p.{vf}) "
+        f"THEN least(i.{vf}, {seen}) ELSE {seen} END"
     )
     known = f"p.{q(keys[0])} IS NOT NULL"
     carry = [
@@ -513,9 +516,15 @@ def _observe(
         if c in held
     ]
     replace_list = ", ".join([f"{dated} AS {vf}", *carry])
+    # a delete known by its key alone (reconciliation) carries the last values too
+    reserved = {VALID_FROM, DELETED, SEQ, PART, IMPORT_ID, IMPORTED_AT}
+    absent = [c for c in (current.columns if current is not None else []) if c not in incoming]
+    kept_values = "".join(
+        f", CASE WHEN i.{dl} THEN p.{q(c)} END AS {q(c)}" for c in absent if c not in reserved
+    )
     delete_ok = "false" if spec.deletes == "ignore" else "true"
     con.execute(
-        f"CREATE TEMP TABLE __seen AS SELECT i.* REPLACE ({replace_list}), "
+        f"CREATE TEMP TABLE __seen AS SELECT i.* REPLACE ({replace_list}){kept_values}, "
         f"(NOT i.{dl} AND ({known}) AND NOT p.{dl} AND NOT ({changed})) AS __unchanged, "
         f"((NOT i.{dl} AND (NOT ({known}) OR p.{dl} OR ({changed}))) "
         f"OR (i.{dl} AND ({known}) AND NOT p.{dl} AND {delete_ok})) AS __version "
