@@ -49,11 +49,11 @@ def test_a_writer_that_stalls_past_the_age_window_loses_no_rows(
         source = make_source(min_file_age_seconds=5)
     path = folder / "rents.csv"
     with path.open("w", encoding="utf-8") as writer:  # the writer holds the file open
-        writer.write(HEADER + "".join(ROWS[:1999]) + "T1999")  # half, ending mid-row
+        writer.write(HEADER + "".join(ROWS[:1999]))  # half
         writer.flush()
         _age(writer.fileno())  # it pauses longer than min_file_age_seconds
         first = run(source)
-        writer.write(",1999\n" + "".join(ROWS[2000:]))  # and then finishes
+        writer.write("".join(ROWS[1999:]))  # and then finishes
         writer.flush()
         _age(writer.fileno())
     second = run(source)
@@ -61,7 +61,7 @@ def test_a_writer_that_stalls_past_the_age_window_loses_no_rows(
 
     assert first.rows_out == 1999
     assert _refs(project) == [f"T{i:04d}" for i in range(4003)]  # every row exactly once
-    assert _rejects(project) == []  # the partial last line went with the partial file
+    assert _rejects(project) == []
     assert third.rows_out == 0
     (entry,) = project.store.loaded_files("housing/rent_accounts")
     kept = Path(project.layout.join(entry["archived_path"]))
@@ -144,3 +144,23 @@ def test_a_file_matching_no_pattern_is_reported_and_left_alone(
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == [expected]  # lock and hidden files stay silent
     assert (folder / "rents january.xlsx").exists()
+
+
+def test_a_stalled_writer_cut_mid_row_is_refused_until_complete(
+    project: Project, make_source: MakeSource
+) -> None:
+    source = make_source(min_file_age_seconds=5)
+    path = inbox(project) / "rents.csv"
+    with path.open("w", encoding="utf-8") as writer:
+        writer.write(HEADER + "".join(ROWS[:1999]) + "T1999")  # half, ending mid-row
+        writer.flush()
+        _age(writer.fileno())
+        with pytest.raises(IngestError, match="it ends mid-row at line 2001"):
+            run(source)
+        writer.write(",1999\n" + "".join(ROWS[2000:]))
+        writer.flush()
+        _age(writer.fileno())
+    run(source)
+
+    assert _refs(project) == [f"T{i:04d}" for i in range(4003)]
+    assert not path.exists()

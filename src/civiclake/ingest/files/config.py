@@ -93,6 +93,8 @@ class CsvOptions(Model):
     encoding: Encoding = "utf-8"
     skip_rows: int = Field(default=0, ge=0)
     """Lines to skip before the header (title lines some exports add)."""
+    max_line_size: int | None = Field(default=None, gt=0)
+    """The longest line read, in bytes (DuckDB's ``max_line_size``; 2,000,000 by default)."""
 
     @field_validator("delimiter")
     @classmethod
