@@ -136,7 +136,7 @@ class EventsSource(Source[EventsSourceConfig]):
             ctx.log.warning("%s", note)
         sink = self.sink()
         total = Counts()
-        skipped = 0
+        skipped = loaded = 0
         inbox = self.inbox(
             ctx,
             sink.decoded.qualified,
@@ -147,8 +147,9 @@ class EventsSource(Source[EventsSourceConfig]):
         for done, candidate in enumerate(found, start=1):
             outcome = self._one(ctx, sink, candidate, inbox)
             if outcome is None:
-                skipped += 1
+                skipped += candidate.continues is None  # a kept copy looked at again: silent
             else:
+                loaded += 1
                 total.add(outcome)
             ctx.progress(done, len(found))
         sink.register(sink.decoded, sink.rejected)
@@ -160,7 +161,7 @@ class EventsSource(Source[EventsSourceConfig]):
             versions=total.versions,
             duplicates=total.duplicates,
             notes=[
-                f"{len(found) - skipped} file(s), {total.rows_in} event(s), {total.rows_out} "
+                f"{loaded} file(s), {total.rows_in} event(s), {total.rows_out} "
                 f"decoded, {total.versions} new version(s) in current tables",
                 *(n for n in total.notes if "could not be decoded" not in n),
                 *unmatched,

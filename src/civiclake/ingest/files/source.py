@@ -146,6 +146,8 @@ class FilesSource(Source[FilesSourceConfig]):
             before_hash=lambda found: sniffing.append(sniff_ahead(self, found.path)),
         )
         if isinstance(taken, landing.Skipped):
+            if candidate.continues is not None:
+                return  # a kept copy looked at again, not a file sent: nothing to say
             if taken.reason == "empty":
                 ctx.log.warning("%s: empty file, will be loaded when it has content", name)
                 tally.notes.append(f"{name}: empty file, will be loaded when it has content")
