@@ -172,14 +172,17 @@ class Catalog:
         metadata: Mapping[str, str] | None = None,
         constants: Mapping[str, Constant] | None = None,
         register: bool = True,
+        where: str | None = None,
     ) -> WriteResult:
         """Write ``ref``'s table and record it in the catalog.
 
         ``constants`` are trailing columns with one value on every row (lineage).
         ``register=False`` leaves the catalog entry to the caller, for writers that commit
         many small batches and refresh the entry once at the end (streams).
+        ``where`` (a SQL predicate, with ``mode="overwrite"``): replace only the rows it
+        matches, in the same commit; every row written must match it too.
         """
-        self.check(ref, replaces=mode == "overwrite")
+        self.check(ref, replaces=mode == "overwrite" and where is None)
         result = self.tables.write(
             self.uri(ref),
             data,
@@ -189,6 +192,7 @@ class Catalog:
             metadata=metadata,
             description=description or None,
             constants=constants,
+            where=where,
         )
         if register:
             self.register(
@@ -214,6 +218,15 @@ class Catalog:
         if self.committed(ref, app_id):
             return None
         return self.write(ref, data, mode=mode, producer=producer, app_id=app_id, **options)
+
+    def delete_once(self, ref: DatasetRef, where: str, *, app_id: str) -> bool:
+        """Delete the rows of ``ref`` matching ``where`` in one commit carrying ``app_id``,
+        unless that committed already (or there is no table); True when it committed."""
+        if not self.exists(ref) or self.committed(ref, app_id):
+            return False
+        self.check(ref)
+        self.tables.delete(self.uri(ref), where, app_id=app_id)
+        return True
 
     def merge(
         self,

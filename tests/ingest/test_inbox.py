@@ -98,3 +98,27 @@ def test_a_failed_load_leaves_the_file_in_the_inbox_for_the_next_run(
     assert candidate.path.exists()
     assert project.store.loaded_file("housing/rents", landing.sha256_of(candidate.path)) is None
     assert inbox.take(candidate, lambda *a: 1, lambda n: (n, 0), import_id="i") == landing.Loaded(1)
+
+
+def test_a_kept_copy_that_grows_after_its_load_is_revisited(
+    project: Project, tmp_path: Path
+) -> None:
+    inbox = _inbox(project, tmp_path)
+    candidate = _drop(tmp_path / "in", "rents.csv", "id\n1\n")
+    with candidate.path.open("a") as writer:  # the writer still holds it open
+        inbox.take(candidate, lambda *a: 1, lambda n: (n, 0), import_id="i1")
+        writer.write("2\n")
+    kept = tmp_path / "archive" / "rents.csv"
+    then = time.time() - 60
+    os.utime(kept, (then, then))
+
+    (again,) = inbox.revisit()
+    seen: list[landing.Received] = []
+    taken = inbox.take(again, lambda r, *a: seen.append(r) or 2, lambda n: (n, 0), import_id="i2")
+
+    assert again.path == kept and again.continues is not None
+    assert taken == landing.Loaded(2, "continued")
+    assert seen[0].replaces == ("archive/rents.csv",)
+    (entry,) = project.store.loaded_files("housing/rents")  # the partial entry is replaced
+    assert entry["sha256"] == landing.sha256_of(kept) and entry["path"] == str(candidate.path)
+    assert inbox.revisit() == []

@@ -528,7 +528,10 @@ class MetadataStore:
             ).first()
             return dict(row._mapping) if row else None
 
-    def record_loaded_file(self, **values: Any) -> None:
+    def record_loaded_file(self, *, supersedes: str | None = None, **values: Any) -> None:
+        """Record a loaded file; ``supersedes``: the sha256 of the entry whose rows this
+        file's load replaced (a file taken before its writer finished), removed in the same
+        transaction."""
         with self._tx() as conn:
             exists = conn.execute(
                 sa.select(t.loaded_files.c.id).where(
@@ -538,11 +541,23 @@ class MetadataStore:
             ).first()
             if not exists:
                 conn.execute(t.loaded_files.insert().values(loaded_at=now(), **values))
+            if supersedes is not None and supersedes != values["sha256"]:
+                conn.execute(
+                    t.loaded_files.delete().where(
+                        t.loaded_files.c.source == values["source"],
+                        t.loaded_files.c.sha256 == supersedes,
+                    )
+                )
 
-    def loaded_files(self, source: str | None = None) -> list[dict[str, Any]]:
+    def loaded_files(
+        self, source: str | None = None, *, path: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Ledger entries in load order, of one source and (``path``) found at one path."""
         query = sa.select(t.loaded_files).order_by(t.loaded_files.c.id)
         if source:
             query = query.where(t.loaded_files.c.source == source)
+        if path is not None:
+            query = query.where(t.loaded_files.c.path == path)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query)]
 

@@ -184,11 +184,14 @@ class TableStore:
         metadata: Mapping[str, str] | None = None,
         description: str | None = None,
         constants: Mapping[str, Constant] | None = None,
+        where: str | None = None,
     ) -> WriteResult:
         """Commit ``data`` (any Arrow stream or table) to the table at ``uri``.
 
         ``constants`` are extra trailing columns holding one value on every row
         (lineage), added as the rows are written rather than carried in ``data``.
+        ``where`` with ``overwrite`` replaces only the rows matching that predicate (which
+        every new row must match), through delta-rs's writer.
 
         ``append`` adds columns that are new (schema evolution); ``overwrite``
         replaces the rows and the schema. Both are one atomic Delta commit.
@@ -201,6 +204,11 @@ class TableStore:
             custom_metadata=dict(metadata or {}) or None,
             app_transactions=[Transaction(app_id, app_version)] if app_id else None,
         )
+        if where is not None and mode == "overwrite" and self.exists(uri):
+            rows = with_constants(as_reader(data), constants or {})
+            return self._write_arrow(
+                uri, rows, mode, partition_by, props, description, predicate=where
+            )
         if partition_by or "://" in uri:
             rows = with_constants(as_reader(data), constants or {})
             return self._write_arrow(uri, rows, mode, partition_by, props, description)
@@ -295,6 +303,21 @@ class TableStore:
             bytes_written=staged_file.size,
             files_added=1,
         )
+
+    def delete(self, uri: str, where: str, *, app_id: str | None = None) -> None:
+        """Delete the rows matching ``where`` in one commit (with ``app_id``'s transaction)."""
+        from deltalake import CommitProperties, Transaction
+        from deltalake.exceptions import CommitFailedError, DeltaError
+
+        props = CommitProperties(
+            app_transactions=[Transaction(app_id, 1)] if app_id else None,
+        )
+        try:
+            self.open(uri).delete(where, commit_properties=props)
+        except CommitFailedError as exc:
+            raise CommitConflictError(f"commit to {uri} conflicted: {exc}") from exc
+        except DeltaError as exc:
+            raise StorageError(f"deleting from {uri} failed: {exc}") from exc
 
     def _write_arrow(
         self,

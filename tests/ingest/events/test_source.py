@@ -6,12 +6,15 @@ import json
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from civiclake import Project
 from civiclake.ingest.base import load_sources
+from civiclake.ingest.exceptions import IngestError
+from civiclake.ingest.landing import sha256_of
 from civiclake.simulators.housing import (
     TENURE_TOPIC,
     TENURE_V2,
@@ -165,3 +168,59 @@ def test_contact_details_keyed_by_target_and_id(project_dir: Path, tmp_path: Pat
     assert {(r["target_id"], r["id"]): r["v"] for r in rows} == {
         k: c["ContactInformation"]["Value"] for k, c in live.items()
     }
+
+
+def test_a_writer_that_stalls_past_the_age_window_loses_no_events(
+    project_dir: Path, tmp_path: Path
+) -> None:
+    inbox = _setup(project_dir)
+    sent, truth = deliveries(HousingWorld(8).events(250), seed=8, poison=0)
+    to_folder(sent, tmp_path / "drop", Encoder("json"), per_file=1000)
+    (whole,) = sorted((tmp_path / "drop" / TENURE_TOPIC).iterdir())
+    data = whole.read_bytes()
+    cut = data.index(b"\n", len(data) // 2) - 10  # half, ending mid-event
+    inbox.mkdir(parents=True, exist_ok=True)
+    path = inbox / "tenures.ndjson"
+    with path.open("wb") as writer:  # the writer holds the file open
+        writer.write(data[:cut])
+        writer.flush()
+        then = time.time() - 60
+        os.utime(writer.fileno(), (then, then))  # and pauses past the age window
+        _run(project_dir)
+        writer.write(data[cut:])  # then finishes
+        writer.flush()
+        os.utime(writer.fileno(), (then, then))
+    project, result = _run(project_dir)
+
+    tenure_msgs = [d for d in sent if d.topic == TENURE_TOPIC]
+    count = _query(project, "SELECT count(*) AS n FROM housing_refined.tenure_events")[0]["n"]
+    assert count == len(tenure_msgs)  # every event exactly once
+    rejected = _query(project, "SELECT count(*) AS n FROM housing_raw.tenure_events__rejected")
+    assert rejected[0]["n"] == 0  # the half event went with the half file
+    ids = _query(project, "SELECT id FROM housing_refined.tenures")
+    assert {r["id"] for r in ids} == set(truth.tenures(include_terminated=False))
+    (entry,) = project.store.loaded_files("housing/tenure_files")
+    kept = Path(project.layout.join(entry["archived_path"]))
+    assert sha256_of(kept) == entry["sha256"] and entry["rows_loaded"] == len(tenure_msgs)
+    assert any("was still being written when it was taken" in n for n in result.notes)  # type: ignore[attr-defined]
+
+
+def test_a_missing_folder_fails_and_stray_inbox_files_are_reported(project_dir: Path) -> None:
+    inbox = _setup(project_dir)
+    inbox.mkdir(parents=True, exist_ok=True)
+    (inbox / "tenures.csv").write_text("not an event file")
+    (inbox / ".~lock.tenures.csv#").write_text("lock")
+    _, result = _run(project_dir)
+    assert (
+        "tenures.csv: matches none of the patterns ['*.ndjson', '*.jsonl', '*.json', '*.avro'] "
+        "in sources/housing/tenure_files.yaml; left in the inbox (rename it, or add a pattern)"
+    ) in result.notes  # type: ignore[attr-defined]
+
+    source_file = project_dir / "sources" / "housing" / "tenure_files.yaml"
+    source_file.write_text(source_file.read_text() + "folder: drops/tenures\n")
+    with pytest.raises(
+        IngestError,
+        match=r"tenure_files.yaml, key `folder`: the folder .*"
+        r"drops/tenures does not exist\. Nothing was loaded",
+    ):
+        _run(project_dir)

@@ -122,21 +122,34 @@ class EventsSource(Source[EventsSourceConfig]):
                 "use a local storage.root for now"
             )
         folder, from_inbox = self.folder()
+        if not from_inbox:  # the landing inbox may not exist yet: no file was dropped
+            landing.require_folder(folder, self.config_file)
         found = landing.scan(folder, self.config.patterns)
+        unmatched = (
+            landing.unmatched_notes(
+                folder, self.config.patterns, self.config.patterns, self.config_file
+            )
+            if from_inbox
+            else []
+        )
+        for note in unmatched:
+            ctx.log.warning("%s", note)
         sink = self.sink()
         total = Counts()
-        skipped = 0
+        skipped = loaded = 0
         inbox = self.inbox(
             ctx,
             sink.decoded.qualified,
             from_inbox=from_inbox,
             min_age_seconds=self.config.min_file_age_seconds,
         )
+        found = inbox.revisit() + found
         for done, candidate in enumerate(found, start=1):
             outcome = self._one(ctx, sink, candidate, inbox)
             if outcome is None:
-                skipped += 1
+                skipped += candidate.continues is None  # a kept copy looked at again: silent
             else:
+                loaded += 1
                 total.add(outcome)
             ctx.progress(done, len(found))
         sink.register(sink.decoded, sink.rejected)
@@ -148,9 +161,10 @@ class EventsSource(Source[EventsSourceConfig]):
             versions=total.versions,
             duplicates=total.duplicates,
             notes=[
-                f"{len(found) - skipped} file(s), {total.rows_in} event(s), {total.rows_out} "
+                f"{loaded} file(s), {total.rows_in} event(s), {total.rows_out} "
                 f"decoded, {total.versions} new version(s) in current tables",
                 *(n for n in total.notes if "could not be decoded" not in n),
+                *unmatched,
             ],
         )
         if total.rows_rejected:
@@ -172,7 +186,7 @@ class EventsSource(Source[EventsSourceConfig]):
         taken = inbox.take(
             candidate,
             lambda received, kept, source_file: self._load(
-                ctx, sink, kept, source_file, received.sha256
+                ctx, sink, kept, source_file, received.sha256, received.replaces
             ),
             lambda outcome: (outcome.rows_out, outcome.rows_rejected),
             import_id=ctx.import_id,
@@ -180,6 +194,17 @@ class EventsSource(Source[EventsSourceConfig]):
         if isinstance(taken, landing.Skipped):
             return None
         outcome = taken.value
+        name = candidate.path.name
+        if taken.change == "continued":
+            outcome.notes.append(
+                f"{name} was still being written when it was taken before: loaded again, "
+                "complete, its events replacing the partial load's"
+            )
+        elif taken.change == "changed while loaded":
+            outcome.notes.append(
+                f"{name} changed while it was loaded (a writer still has it open?): it is "
+                "loaded again, as it then is, by the next run"
+            )
         ctx.log.info(
             "%s: %d event(s), %d rejected",
             candidate.path.name,
@@ -189,10 +214,20 @@ class EventsSource(Source[EventsSourceConfig]):
         return outcome
 
     def _load(
-        self, ctx: RunContext, sink: EventSink, path: Path, source_file: str, sha256: str
+        self,
+        ctx: RunContext,
+        sink: EventSink,
+        path: Path,
+        source_file: str,
+        sha256: str,
+        replaces: tuple[str, ...] = (),
     ) -> Counts:
+        """Decode one kept file; ``replaces``: the ``_source_file`` values whose rows this
+        file's replace (a partial load of it). The current tables need nothing replaced:
+        the partial load's events come again and are recognised there as re-deliveries."""
         import pyarrow as pa
 
+        from civiclake.ingest import landing
         from civiclake.ingest.streams.sink import REJECT_REASON
         from civiclake.steps import Counts
 
@@ -226,27 +261,47 @@ class EventsSource(Source[EventsSourceConfig]):
             good, bad = sink.decode(pa.array(values, pa.binary()), origin)
             outcome.rows_in = len(values)
         constants = {lineage.IMPORT_ID: ctx.import_id, lineage.IMPORTED_AT: datetime.now(UTC)}
+        where = landing.replaced_where(replaces)
+        catalog = self.project.catalog
         if bad is not None and bad.num_rows:
             outcome.rows_rejected = bad.num_rows
             outcome.bytes_written += self._write(
-                sink.rejected, bad, f"rejected:{sha256}", constants
+                sink.rejected, bad, f"rejected:{sha256}", constants, where
             )
             outcome.notes.append(
                 f"{bad.num_rows} event(s) could not be decoded: see {sink.rejected.qualified}"
             )
+        elif where is not None:
+            catalog.delete_once(sink.rejected, where, app_id=f"rejected:{sha256}")
         if good is not None and good.num_rows:
             outcome.rows_out = good.num_rows
-            outcome.bytes_written += self._write(sink.decoded, good, f"file:{sha256}", constants)
+            outcome.bytes_written += self._write(
+                sink.decoded, good, f"file:{sha256}", constants, where
+            )
             outcome.add(sink.apply_current(good, f"file:{sha256}", ctx.import_id))
+        elif where is not None:
+            catalog.delete_once(sink.decoded, where, app_id=f"file:{sha256}")
         return outcome
 
     def _write(
-        self, ref: DatasetRef, rows: pa.Table, app_id: str, constants: dict[str, Any]
+        self,
+        ref: DatasetRef,
+        rows: pa.Table,
+        app_id: str,
+        constants: dict[str, Any],
+        where: str | None = None,
     ) -> int:
         # None: written by a run that stopped before recording the file. The sink refreshes
         # the catalog entries once the file is done.
         result = self.project.catalog.write_once(
-            ref, rows, app_id=app_id, producer=self.name, constants=constants, register=False
+            ref,
+            rows,
+            app_id=app_id,
+            producer=self.name,
+            constants=constants,
+            register=False,
+            mode="append" if where is None else "overwrite",
+            where=where,
         )
         return 0 if result is None else result.bytes_written
 

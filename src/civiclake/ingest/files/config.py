@@ -103,6 +103,8 @@ class CsvOptions(Model):
     DuckDB detects the format from the file's first rows."""
     timestamp_format: str | None = None
     """How date-times are written, e.g. ``"%d/%m/%Y %H:%M"``."""
+    max_line_size: int | None = Field(default=None, gt=0)
+    """The longest line read, in bytes (DuckDB's ``max_line_size``; 2,000,000 by default)."""
 
     @field_validator("delimiter")
     @classmethod

@@ -18,6 +18,10 @@ against ~2.4 s for the read-and-write (see ``bench/load_csv.py``).
 
 from __future__ import annotations
 
+import csv
+import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from civiclake.ingest.duck import first_row, scalar
@@ -42,6 +46,9 @@ CASE error_type
 END"""
 
 
+_PIECE = 1 << 20
+"""Bytes read at a time when looking for the line a problem is on."""
+
 Sniffed = tuple[Any, ...]
 """The dialect and column types DuckDB's ``sniff_csv`` found."""
 
@@ -64,8 +71,11 @@ def read_csv(
 
     opts = req.config.csv
     path = literal(str(req.path))
+    _refuse_nul_bytes(req)
+    _check_head_encoding(req)
     if sniffed is None:
         sniffed = sniff(con, req)
+    _refuse_truncated(req, sniffed)
     source = _explicit(con, req, path, sniffed)
     offset = opts.skip_rows + (1 if opts.header else 0)
     if optimistic:
@@ -88,6 +98,8 @@ def sniff(con: duckdb.DuckDBPyConnection, req: ReadRequest) -> Sniffed:
     opts = req.config.csv
     args = [f"header={str(opts.header).lower()}", f"skip={opts.skip_rows}"]
     args.append(f"encoding={literal(opts.encoding)}")
+    if opts.max_line_size is not None:
+        args.append(f"max_line_size={opts.max_line_size}")
     if opts.delimiter != "auto":
         args.append(f"delim={literal(opts.delimiter)}")
     args += _number_and_date_args(req)
@@ -133,6 +145,8 @@ def _explicit(
         f"encoding={literal(opts.encoding)}",
         "columns={" + ", ".join(f"{literal(n)}: {literal(t)}" for n, t in types.items()) + "}",
     ]
+    if opts.max_line_size is not None:
+        args.append(f"max_line_size={opts.max_line_size}")
     if new_line in ("\\n", "\\r", "\\r\\n"):
         args.append(f"new_line={literal(new_line)}")
     args += _number_and_date_args(req, date_fmt, ts_fmt)
@@ -255,6 +269,9 @@ def _bad_file(req: ReadRequest, exc: Exception) -> BadFileError:
         line = message.split("CSV Error on Line: ", 1)[-1].split("\n", 1)[0]
         where = f"line {line}" if line.strip().isdigit() else "its first lines"
         return BadFileError(_encoding_advice(req, where))
+    limit = re.search(r"Maximum line size of (\d+) bytes exceeded", message)
+    if limit:
+        return BadFileError(_line_size_advice(req, int(limit.group(1))))
     first = message.splitlines()[0] if message else type(exc).__name__
     return BadFileError(
         f"{req.name}: DuckDB could not read it as CSV: {first}. Check the file opens in a text "
@@ -262,8 +279,137 @@ def _bad_file(req: ReadRequest, exc: Exception) -> BadFileError:
     )
 
 
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """``(line number, bytes)`` of each line, in chunks of at most 1 MiB (a long line comes
+    in pieces with the same number)."""
+    number = 1
+    with path.open("rb") as fh:
+        while piece := fh.readline(_PIECE):
+            yield number, piece
+            if piece.endswith(b"\n"):
+                number += 1
+
+
+def _refuse_nul_bytes(req: ReadRequest) -> None:
+    """A NUL byte is not text (and PostgreSQL refuses it): the file is refused, naming the
+    line. UTF-16 text is full of them, so it is not looked at."""
+    if req.config.csv.encoding == "utf-16":
+        return
+    with req.path.open("rb") as fh:
+        if fh.read(2) in (b"\xff\xfe", b"\xfe\xff"):
+            return  # UTF-16 read as something else: the encoding advice says so
+        fh.seek(0)
+        seen = 0
+        while chunk := fh.read(1 << 20):
+            if b"\0" in chunk:
+                break
+            seen += len(chunk)
+        else:
+            return
+    found = sum(1 for _, piece in _lines(req.path) if b"\0" in piece)
+    line = next(n for n, piece in _lines(req.path) if b"\0" in piece)
+    more = f" (and on {found - 1} more line{'s' if found > 2 else ''})" if found > 1 else ""
+    raise BadFileError(
+        f"{req.name}: NUL byte at line {line}{more}: a NUL is not text, so the export is "
+        "damaged or not a CSV file. Nothing was loaded from it; export it again (or remove "
+        "the NUL bytes, e.g. `tr -d '\\000' < in.csv > out.csv`) and drop it in again"
+    )
+
+
+def _check_head_encoding(req: ReadRequest) -> None:
+    """Bytes that are not UTF-8 in a UTF-8 file's first lines are an encoding error before
+    the sniffer sees them (it would take a Latin-1 header for a row of data)."""
+    if req.config.csv.encoding != "utf-8":
+        return
+    with req.path.open("rb") as fh:
+        head = fh.read(_PIECE)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data" and exc.end == len(head):
+            return  # a character cut by the end of the piece read
+        line = head.count(b"\n", 0, exc.start) + 1
+        raise BadFileError(_encoding_advice(req, f"line {line}")) from None
+
+
+def _refuse_truncated(req: ReadRequest, sniffed: Sniffed) -> None:
+    """A file cut off mid-row is refused, saying so (not a type clash, nor the file less its
+    last row, which DuckDB drops when its half value does not cast).
+
+    Only a file whose last line has no line break is looked at: its last line is cut off
+    when it has fewer fields than the line before, or when its last value is shorter than,
+    and shaped like the start of, the same column's two values before it (``2026-0`` under
+    ``2026-01-12``)."""
+    size = req.path.stat().st_size
+    with req.path.open("rb") as fh:
+        fh.seek(max(0, size - _PIECE))
+        tail = fh.read()
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return
+    delim, quote = sniffed[0], _empty(sniffed[1]) or '"'
+    text = tail.decode(req.config.csv.encoding, errors="replace").splitlines()[-3:]
+    rows = list(csv.reader(text, delimiter=delim, quotechar=quote))
+    if len(rows) < 3 or not rows[-1]:
+        return
+    before, last = rows[-2], rows[-1]
+    cut = len(last) < len(before) or (
+        len(last) == len(before) == len(rows[-3])
+        and len(last[-1]) < len(before[-1])
+        and _shape(before[-1]) == _shape(rows[-3][-1])
+        and _shape(before[-1]).startswith(_shape(last[-1]))
+    )
+    if not cut:
+        return
+    with req.path.open("rb") as fh:
+        line = 1 + sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(_PIECE), b""))
+    raise BadFileError(
+        f"{req.name}: it ends mid-row at line {line} (the file looks truncated: was it copied "
+        "completely?). Nothing was loaded from it; send the complete file again"
+    )
+
+
+def _shape(value: str) -> str:
+    """``2026-01-12`` → ``9999-99-99``: what a value looks like, digits and letters aside."""
+    return re.sub(r"[A-Za-z]", "a", re.sub(r"\d", "9", value))
+
+
+def _line_size_advice(req: ReadRequest, limit: int) -> str:
+    line, longest = _first_line_over(req.path, limit)
+    suggested = -(-longest // 1_000_000) * 1_000_000
+    where = f"line {line}: the line is {longest:,} bytes" if line else "a line is"
+    return (
+        f"{req.name}, {where}, longer than the longest line read ({limit:,} bytes, DuckDB's "
+        "max_line_size). Nothing was loaded from it. If the line is meant to be that long, "
+        f"set `csv.max_line_size` in {req.config_file} (e.g. `csv.max_line_size: "
+        f"{max(suggested, limit * 2)}`); if not, a quote is probably left open on that line: "
+        "fix the file and drop it in again"
+    )
+
+
+def _first_line_over(path: Path, limit: int) -> tuple[int, int]:
+    """The first line longer than ``limit`` bytes (line ending left out) and its length;
+    (0, 0) when none is (a quoted value spanning lines was too long)."""
+    number, length = 0, 0
+    for n, piece in _lines(path):
+        if n != number:
+            if length > limit:
+                return number, length
+            number, length = n, 0
+        length += len(piece.rstrip(b"\r\n"))
+    return (number, length) if length > limit else (0, 0)
+
+
 def _encoding_advice(req: ReadRequest, where: str) -> str:
     configured = req.config.csv.encoding
+    if configured == "utf-8":
+        mixed = _mixed_encodings(req.path)
+        if mixed is not None:
+            return (
+                f"{req.name}, line {mixed}: the file mixes encodings: it is UTF-8 text, but "
+                f"line {mixed} is Latin-1 (Windows-1252), so neither `csv.encoding` reads all "
+                "of it. Nothing was loaded from it. Save the export again as UTF-8 (in Excel: "
+                'Save As → "CSV UTF-8"), or fix that line, and drop the file in again'
+            )
     with req.path.open("rb") as fh:
         head = fh.read(4)
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
@@ -276,3 +422,22 @@ def _encoding_advice(req: ReadRequest, where: str) -> str:
         f"{req.name}, {where}: the file is not {configured} text. Nothing was loaded from it. "
         f"It looks like {guess}: set `csv.encoding: {guess}` in {req.config_file} and run again"
     )
+
+
+def _mixed_encodings(path: Path) -> int | None:
+    """The first line that is not UTF-8 in a file that has UTF-8 text elsewhere."""
+    bad: int | None = None
+    utf8 = False
+    for number, piece in _lines(path):
+        if piece.isascii():
+            continue
+        try:
+            piece.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.reason != "unexpected end of data":  # a piece cut inside a character
+                bad = number if bad is None else bad
+        else:
+            utf8 = True
+        if utf8 and bad is not None:
+            return bad
+    return None

@@ -22,6 +22,7 @@ from civiclake.exceptions import disk_full, disk_full_error
 from civiclake.ingest.exceptions import BadFileError
 from civiclake.ingest.files import conform, delimited, migrate, structured
 from civiclake.ingest.files.readers import DELTA_TYPES, Parsed, ReadRequest, detect_format
+from civiclake.ingest.landing import replaced_where
 from civiclake.naming import quote
 from civiclake.storage.staged import Constant, sql_literal
 
@@ -128,6 +129,9 @@ def _connection(source: FilesSource) -> AbstractContextManager[duckdb.DuckDBPyCo
 
 def _load(file: _File, con: duckdb.DuckDBPyConnection, parsed: Parsed, committed: bool) -> Loaded:
     loaded = Loaded(parsed.rows, parsed.rejected, notes=list(parsed.notes))
+    replacing = replaced_where(file.received.replaces)
+    project, ref = file.source.project, file.source.dataset
+    sha = file.received.sha256
     if committed:
         loaded.notes.append(
             f"{file.req.name}: rows were committed by an interrupted run, not rewritten"
@@ -138,8 +142,13 @@ def _load(file: _File, con: duckdb.DuckDBPyConnection, parsed: Parsed, committed
         apply_export(file, con, loaded, parsed)
     elif parsed.rows:
         _write_good(file, con, loaded, parsed)
+    elif replacing is not None:  # the partial load's rows go, and nothing replaces them
+        project.catalog.delete_once(ref, replacing, app_id=f"file:{sha}")
     if parsed.rejected:
         _write_rejects(file, con, loaded)
+    elif replacing is not None:
+        rejected = ref.sibling(f"{ref.name}__rejected")
+        project.catalog.delete_once(rejected, replacing, app_id=f"rejected:{sha}")
     return loaded
 
 
@@ -210,10 +219,12 @@ def _write_good(
         reader = bound.to_arrow_reader(BATCH_ROWS)
         if verify is not None:
             reader = _verified(reader, verify, parsed.first_row, aborted)
+        replacing = replaced_where(file.received.replaces)
         result = project.catalog.write(
             ref,
             reader,
-            mode="append",
+            mode="append" if replacing is None else "overwrite",
+            where=replacing,
             producer=source.name,
             app_id=f"file:{file.received.sha256}",
             key=source.config.key,
@@ -295,10 +306,13 @@ def _write_rejects(file: _File, con: duckdb.DuckDBPyConnection, loaded: Loaded) 
         )
     loaded.notes.append(f"{req.name}: {loaded.rejected} row(s) rejected, see {ref.qualified}")
     app_id = f"rejected:{file.received.sha256}"
+    replacing = replaced_where(file.received.replaces)
     result = project.catalog.write_once(
         ref,
         rows,
         app_id=app_id,
+        mode="append" if replacing is None else "overwrite",
+        where=replacing,
         producer=source.name,
         description=f"Rows of {source.dataset.qualified} that could not be loaded, and why",
         owner=source.config.owner,

@@ -80,9 +80,17 @@ class FilesSource(Source[FilesSourceConfig]):
                 "folder) for files sources for now"
             )
         folder, from_inbox = self.folder()
+        if not from_inbox:  # the landing inbox may not exist yet: no file was dropped
+            landing.require_folder(folder, self.config_file)
         found = landing.scan(folder, self.config.globs)
         result = Counts()
         tally = Tally(Counter(), result.notes)
+        if from_inbox:  # a watched folder may hold anything; the inbox holds what was sent
+            for note in landing.unmatched_notes(
+                folder, self.config.globs, self.config.patterns, self.config_file
+            ):
+                ctx.log.warning("%s", note)
+                tally.notes.append(note)
         failures: list[str] = []
         ctx.log.info(
             "%s: %d file(s) in %s match %s", self.name, len(found), folder, self.config.patterns
@@ -93,6 +101,7 @@ class FilesSource(Source[FilesSourceConfig]):
             from_inbox=from_inbox,
             min_age_seconds=self.config.min_file_age_seconds,
         )
+        found = inbox.revisit() + found
         for done, candidate in enumerate(found, start=1):
             try:
                 self._one(ctx, candidate, inbox, result, tally)
@@ -137,6 +146,8 @@ class FilesSource(Source[FilesSourceConfig]):
             before_hash=lambda found: sniffing.append(sniff_ahead(self, found.path)),
         )
         if isinstance(taken, landing.Skipped):
+            if candidate.continues is not None:
+                return  # a kept copy looked at again, not a file sent: nothing to say
             if taken.reason == "empty":
                 ctx.log.warning("%s: empty file, will be loaded when it has content", name)
                 tally.notes.append(f"{name}: empty file, will be loaded when it has content")
@@ -151,6 +162,16 @@ class FilesSource(Source[FilesSourceConfig]):
                 tally.counts["already loaded, skipped"] += 1
             return
         loaded = taken.value
+        if taken.change == "continued":
+            tally.notes.append(
+                f"{name} was still being written when it was taken before: loaded again, "
+                "complete, its rows replacing the partial load's"
+            )
+        elif taken.change == "changed while loaded":
+            tally.notes.append(
+                f"{name} changed while it was loaded (a writer still has it open?): it is "
+                "loaded again, as it then is, by the next run"
+            )
         result.rows_in += loaded.rows + loaded.rejected
         result.rows_out += loaded.written
         result.rows_rejected += loaded.rejected
