@@ -95,7 +95,13 @@ class Source(ABC, Generic[C]):
             return str(self.path)
 
     def inbox(
-        self, ctx: RunContext, dataset: str, *, from_inbox: bool, min_age_seconds: float
+        self,
+        ctx: RunContext,
+        dataset: str,
+        *,
+        from_inbox: bool,
+        min_age_seconds: float,
+        same_name_only: bool = False,
     ) -> Inbox:
         """Today's landing inbox protocol for this source (see :class:`.landing.Inbox`)."""
         from datetime import UTC, datetime
@@ -114,6 +120,7 @@ class Source(ABC, Generic[C]):
             min_age_seconds=min_age_seconds,
             store=self.project.store,
             log=ctx.log,
+            same_name_only=same_name_only,
         )
 
     @property

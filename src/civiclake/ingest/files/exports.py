@@ -98,7 +98,8 @@ def apply_export(
             ref,
             reader,
             spec,
-            app_id=f"file:{file.received.sha256}",
+            # the same bytes under another export's name are that export: its own batch
+            app_id=f"file:{file.received.sha256}:{file.req.name}",
             import_id=file.ctx.import_id,
             producer=source.name,
             description=config.description,

@@ -100,6 +100,7 @@ class FilesSource(Source[FilesSourceConfig]):
             self.dataset.qualified,
             from_inbox=from_inbox,
             min_age_seconds=self.config.min_file_age_seconds,
+            same_name_only=self.config.full_export,
         )
         found = inbox.revisit() + found
         for done, candidate in enumerate(found, start=1):
