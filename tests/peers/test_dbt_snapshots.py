@@ -20,6 +20,43 @@ from .scenarios import SCENARIOS, Scenario
 EXPECTED = Path(__file__).with_name("expected")
 DOCS = h.REPO / "docs" / "history.md"
 
+_FILES = "finding 6: a files source has no snapshot mode yet (`full_export: true` is ignored)"
+_ENGINE = "the history engine rebuild of issue 14 is not on this branch yet: "
+KNOWN_BUGS: dict[tuple[str, str], str] = {
+    **{(s.name, "files"): _FILES for s in SCENARIOS},
+    ("basic_timestamp", "database"): _ENGINE
+    + "finding 2, a change that did not move updated_at is dated 1 µs after the version before",
+    ("basic_check_name", "database"): _ENGINE + "finding 5, `track:` is ignored",
+    ("basic_check_date", "database"): _ENGINE + "finding 5, `track:` is ignored",
+    ("simple_deletes", "database"): _ENGINE
+    + "finding 1, a delete is dated at the newest updated_at, and `invalidate` adds a tombstone",
+    ("simple_deletes_ignored", "database"): _ENGINE + "finding 5, `deletes: ignore` is ignored",
+    ("simple_revives", "database"): _ENGINE + "findings 1 and 4, back-dated delete and revival",
+    ("simple_new_column", "database"): _ENGINE
+    + "finding 3, a new nullable column versions every row again",
+    ("simple_check_email", "database"): _ENGINE + "finding 5, `track:` is ignored",
+    ("new_record_timestamp", "database"): _ENGINE
+    + "findings 1, 4 and 5: back-dated deletes, revival, tombstones carry only the key",
+    ("new_record_check", "database"): _ENGINE + "finding 5, tombstones carry only the key",
+    ("new_record_delete_twice", "database"): _ENGINE + "finding 5, tombstones carry only the key",
+}
+"""Scenario × route pairs that differ from dbt because of a bug of issue 14 not yet fixed."""
+
+
+def _cases() -> list[object]:
+    return [
+        pytest.param(
+            s,
+            route,
+            id=f"{s.name}-{route}",
+            marks=[pytest.mark.xfail(reason=KNOWN_BUGS[(s.name, route)], strict=True)]
+            if (s.name, route) in KNOWN_BUGS
+            else [],
+        )
+        for s in SCENARIOS
+        for route in h.ROUTES
+    ]
+
 
 @pytest.fixture(scope="module")
 def dbt_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, h.DbtRun]:
@@ -57,8 +94,7 @@ def expected_differences(scenario: str, route: str) -> list[str]:
 
 @pytest.mark.peers
 @pytest.mark.slow
-@pytest.mark.parametrize("route", h.ROUTES)
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+@pytest.mark.parametrize(("scenario", "route"), _cases())
 def test_civiclake_history_matches_dbt(
     scenario: Scenario, route: str, dbt_runs: dict[str, h.DbtRun], tmp_path: Path
 ) -> None:
@@ -75,14 +111,20 @@ def test_civiclake_history_matches_dbt(
 
 @pytest.mark.peers
 def test_the_docs_table_lists_every_scenario_and_route() -> None:
-    """docs/history.md's table says `match` exactly where no difference file exists."""
+    """docs/history.md's table gives each scenario × route the verdict the tests hold it to.
+
+    ``match``: equal row for row; ``differs``: a deliberate difference, recorded in
+    ``expected/``; ``bug``: a known bug (``KNOWN_BUGS``).
+    """
     section = DOCS.read_text().split("## Compared with dbt snapshots", 1)
     assert len(section) == 2, f"{DOCS}: add the section `## Compared with dbt snapshots`"
-    rows = re.findall(r"^\| `(\w+)` \| (\w+) \| (match|differs)\b", section[1], flags=re.M)
+    rows = re.findall(r"^\| `(\w+)` \| (\w+) \| \*?\*?(match|differs|bug)\b", section[1], re.M)
     listed = {(name, route): verdict for name, route, verdict in rows}
-    wanted = {
-        (s.name, route): "differs" if (EXPECTED / f"{s.name}.{route}.diff").exists() else "match"
-        for s in SCENARIOS
-        for route in h.ROUTES
-    }
+
+    def verdict(name: str, route: str) -> str:
+        if (name, route) in KNOWN_BUGS:
+            return "bug"
+        return "differs" if (EXPECTED / f"{name}.{route}.diff").exists() else "match"
+
+    wanted = {(s.name, route): verdict(s.name, route) for s in SCENARIOS for route in h.ROUTES}
     assert listed == wanted
