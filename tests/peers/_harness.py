@@ -43,7 +43,7 @@ INSTALL = (
     "scripts/bootstrap.sh (or: python3 -m venv .venv-peers && "
     ".venv-peers/bin/pip install -e '.[peers]')"
 )
-ROUTES = ("database", "files")
+ROUTES = ("database", "files", "engine")
 EXPORT_TIME = datetime(2026, 1, 1)
 """The files route's first export time; export i is ``i`` hours later."""
 
@@ -201,9 +201,12 @@ def is_dated(run: DbtRun) -> bool:
     return dict(run.history.columns).get("dbt_valid_from") == "DATE"
 
 
-def export_clock(runs: int) -> Clock:
-    """The files route: export i's time reads ``run i``."""
-    times = {text(EXPORT_TIME + timedelta(hours=i)): f"run {i}" for i in range(runs)}
+def export_clock(runs: int, *, dated: bool = False) -> Clock:
+    """The files and engine routes: export i's time reads ``run i`` (``run (day)``: dated)."""
+    times = {
+        text(EXPORT_TIME + timedelta(hours=i)): "run (day)" if dated else f"run {i}"
+        for i in range(runs)
+    }
 
     def read(value: Any) -> str:
         shown = text(value)
@@ -385,7 +388,56 @@ def replay_files(run: DbtRun, root: Path) -> Replay:
         old = path.stat().st_mtime - 3600
         os.utime(path, (old, old))  # complete long ago: taken at once
         windows.append(_run(project))
-    return Replay(_civiclake_versions(project, run, export_clock(len(run.states))), windows)
+    clock = export_clock(len(run.states), dated=is_dated(run))
+    return Replay(_civiclake_versions(project, run, clock), windows)
+
+
+_ARROW_TYPES = {"INTEGER": "int64", "DATE": "date32", "TIMESTAMP": "timestamp[us]"}
+
+
+def replay_engine(run: DbtRun, root: Path) -> Replay:
+    """Each state as one full observation straight into the history engine, at export i's time.
+
+    What a files source in snapshot mode does with export i; here the observation time is
+    the test's to choose, so it reads ``run i`` exactly.
+    """
+    import pyarrow as pa
+
+    from civiclake.snapshots import HistorySpec, apply_increment
+    from civiclake.storage import DatasetRef
+
+    s = run.scenario
+    directory = init_project(root / "council", departments=["peers"])
+    project = Project.load(directory)
+    spec = HistorySpec(
+        key=tuple(s.key),
+        version=s.updated_at if s.strategy == "timestamp" else None,
+        mode="observed",
+        track=tuple(s.check_cols) if s.strategy == "check" and s.check_cols != "all" else None,
+        deletes=s.hard_deletes,
+    )
+    windows = []
+    for i, state in enumerate(run.states):
+        arrays = {}
+        for c, t in state.columns:
+            kind = pa.type_for_alias(_ARROW_TYPES.get(t.split("(")[0], "string"))
+            values = [_sqlite_row(r, state.columns)[c] for r in state.dicts()]
+            arrays[c] = pa.array(values, kind)
+        started = datetime.now(UTC).replace(tzinfo=None)
+        apply_increment(
+            project.catalog,
+            DatasetRef("peers", "raw", "src"),
+            pa.table(arrays),
+            spec,
+            app_id=f"export{i}",
+            import_id=f"export{i}",
+            producer="peers",
+            observed_at=EXPORT_TIME + timedelta(hours=i),
+            full=True,
+        )
+        windows.append((started, datetime.now(UTC).replace(tzinfo=None)))
+    clock = export_clock(len(run.states), dated=is_dated(run))
+    return Replay(_civiclake_versions(project, run, clock), windows)
 
 
 def _civiclake_versions(project: Project, run: DbtRun, clock: Clock) -> list[Version]:
@@ -402,6 +454,7 @@ def _civiclake_versions(project: Project, run: DbtRun, clock: Clock) -> list[Ver
 REPLAYS: dict[str, Callable[[DbtRun, Path], Replay]] = {
     "database": replay_database,
     "files": replay_files,
+    "engine": replay_engine,
 }
 
 
