@@ -22,25 +22,7 @@ from .scenarios import SCENARIOS, Scenario
 EXPECTED = Path(__file__).with_name("expected")
 DOCS = h.REPO / "docs" / "history.md"
 
-_SAME_EXPORT = (
-    "files: an export whose content equals an earlier export's (another date in its name) "
-    "is skipped by its hash as already loaded, so what it says now is lost — here key 1's "
-    "second delete, in run 5, after its revival in run 4"
-)
-KNOWN_BUGS: dict[tuple[str, str], str] = {
-    ("new_record_check", "files"): _SAME_EXPORT,
-    ("new_record_timestamp", "files"): _SAME_EXPORT,
-    ("new_record_timestamp", "database"): (
-        "a delete found by reconciliation (a table with a cursor) under `deletes: new_record` "
-        "adds an is_deleted row holding only the key, not the last values (a full read's "
-        "delete holds them: new_record_check matches); and a revival whose updated_at is in "
-        "the future (2200) is valid only from then, so its delete seen in run 5 is dated 2200"
-    ),
-    ("new_record_timestamp", "engine"): (
-        "a revival whose updated_at is in the future (2200) is valid only from then, so its "
-        "delete seen in run 5 is dated 2200 too: valid-time as-of never shows the revival"
-    ),
-}
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
 """Scenario × route pairs that differ from dbt because of a bug of issue 14 not yet fixed."""
 
 
