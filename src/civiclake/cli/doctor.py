@@ -12,8 +12,8 @@ from civiclake.cli import output as out
 from civiclake.cli.options import ProjectOpt
 
 files_app = typer.Typer(
-    help="A files source's table: `files reprocess` rebuilds it from landing's kept copies."
-    "\n\nExample:\n\n    civiclake files reprocess housing_raw.rent_accounts",
+    help="A files source's table: `files reprocess` loads it again from landing's kept copies."
+    "\n\nExample:\n\n    civiclake files reprocess housing/rent_accounts",
     no_args_is_help=True,
 )
 
@@ -68,39 +68,63 @@ def doctor(
 
 @files_app.command("reprocess")
 def files_reprocess(
-    dataset: Annotated[
-        str, typer.Argument(help="A files source's raw dataset, e.g. housing_raw.rent_accounts.")
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="A files source (housing/rent_accounts) or its raw dataset "
+            "(housing_raw.rent_accounts)."
+        ),
     ],
+    files: Annotated[
+        list[str] | None,
+        typer.Argument(help="Reload only these files (as they were named when they arrived)."),
+    ] = None,
     project: ProjectOpt = None,
 ) -> None:
-    """Rebuild a files source's table from landing's kept copies (the damaged one is kept).
+    """Load a files source's table again from landing's kept copies, with today's config.
 
-    Every file the ledger records as loaded is loaded again, in its first order and with its
-    first import id; the old table and its __rejected companion are renamed
-    <table>.damaged-<time>, never deleted. Use it when `civiclake doctor` says so.
+    After a config fix (a type under `columns:`, `renames:`, a CSV option) the tables end
+    as a clean load would leave them. Without files, every file the ledger records is
+    loaded again, in its first order and with its first import id, and the old table and
+    its __rejected companion are renamed <table>.damaged-<time>, never deleted (the repair
+    `civiclake doctor` names). With files, just their rows and rejects are replaced. A full
+    export's history is always rebuilt from every export.
 
     Example:
 
-        civiclake files reprocess housing_raw.rent_accounts
+        civiclake files reprocess housing/rent_accounts rent_accounts_2026-03.csv
     """
     from civiclake.cli.commands import _project, _run_action
     from civiclake.doctor import dataset_ref
     from civiclake.exceptions import ConfigError
     from civiclake.ingest import load_sources
     from civiclake.ingest.files.reprocess import files_source_of, reprocess
+    from civiclake.ingest.files.source import FilesSource
 
     proj = _project(project)
-    ref = dataset_ref(proj, dataset)
-    source = files_source_of(list(load_sources(proj)), ref)
+    sources = list(load_sources(proj))
+    if "/" in target:
+        named = [s for s in sources if getattr(s, "name", None) == target]
+        if not named or not isinstance(named[0], FilesSource):
+            known = sorted(s.name for s in sources if isinstance(s, FilesSource))
+            raise ConfigError(
+                f"no files source is called {target}; files sources: {', '.join(known) or 'none'}"
+            )
+        source: FilesSource | None = named[0]
+        ref = named[0].dataset
+    else:
+        ref = dataset_ref(proj, target)
+        source = files_source_of(sources, ref)
     if source is None:
         raise ConfigError(
             f"no files source writes {ref.qualified}: `files reprocess` rebuilds a files "
             "source's raw table (`civiclake doctor` names the repair of other datasets)"
         )
+    chosen = source
     _run_action(
         proj,
         f"{ref.department}/reprocess-{ref.name}",
         ref.department,
-        lambda ctx: reprocess(source, ctx),
+        lambda ctx: reprocess(chosen, ctx, files or ()),
         f"files reprocess {ref.qualified}",
     )

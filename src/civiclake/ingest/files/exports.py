@@ -230,6 +230,11 @@ def exports_applied(source: FilesSource) -> list[datetime]:
     return [datetime.fromisoformat(t) for t in json.loads(raw)] if raw else []
 
 
+def forget_exports(source: FilesSource) -> None:
+    """Before a rebuild from landing replays every export."""
+    source.project.store.set_cursor(source.name, _cursor_name(source), "[]")
+
+
 def record_export(source: FilesSource, effective: datetime) -> None:
     applied = set(exports_applied(source))
     if effective in applied:

@@ -64,6 +64,12 @@ class _File:
     req: ReadRequest
     received: Received
     stamp: Stamp
+    batch: str
+    """The write's application id (``file:<sha256>``; a reprocess of one file has its own)."""
+
+    @property
+    def rejects_batch(self) -> str:
+        return "rejected:" + self.batch.removeprefix("file:")
 
 
 @dataclass
@@ -83,9 +89,11 @@ def load_file(
     source_file: str,
     *,
     sniffed: delimited.Sniffed | None = None,
+    batch: str | None = None,
 ) -> Loaded:
     """Parse one kept file and write its good and rejected rows (``sniffed``: CSV dialect
-    found beforehand, see :func:`sniff_ahead`)."""
+    found beforehand, see :func:`sniff_ahead`; ``batch``: the writes' application id,
+    ``file:<sha256>`` unless a reprocess names its own)."""
     project = source.project
     req = ReadRequest(kept, received.path.name, source.config, source.config_file)
     stamp = Stamp(
@@ -95,8 +103,8 @@ def load_file(
             lineage.SOURCE_FILE: source_file,
         }
     )
-    file = _File(source, ctx, req, received, stamp)
-    committed = project.catalog.committed(source.dataset, f"file:{received.sha256}")
+    file = _File(source, ctx, req, received, stamp, batch or f"file:{received.sha256}")
+    committed = project.catalog.committed(source.dataset, file.batch)
     single_pass = not committed and received.size >= SINGLE_PASS_MIN_BYTES
     earlier: list[str] = []
     if single_pass:
@@ -131,7 +139,6 @@ def _load(file: _File, con: duckdb.DuckDBPyConnection, parsed: Parsed, committed
     loaded = Loaded(parsed.rows, parsed.rejected, notes=list(parsed.notes))
     replacing = replaced_where(file.received.replaces)
     project, ref = file.source.project, file.source.dataset
-    sha = file.received.sha256
     if committed:
         loaded.notes.append(
             f"{file.req.name}: rows were committed by an interrupted run, not rewritten"
@@ -143,12 +150,12 @@ def _load(file: _File, con: duckdb.DuckDBPyConnection, parsed: Parsed, committed
     elif parsed.rows:
         _write_good(file, con, loaded, parsed)
     elif replacing is not None:  # the partial load's rows go, and nothing replaces them
-        project.catalog.delete_once(ref, replacing, app_id=f"file:{sha}")
+        project.catalog.delete_once(ref, replacing, app_id=file.batch)
     if parsed.rejected:
         _write_rejects(file, con, loaded)
     elif replacing is not None:
         rejected = ref.sibling(f"{ref.name}__rejected")
-        project.catalog.delete_once(rejected, replacing, app_id=f"rejected:{sha}")
+        project.catalog.delete_once(rejected, replacing, app_id=file.rejects_batch)
     return loaded
 
 
@@ -226,7 +233,7 @@ def _write_good(
             mode="append" if replacing is None else "overwrite",
             where=replacing,
             producer=source.name,
-            app_id=f"file:{file.received.sha256}",
+            app_id=file.batch,
             key=source.config.key,
             description=source.config.description,
             owner=source.config.owner,
@@ -305,7 +312,7 @@ def _write_rejects(file: _File, con: duckdb.DuckDBPyConnection, loaded: Loaded) 
             ref.qualified,
         )
     loaded.notes.append(f"{req.name}: {loaded.rejected} row(s) rejected, see {ref.qualified}")
-    app_id = f"rejected:{file.received.sha256}"
+    app_id = file.rejects_batch
     replacing = replaced_where(file.received.replaces)
     result = project.catalog.write_once(
         ref,
