@@ -18,14 +18,16 @@ OVERLAP = 2
 
 
 def pulled_versions(world: PlanningWorld, days: list[date]) -> set[tuple[int, str]]:
-    """(id, last_updated) of every version a nightly run could see, over all the runs."""
+    """(id, last_updated) of every version a nightly run could see, over all the runs, as
+    ``__history`` shows them: a ceased record ends its application's last version (deletes:
+    invalidate), and is no row of its own."""
     seen: set[tuple[int, str]] = set()
     for number, day in enumerate(days):
         served = world.current("applications", datetime.combine(day, time(0)))
         oldest = date.min if number == 0 else day - timedelta(days=OVERLAP + 2)
         for record in served:
             updated = datetime.fromisoformat(record["last_updated"]).date()
-            if oldest <= updated < day:
+            if oldest <= updated < day and record.get("ceased") != "true":
                 seen.add((int(record["id"]), record["last_updated"]))
     return seen
 
