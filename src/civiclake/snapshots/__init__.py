@@ -5,7 +5,7 @@ all that reads or writes them, through narrow ports — the catalog (where table
 how they are recorded, which holds the table store and connection factory) — so any
 engine can reuse it. Its public face:
 
-* writing: :func:`apply_increment`, :func:`compact`, :func:`rebuild`;
+* writing: :func:`apply_increment`, :func:`compact`, :func:`rebuild`, :func:`rewrite`;
 * reading: :func:`open_history` (a table's tiers and spec), :func:`latest_relation`,
   :func:`history_relation`, :func:`as_of_relation`, :func:`as_known_relation` (SQL over
   a table's files), and
@@ -15,7 +15,7 @@ Modules: ``spec`` (what a table keeps), ``table`` (a table as stored, and its re
 ``apply`` (increments), ``write`` (committing parts), ``compact``, ``rebuild``, ``sql``.
 """
 
-from civiclake.snapshots.apply import apply_increment, register
+from civiclake.snapshots.apply import apply_increment, register, rewrite
 from civiclake.snapshots.compact import compact
 from civiclake.snapshots.rebuild import rebuild
 from civiclake.snapshots.spec import (
@@ -57,5 +57,6 @@ __all__ = [
     "rebuild",
     "register",
     "relations",
+    "rewrite",
     "spec_of",
 ]

@@ -772,6 +772,59 @@ def _rewrite_widened(
     )
 
 
+def rewrite(
+    catalog: Catalog,
+    ref: DatasetRef,
+    con: duckdb.DuckDBPyConnection,
+    select: Callable[[str], str],
+    *,
+    operation: str,
+) -> bool:
+    """Rewrite every version of ``ref``'s history in one commit: ``select(stored)`` is the
+    SELECT list over ``stored`` (every file with its ``_part``) giving the table's columns
+    (a column renamed or cast); ``_part``, ``_seq`` and the spec are kept. False when there
+    is no history table. Rare: a config change that migrates stored rows."""
+    uri = catalog.uri(ref)
+    catalog.check(ref, uri)
+    current = open_history(catalog.tables, uri)
+    if current is None:
+        return False
+    parts = []
+    for tier, files in ((BASE, current.base), (RECENT, current.recent), (ARCHIVE, current.archive)):
+        for f in files:
+            parts.append((f, f.partition.get(PART) or tier))
+    if parts:
+        stored = (
+            "("
+            + " UNION ALL BY NAME ".join(
+                f"SELECT *, {_literal(part)} AS {q(PART)} FROM read_parquet("
+                f"[{_literal(f.uri)}], hive_partitioning = false)"
+                for f, part in parts
+            )
+            + ")"
+        )
+    else:
+        empty = current.schema.append(pa_field(PART))
+        con.register("__history_stored", empty.empty_table())
+        stored = "__history_stored"
+    reader = _reader(con, f"SELECT {select(stored)}, {q(PART)} FROM {stored}", current.spec)
+    written = catalog.tables.replace_partitions(
+        uri,
+        reader,
+        partition_by=[PART],
+        predicate=None,
+        metadata={"civiclake.operation": operation},
+    )
+    catalog.moved(uri, written.version)
+    return True
+
+
+def pa_field(name: str) -> Any:
+    import pyarrow as pa
+
+    return pa.field(name, pa.string())
+
+
 # -- catalog ----------------------------------------------------------------------
 def register(
     catalog: Catalog,

@@ -182,3 +182,25 @@ def test_the_same_rows_under_a_later_month_are_that_months_export(
         ("2026-01-01", "2026-02-01"),
         ("2026-03-01", "2026-04-01"),
     ]
+
+
+def test_a_type_set_later_migrates_the_history_or_says_why_not(
+    project: Project, make_source: MakeSource
+) -> None:
+    """Finding 7: a `columns:` type on a stored text column rejected rows and left it text."""
+    source = make_source(**EXPORT, columns={"balance": "VARCHAR"})
+    export(project, "2026-01", {1: 10.5, 2: 20.0}, mtime=1_700_000_000)
+    run(source)
+    source = make_source(**EXPORT, columns={"balance": "DOUBLE"})
+    export(project, "2026-02", {1: 11.5, 2: 20.0}, mtime=1_700_000_100)
+    counts = run(source)
+    assert any("changed from VARCHAR to DOUBLE" in n for n in counts.notes)
+    assert balances(project, "rent_accounts_as_of(DATE '2026-01-31')") == {
+        "T001": 10.5,
+        "T002": 20.0,
+    }
+    assert balances(project, "rent_accounts") == {"T001": 11.5, "T002": 20.0}
+    source = make_source(**EXPORT, columns={"balance": "BIGINT"})
+    export(project, "2026-03", {1: 12.0, 2: 20.0}, mtime=1_700_000_200)
+    with pytest.raises(IngestError, match=r"2 of its \d+ stored values are not BIGINT"):
+        run(source)

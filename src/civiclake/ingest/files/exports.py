@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from civiclake import lineage
 from civiclake.ingest.exceptions import BadFileError
-from civiclake.ingest.files import conform
+from civiclake.ingest.files import conform, migrate
 from civiclake.ingest.files.readers import DELTA_TYPES
 from civiclake.naming import quote
 from civiclake.storage.staged import sql_literal
@@ -67,6 +67,9 @@ def apply_export(
     stored = {n: DELTA_TYPES.get(t.upper(), t) for n, t in types.items()}
     casts = {n: t for n, t in stored.items() if t != types[n]}
     uri = project.layout.table_uri(ref)
+    loaded.notes += migrate.migrate(
+        con, project.catalog, ref, req, import_id=file.ctx.import_id, producer=source.name
+    )
     held = project.tables.schema(uri)
     loaded.notes += conform.likely_renames(stored, held, **where)
     casts |= conform.conform(stored, held, **where)

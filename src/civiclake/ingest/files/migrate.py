@@ -62,7 +62,7 @@ def migrate(
     """Apply ``renames:`` and ``columns:`` to ``ref``'s stored table; the step notes to add."""
     config = req.config
     if config.full_export:
-        return []  # a history table is not a plain append table: the snapshot writer's to change
+        return _migrate_history(con, catalog, ref, req, import_id=import_id)
     uri = catalog.uri(ref)
     schema = catalog.tables.schema(uri)
     if schema is None:
@@ -96,6 +96,49 @@ def migrate(
             ref.qualified, change, column, old_type=old, new_type=new, import_id=import_id
         )
     return plan.notes
+
+
+def _migrate_history(
+    con: duckdb.DuckDBPyConnection,
+    catalog: Catalog,
+    ref: DatasetRef,
+    req: ReadRequest,
+    *,
+    import_id: str,
+) -> list[str]:
+    """The same for a full export's history: every version rewritten in one commit."""
+    from civiclake.snapshots import open_history, rewrite
+
+    config = req.config
+    table = open_history(catalog.tables, catalog.uri(ref))
+    if table is None:
+        return []
+    schema = table.schema
+    renames = {old: new for old, new in config.renames.items() if old in schema.names}
+    keyed = [old for old in renames if old in table.spec.key]
+    if keyed:
+        raise IngestError(
+            f"{ref.qualified}: `renames:` in {req.config_file} renames the key column "
+            f"{', '.join(keyed)} of a full export's history; a new key needs "
+            f"`civiclake files reprocess {ref.qualified}` after the rename. Nothing was changed "
+            f"and {req.name} was not loaded"
+        )
+    retypes = _retypes(con, schema, renames, config.columns)
+    if not renames and not retypes:
+        return []
+    planned: list[_Plan] = []
+
+    def select(stored: str) -> str:
+        plan = _plan(con, schema, renames, retypes, stored, ref=ref, req=req)
+        planned.append(plan)
+        return ", ".join(plan.select)
+
+    rewrite(catalog, ref, con, select, operation="files-migrate")
+    for change, column, old, new in planned[0].changes:
+        catalog.store.record_schema_change(
+            ref.qualified, change, column, old_type=old, new_type=new, import_id=import_id
+        )
+    return planned[0].notes
 
 
 def _retypes(
