@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+import time
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -304,6 +305,7 @@ def test_any_increments_equal_a_naive_recomputation(
     project = make_project(tmp_path_factory.mktemp("prop") / "p")
     spec = HistorySpec(key=("id",), version="last_updated", deleted="ceased", compact_ratio=ratio)
     delivered: list[Record] = []
+    known: list[tuple[str, set[tuple[int, int, datetime]]]] = []
     for number, batch in enumerate(days):
         for attempt in range(2):  # the second is a re-run of the same day: a no-op
             result = apply_increment(
@@ -317,7 +319,17 @@ def test_any_increments_equal_a_naive_recomputation(
             )
             assert result.already_applied == (attempt == 1)
         delivered += batch
+        # what latest shows now is what as-known must answer for this moment, for ever
+        known.append((datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" "), naive(delivered)))
+        time.sleep(0.001)
     assert engine_latest(project) == naive(delivered)
+    for moment, expected in known:
+        found = rows(
+            project,
+            "SELECT id, value, last_updated FROM "
+            f"planning_refined.apps_as_known(TIMESTAMP '{moment}')",
+        )
+        assert {(r["id"], r["value"], r["last_updated"]) for r in found} == expected, moment
     for offset in range(-3, len(days)):
         day = DAY0 + timedelta(days=offset)
         end = datetime.combine(day + timedelta(days=1), datetime.min.time())

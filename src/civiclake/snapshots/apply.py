@@ -199,9 +199,9 @@ def _apply(
                 current = open_history(tables, uri)
                 notes.append(f"{refreshed} latest versions' {', '.join(spec.refresh)} updated")
         else:
+            # (a delete repeated later is kept: a late event may yet fall between the two)
             duplicates = _drop_redeliveries(con, spec, current)
             unchanged = 0
-            _drop_repeated_deletes(con, spec, current)
         version = current.version + 1 if current is not None else 0
         recorded = sql_literal(datetime.now(UTC))
         con.execute(
@@ -623,34 +623,6 @@ def _reassert(
         f"ANTI JOIN __between AS b ON {' AND '.join(f'f.{q(c)} = b.{q(c)}' for c in keys)} "
         f"WHERE {tn} > {te}"
     )
-
-
-def _drop_repeated_deletes(
-    con: duckdb.DuckDBPyConnection, spec: HistorySpec, current: HistoryTable | None
-) -> None:
-    """``kept`` without tombstones of keys already deleted by a tombstone no newer."""
-    if not spec.deleted or current is None:
-        return
-    keys = spec.key
-    k = ", ".join(q(c) for c in keys)
-    vf, dl = q(VALID_FROM), q(DELETED)
-    if not con.sql(f"SELECT count(*) FROM kept WHERE {dl}").fetchall()[0][0]:
-        return
-    latest = latest_relation(con, current, "repeat", include_deleted=True)
-    con.execute(
-        f"CREATE TEMP TABLE __dead AS SELECT {k}, {vf} AS __at FROM ({latest}) AS l "
-        f"SEMI JOIN (SELECT {k} FROM kept WHERE {dl}) USING ({k}) WHERE {dl}"
-    )
-    on = " AND ".join(f"x.{q(c)} = d.{q(c)}" for c in keys)
-    # the first tombstone of the batch per key may repeat a stored one; later ones in
-    # the batch after a tombstone with no live version between are repeats too
-    con.execute(
-        f"CREATE TEMP TABLE __kept2 AS SELECT x.* FROM kept AS x LEFT JOIN __dead AS d ON {on} "
-        f"QUALIFY NOT (x.{dl} AND (coalesce(lag(x.{dl}) OVER (PARTITION BY "
-        f"{', '.join('x.' + q(c) for c in keys)} ORDER BY x.{vf}, x._ord), "
-        f"d.__at IS NOT NULL AND d.__at <= x.{vf})))"
-    )
-    con.execute("CREATE OR REPLACE TEMP VIEW kept AS SELECT * FROM __kept2")
 
 
 def _refresh_in_place(

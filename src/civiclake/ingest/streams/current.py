@@ -47,13 +47,21 @@ def spec_of(table: CurrentTable) -> HistorySpec:
     from civiclake.snapshots import HistorySpec
 
     deleted = table.deleted if table.on_delete == "remove" else None
-    return HistorySpec(key=tuple(table.key), version=EVENT_TIME, deleted=deleted)
+    # every event is a fact: a delete (a termination) stays a row of history, marked
+    return HistorySpec(
+        key=tuple(table.key), version=EVENT_TIME, deleted=deleted, deletes="new_record"
+    )
 
 
 def child_spec(child: ChildTable) -> HistorySpec:
     from civiclake.snapshots import HistorySpec
 
-    return HistorySpec(key=(child.parent_key, *child.key), version=EVENT_TIME, deleted=REMOVED)
+    return HistorySpec(
+        key=(child.parent_key, *child.key),
+        version=EVENT_TIME,
+        deleted=REMOVED,
+        deletes="new_record",
+    )
 
 
 def increment(con: duckdb.DuckDBPyConnection, decoded: str, table: CurrentTable) -> str:
