@@ -1,4 +1,5 @@
-"""`civiclake new source` then `civiclake run`: a sample export becomes a queryable table."""
+"""`civiclake new source`: a sample export becomes a queryable table with history, in one
+command (or two, with `--no-load` and `civiclake run`)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def _table(root: Path, name: str) -> list[dict[str, Any]]:
         session.close()
 
 
-def test_a_csv_export_becomes_a_table_in_two_commands(
+def test_a_csv_export_becomes_a_table_with_history_in_one_command(
     council: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sample = tmp_path / "rent_accounts_2026-03.csv"
@@ -62,16 +63,25 @@ def test_a_csv_export_becomes_a_table_in_two_commands(
         "pattern rent_accounts_{month:%Y-%m}.csv, key tenancy_ref, PII tenant_name, email" in flat
     )
     assert "Copied rent_accounts_2026-03.csv to data/landing/housing/rent_accounts/" in flat
-    assert "`civiclake run --select housing/rent_accounts`" in flat
-    code, out = cli(capsys, "run", "--select", "housing/rent_accounts", "-p", str(council))
-    assert code == 0, out
+    assert 'Loaded. Query it: `civiclake query "SELECT * FROM housing_raw.rent_accounts' in flat
     rows = _table(council, "rent_accounts")
     assert len(rows) == 20
     assert {r["tenancy_ref"] for r in rows} == {f"T{i}" for i in range(1, 21)}
     assert rows[0]["email"] == "p1@example.org" and float(rows[0]["balance"]) == 1.5
+    # a full export keyed by tenancy_ref: history, dated by the month in the name
+    code, out = cli(
+        capsys,
+        "query",
+        "SELECT count(*) AS n FROM housing_raw.rent_accounts_as_of(DATE '2026-03-01')",
+        "--format",
+        "csv",
+        "-p",
+        str(council),
+    )
+    assert code == 0 and out.split() == ['"n"', "20"], out
 
 
-def test_an_excel_export_becomes_a_table_in_two_commands(
+def test_an_excel_export_becomes_a_table_in_two_commands_with_no_load(
     council: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     wb = openpyxl.Workbook()
@@ -86,8 +96,11 @@ def test_an_excel_export_becomes_a_table_in_two_commands(
     sample = tmp_path / "repairs_Mar2026.xlsx"
     wb.save(sample)
     _exported_an_hour_ago(sample)
-    code, out = cli(capsys, "new", "source", "housing/repairs", str(sample), "-p", str(council))
+    code, out = cli(
+        capsys, "new", "source", "housing/repairs", str(sample), "--no-load", "-p", str(council)
+    )
     assert code == 0, out
+    assert "`civiclake run --select housing/repairs`" in " ".join(out.split())
     text = (council / "sources/housing/repairs.yaml").read_text()
     assert 'sheet: "Repairs"' in text and "key: [job_number]" in text
     code, out = cli(capsys, "run", "--select", "housing/repairs", "-p", str(council))

@@ -219,19 +219,25 @@ def new_source(
     force: Annotated[
         bool, typer.Option("--force", help="Write the source file again if it exists.")
     ] = False,
+    load: Annotated[
+        bool, typer.Option(help="Load the file straight away (a queryable table with history).")
+    ] = True,
     project: ProjectOpt = None,
 ) -> None:
-    """Write sources/<department>/<name>.yaml from a sample file and put the file in landing.
+    """Write sources/<department>/<name>.yaml from a sample file, put the file in landing,
+    and load it.
 
     The file is read as the source will read it: the format and CSV dialect, a pattern
     that matches next month's file name, the key (unique, never-empty columns) and the
-    columns that look personal are written for you to review.
+    columns that look personal are written for you to review. Then the source runs, so
+    the table (with history, when a key was found) can be queried at once; `--no-load`
+    leaves that for `civiclake run`.
 
     Example:
 
         civiclake new source housing/rent_accounts ~/exports/rent_accounts_2026-03.csv
     """
-    commands.new_source(project, name, file, force)
+    commands.new_source(project, name, file, force, load=load)
 
 
 @app.command()

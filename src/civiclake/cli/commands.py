@@ -79,7 +79,9 @@ def new_job(project_dir: Path | None, name: str, template: str, zone: str) -> No
     )
 
 
-def new_source(project_dir: Path | None, name: str, file: Path, force: bool) -> None:
+def new_source(
+    project_dir: Path | None, name: str, file: Path, force: bool, *, load: bool = True
+) -> None:
     from civiclake.ingest.files.scaffold import new_source as write_source
 
     project = _project(project_dir)
@@ -93,8 +95,28 @@ def new_source(project_dir: Path | None, name: str, file: Path, force: bool) -> 
         f"({found.format}, {found.rows} rows): pattern {found.pattern}, key {key}, PII {pii}."
     )
     console.print(f"Copied {file.name} to {_shown_path(project, str(made.landed.parent))}/")
+    if not load:
+        console.print(
+            f"Review the lines marked `review`, then load it: `civiclake run --select {made.name}`"
+        )
+        return
+    from civiclake.runner.runner import Runner
+
+    summary = Runner(project).run([made.name], command=f"new source {made.name}")
+    print_summary(summary, project)
+    if not summary.ok:
+        console.print(
+            "The source file is written and the sample is in landing: fix what the run "
+            f"says, then `civiclake run --select {made.name}`"
+        )
+        sys.exit(1)
+    from civiclake.ingest import load_sources
+
+    written = [s for s in load_sources(project) if s.name == made.name]
+    shown = written[0].outputs[0].qualified if written else made.name
     console.print(
-        f"Review the lines marked `review`, then load it: `civiclake run --select {made.name}`"
+        f'Loaded. Query it: `civiclake query "SELECT * FROM {shown} LIMIT 10"`; review the '
+        "lines marked `review` in the source file"
     )
 
 
