@@ -61,6 +61,23 @@ def test_masked_history_latest_and_as_of(council: Project) -> None:
         "pat",
     )
     assert len(as_of) == 3 and "Ed Gray" not in {r["applicant"] for r in as_of}
+    as_known = rows(
+        council,
+        "SELECT applicant FROM planning_refined.applications_as_known(TIMESTAMP '2999-01-01')",
+        "pat",
+    )
+    assert len(as_known) == 2 and not {"Cy Dune", "Di Fox-Hart"} & {
+        r["applicant"] for r in as_known
+    }
+
+
+def test_as_known_is_read_under_the_same_policy(council: Project) -> None:
+    """x_as_known(t) is a door to x like x_as_of: the same refusal, the same masks."""
+    for call in ("applications_as_known(TIMESTAMP '2999-01-01')", "applications_as_of(now())"):
+        with pytest.raises(AccessDenied, match="hana has no role in planning"):
+            rows(council, f"SELECT * FROM planning_refined.{call}", "hana")
+    with pytest.raises(AccessDenied):
+        rows(council, "SELECT * FROM planning_refined.applications_as_knownx(1)", "pat")
 
 
 def test_cli_query_refuses_other_departments_and_unknown_users(council: Project) -> None:
