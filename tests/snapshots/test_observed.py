@@ -372,6 +372,27 @@ def test_a_key_repeated_in_one_export_keeps_the_last_row_and_rejects_the_rest(
     assert row["rent"] == 10 and "appears again later" in row["_reject_reason"]
 
 
+def test_a_key_given_three_times_and_missing_keys_are_each_rejected_once(
+    tmp_path: Path,
+) -> None:
+    lake = Lake(tmp_path / "p", EXPORTS)
+    rows = [{"ref": 1, "rent": r} for r in (10, 11, 12)]
+    rows += [{"ref": None, "rent": 5}, {"ref": None, "rent": 6}, {"ref": 2, "rent": 20}]
+    result = lake.see(rows, day("2026-01-01"), full=True)
+    assert result.rejected == 4
+    assert lake.state("tenancies", "rent") == {1: (12,), 2: (20,)}
+    session = lake.project.engine().session()
+    try:
+        session.register([DatasetRef("housing", "raw", "tenancies__rejected")])
+        sql = "SELECT rent, _reject_reason FROM housing_raw.tenancies__rejected ORDER BY rent"
+        reasons = session.sql(sql).read_all().to_pylist()
+    finally:
+        session.close()
+    assert [r["rent"] for r in reasons] == [5, 6, 10, 11]
+    assert all("ref is missing" in r["_reject_reason"] for r in reasons[:2])
+    assert all("appears again later" in r["_reject_reason"] for r in reasons[2:])
+
+
 # -- the property: any order of exports equals the naive answers, by both times ----------
 @st.composite
 def export_sequences(draw: st.DrawFn) -> list[tuple[int, dict[int, int]]]:
