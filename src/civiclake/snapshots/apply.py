@@ -657,20 +657,34 @@ def _drop_repeated_deletes(
     vf, dl = q(VALID_FROM), q(DELETED)
     if not con.sql(f"SELECT count(*) FROM kept WHERE {dl}").fetchall()[0][0]:
         return
-    latest = latest_relation(con, current, "repeat", include_deleted=True)
+    # the latest stored version of the deleted keys alone: base holds each key's latest
+    # as of the last compaction and recent what came since, so the newest of the two by
+    # (valid_from, _seq) is latest — without reading latest for every key
+    con.execute(f"CREATE TEMP TABLE __gone AS SELECT DISTINCT {k} FROM kept WHERE {dl}")
+    base, recent, _ = relations(con, current, "repeat")
+    narrow = f"{k}, {vf}, {q(SEQ)}, {dl}"
+    tiers = [base, *([recent] if recent is not None else [])]
+    versions = " UNION ALL ".join(
+        f"SELECT {narrow} FROM {tier} SEMI JOIN __gone USING ({k})" for tier in tiers
+    )
     con.execute(
-        f"CREATE TEMP TABLE __dead AS SELECT {k}, {vf} AS __at FROM ({latest}) AS l "
-        f"SEMI JOIN (SELECT {k} FROM kept WHERE {dl}) USING ({k}) WHERE {dl}"
+        f"CREATE TEMP TABLE __dead AS SELECT {k}, {vf} AS __at FROM (SELECT * FROM "
+        f"({versions}) QUALIFY row_number() OVER ({sql.newest_first(keys)}) = 1) WHERE {dl}"
     )
     on = " AND ".join(f"x.{q(c)} = d.{q(c)}" for c in keys)
     # the first tombstone of the batch per key may repeat a stored one; later ones in
-    # the batch after a tombstone with no live version between are repeats too
+    # the batch after a tombstone with no live version between are repeats too (only
+    # the rows of keys deleted in the batch are looked at, in order)
     con.execute(
-        f"CREATE TEMP TABLE __kept2 AS SELECT x.* FROM kept AS x LEFT JOIN __dead AS d ON {on} "
-        f"QUALIFY NOT (x.{dl} AND (coalesce(lag(x.{dl}) OVER (PARTITION BY "
+        f"CREATE TEMP TABLE __repeated AS SELECT x._ord FROM (SELECT {k}, {vf}, {dl}, _ord "
+        f"FROM kept SEMI JOIN __gone USING ({k})) AS x LEFT JOIN __dead AS d ON {on} "
+        f"QUALIFY x.{dl} AND coalesce(lag(x.{dl}) OVER (PARTITION BY "
         f"{', '.join('x.' + q(c) for c in keys)} ORDER BY x.{vf}, x._ord), "
-        f"d.__at IS NOT NULL AND d.__at <= x.{vf})))"
+        f"d.__at IS NOT NULL AND d.__at <= x.{vf})"
     )
+    if not con.sql("SELECT count(*) FROM __repeated").fetchall()[0][0]:
+        return
+    con.execute("CREATE TEMP TABLE __kept2 AS SELECT * FROM kept ANTI JOIN __repeated USING (_ord)")
     con.execute("CREATE OR REPLACE TEMP VIEW kept AS SELECT * FROM __kept2")
 
 
