@@ -605,7 +605,7 @@ def engine_digest(src: Path) -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    for folder in ("history", "storage", "engines"):
+    for folder in ("snapshots", "history", "storage", "engines"):
         for path in sorted((src / folder).glob("*.py")):
             digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
