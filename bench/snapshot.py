@@ -65,7 +65,9 @@ DELETE_ONE_IN = 200
 """One update in DELETE_ONE_IN ceases its key."""
 THREADS, MEMORY = 2, "4GB"
 """DuckDB settings for every method (civiclake's defaults)."""
-RATIO = 0.25
+RATIO = float(os.environ.get("CIVICLAKE_BENCH_COMPACT_RATIO", "0.25"))
+"""``compact_ratio`` of the history spec (``--compact-ratio``; children read it from the
+environment)."""
 AS_OF_CHECK_ROWS = 2_000_000
 """Check as-of counts after day 1 up to this size (a window over every version)."""
 SCAN_REPEAT = 3
@@ -421,6 +423,10 @@ def step_civiclake_day(project_dir: str, inc: str, day: int) -> dict[str, Any]:
         "versions": result.versions,
         "written": _written(before, after),
         "table_bytes": sum(after.values()),
+        # what the table holds once the replaced files are vacuumed (they are kept for
+        # storage.keep_replaced_files_hours, 1 h, and a 30-day run takes minutes)
+        "live_bytes": sum(f.size for f in table.everything)
+        + sum(v for p, v in after.items() if "_delta_log" in p),
         "base_rows": table.base_rows,
         "recent_rows": table.recent_rows,
         "recent_files": len(table.recent),
@@ -599,7 +605,7 @@ def engine_digest(src: Path) -> str:
     import hashlib
 
     digest = hashlib.sha256()
-    for folder in ("history", "storage", "engines"):
+    for folder in ("snapshots", "history", "storage", "engines"):
         for path in sorted((src / folder).glob("*.py")):
             digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
@@ -727,6 +733,7 @@ def run_config(
         "merge": merges,
         "scans": scans,
         "table_bytes": sum(final.values()),
+        "live_bytes": ours[-1].get("live_bytes", sum(final.values())),
         "snapshot_bytes": reference[0]["written"],
         "increments_bytes": sum(p.stat().st_size for p in incs),
         "base_bytes": Path(state["base"]).stat().st_size,
@@ -846,7 +853,8 @@ def report(results: list[dict[str, Any]], states: dict[int, dict[str, Any]], arg
                     )
     out(f"\nStorage after {args.days} days:\n")
     out(
-        "| rows | increment | distribution | civiclake table (MB) | one snapshot + "
+        "| rows | increment | distribution | civiclake table (MB; on disk before the "
+        "vacuum of replaced files) | one snapshot + "
         f"{args.days} increments (MB) | ratio | {args.days} daily snapshots (MB, "
         f"{args.days} × one) | ratio |"
     )
@@ -854,9 +862,10 @@ def report(results: list[dict[str, Any]], states: dict[int, dict[str, Any]], arg
     for res in results:
         floor = res["snapshot_bytes"] + res["increments_bytes"]
         daily = args.days * res["snapshot_bytes"]
+        live = res.get("live_bytes", res["table_bytes"])
         out(
             f"| {res['rows']:,} | {res['increment']:,} | {res['dist']} "
-            f"| {_mb(res['table_bytes'])} | {_mb(floor)} | **{res['table_bytes'] / floor:.2f}×** "
+            f"| {_mb(live)} ({_mb(res['table_bytes'])}) | {_mb(floor)} | **{live / floor:.2f}×** "
             f"| {_mb(daily)} | {daily / floor:.1f}× |"
         )
     out("\nScanning the latest table (GROUP BY query), against a plain Parquet copy of it:\n")
@@ -932,7 +941,7 @@ def goals(results: list[dict[str, Any]], args: Any) -> str:
             continue
         lines.append(
             f"- {large:,} rows, {dist}: time (a) / civiclake = {s['ref_ratio']:.1f}× "
-            f"({'met' if s['ref_ratio'] >= 10 else 'MISSED'}, goal ≥ 10×); "
+            f"({'met' if s['ref_ratio'] >= 12 else 'MISSED'}, goal ≥ 12×); "
             f"time (b) / civiclake = {s['merge_ratio']:.1f}× "
             f"({'met' if s['merge_ratio'] > 1 else 'MISSED'}, goal > 1×)"
         )
@@ -947,33 +956,47 @@ def goals(results: list[dict[str, Any]], args: Any) -> str:
                     )
     for r in results:
         floor = r["snapshot_bytes"] + r["increments_bytes"]
-        ratio = r["table_bytes"] / floor
+        ratio = r.get("live_bytes", r["table_bytes"]) / floor
         lines.append(
             f"- storage {r['rows']:,}/{r['increment']:,}/{r['dist']}: {ratio:.2f}× "
-            f"({'met' if ratio <= 1.5 else 'MISSED'}, goal ≤ 1.5×)"
+            f"({'met' if ratio <= 1.3 else 'MISSED'}, goal ≤ 1.3×)"
         )
         for label, scan in sorted(r["scans"].items()):
             pairs = [c / p for p, c in zip(scan["plain"], scan["civiclake"], strict=True)]
             ratio = _median(pairs)
             lines.append(
                 f"- scan {r['rows']:,}/{r['increment']:,}/{r['dist']} {label}: {ratio:.2f}× "
-                f"({'met' if ratio <= 1.5 else 'MISSED'}, goal ≤ 1.5×)"
+                f"({'met' if ratio <= 1.3 else 'MISSED'}, goal ≤ 1.3×)"
             )
     return "\n".join(lines)
 
 
 def main() -> None:
+    global RATIO
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--baseline-days", type=int, default=3)
     parser.add_argument("--dists", nargs="+", default=["skewed", "uniform"])
     parser.add_argument("--quick", action="store_true", help="200k rows, 2 baseline days")
+    parser.add_argument("--compact-ratio", type=float, default=RATIO)
+    parser.add_argument("--report", type=Path, help="print the report of a saved results file")
     parser.add_argument("--child")
     args = parser.parse_args()
     if args.child:
         _child(args.child)
         return
+    if args.report:
+        saved = json.loads(args.report.read_text())
+        kept = argparse.Namespace(**saved["args"])
+        states = {int(n): st for n, st in saved["states"].items()}
+        print(f"civiclake measured at {saved['head']} (engine sources {saved['engine']})")
+        print(
+            f"\n{report(saved['results'], states, kept)}\n\nGoals:\n{goals(saved['results'], kept)}"
+        )
+        return
+    os.environ["CIVICLAKE_BENCH_COMPACT_RATIO"] = str(args.compact_ratio)
+    RATIO = args.compact_ratio
     if args.quick:
         args.rows, args.baseline_days = [200_000], 2
     started = time.perf_counter()

@@ -160,6 +160,49 @@ def test_a_fast_source_clock_never_dates_a_change_after_it_was_seen(tmp_path: Pa
     assert lake.state("tenancies_as_of(DATE '2026-04-02')", "rent") == {0: (5,)}
 
 
+# -- speed: only the versions of an observation are kept, the rest are counted ----------
+def test_an_observation_counts_unchanged_rows_apart_from_changes_and_deletes(
+    tmp_path: Path,
+) -> None:
+    """Most of a full export is unchanged; only its versions are staged, and the rows
+    left are counted as unchanged (a delete, new or repeated, never is)."""
+    lake = Lake(tmp_path / "p", SYNCED)
+    lake.see(accounts(4, day("2026-01-01")), day("2026-01-02"), full=True)
+    seen = accounts(4, day("2026-01-01"))
+    seen[1]["rent"] = 7
+    seen[2]["gone"] = True
+    first = lake.see(seen, day("2026-01-03"), full=True)
+    assert (first.versions, first.deletes, first.unchanged) == (2, 1, 2)
+    again = lake.see(seen, day("2026-01-04"), full=True)  # the delete repeated: nothing
+    assert (again.versions, again.unchanged) == (0, 3)
+    assert lake.state("tenancies", "rent") == {0: (100,), 1: (7,), 3: (103,)}
+
+
+def test_a_newer_export_compared_at_its_own_time_is_compared_with_latest(
+    tmp_path: Path,
+) -> None:
+    """An export at or after every version (the usual month) compares with latest, and
+    one slotted in before a later version compares with the state at its time."""
+    lake = Lake(tmp_path / "p", EXPORTS)
+    jan, feb, mar = day("2026-01-01"), day("2026-02-01"), day("2026-03-01")
+    lake.see([{"ref": 1, "rent": 10}, {"ref": 2, "rent": 20}], jan, full=True, compare_at=jan)
+    lake.see([{"ref": 1, "rent": 11}, {"ref": 2, "rent": 20}], mar, full=True, compare_at=mar)
+    same = lake.see(
+        [{"ref": 1, "rent": 11}, {"ref": 2, "rent": 20}], mar, full=True, compare_at=mar
+    )
+    assert (same.versions, same.unchanged) == (0, 2)
+    late = lake.see(
+        [{"ref": 1, "rent": 10}, {"ref": 2, "rent": 21}],
+        feb,
+        full=True,
+        compare_at=feb,
+        reassert_at=mar,
+    )
+    assert (late.unchanged, late.versions - late.deletes) == (1, 2)  # 2 changed, restored at March
+    assert lake.state("tenancies_as_of(DATE '2026-02-15')", "rent") == {1: (10,), 2: (21,)}
+    assert lake.state("tenancies", "rent") == {1: (11,), 2: (20,)}
+
+
 # -- finding 3: a column added at the source -----------------------------------------
 def test_a_nullable_column_added_at_the_source_versions_nothing(tmp_path: Path) -> None:
     lake = Lake(tmp_path / "p", SYNCED)
@@ -327,6 +370,27 @@ def test_a_key_repeated_in_one_export_keeps_the_last_row_and_rejects_the_rest(
     finally:
         session.close()
     assert row["rent"] == 10 and "appears again later" in row["_reject_reason"]
+
+
+def test_a_key_given_three_times_and_missing_keys_are_each_rejected_once(
+    tmp_path: Path,
+) -> None:
+    lake = Lake(tmp_path / "p", EXPORTS)
+    rows = [{"ref": 1, "rent": r} for r in (10, 11, 12)]
+    rows += [{"ref": None, "rent": 5}, {"ref": None, "rent": 6}, {"ref": 2, "rent": 20}]
+    result = lake.see(rows, day("2026-01-01"), full=True)
+    assert result.rejected == 4
+    assert lake.state("tenancies", "rent") == {1: (12,), 2: (20,)}
+    session = lake.project.engine().session()
+    try:
+        session.register([DatasetRef("housing", "raw", "tenancies__rejected")])
+        sql = "SELECT rent, _reject_reason FROM housing_raw.tenancies__rejected ORDER BY rent"
+        reasons = session.sql(sql).read_all().to_pylist()
+    finally:
+        session.close()
+    assert [r["rent"] for r in reasons] == [5, 6, 10, 11]
+    assert all("ref is missing" in r["_reject_reason"] for r in reasons[:2])
+    assert all("appears again later" in r["_reject_reason"] for r in reasons[2:])
 
 
 # -- the property: any order of exports equals the naive answers, by both times ----------

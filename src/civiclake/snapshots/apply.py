@@ -354,9 +354,11 @@ def _reject_unusable(
     )
     if spec.mode == "observed":
         keys = ", ".join(q(k) for k in spec.key)
+        # a hash aggregate finds the keys given twice (rare); no window over every row
         con.execute(
-            "CREATE TEMP TABLE __repeat AS SELECT _ord FROM staged "
-            f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY _ord DESC) > 1"
+            f"CREATE TEMP TABLE __repeat AS SELECT s._ord FROM staged AS s JOIN "
+            f"(SELECT {keys}, max(_ord) AS __last FROM staged GROUP BY {keys} "
+            f"HAVING count(*) > 1) AS d USING ({keys}) WHERE s._ord < d.__last"
         )
         repeats = con.sql("SELECT count(*) FROM __repeat").fetchall()[0][0]
         if repeats:
@@ -477,7 +479,8 @@ def _observe(
         con.execute("CREATE TEMP TABLE prior AS SELECT * FROM usable WHERE false")
     else:
         everything = relations(con, current, "prior")[2]
-        if moment.compare_at is None:
+        if moment.compare_at is None or _newest_by(con, everything, moment.compare_at):
+            # the state at a time no version is after is latest: no window over history
             rel = latest_relation(con, current, "prior", include_deleted=True)
         else:
             rel = (
@@ -523,12 +526,18 @@ def _observe(
         f", CASE WHEN i.{dl} THEN p.{q(c)} END AS {q(c)}" for c in absent if c not in reserved
     )
     delete_ok = "false" if spec.deletes == "ignore" else "true"
+    fresher = [c for c in spec.refresh if c in held and c in incoming]
+    refreshing = bool(fresher) and current is not None
+    # a row seen is a version or, if not deleted, unchanged; only the versions are kept
+    # (most of a full export is unchanged) unless ``refresh`` needs the unchanged ones
     con.execute(
-        f"CREATE TEMP TABLE __seen AS SELECT i.* REPLACE ({replace_list}){kept_values}, "
+        f"CREATE TEMP TABLE __seen AS SELECT * FROM (SELECT i.* REPLACE ({replace_list})"
+        f"{kept_values}, "
         f"(NOT i.{dl} AND ({known}) AND NOT p.{dl} AND NOT ({changed})) AS __unchanged, "
         f"((NOT i.{dl} AND (NOT ({known}) OR p.{dl} OR ({changed}))) "
         f"OR (i.{dl} AND ({known}) AND NOT p.{dl} AND {delete_ok})) AS __version "
-        f"FROM usable AS i LEFT JOIN prior AS p ON {on}"
+        f"FROM usable AS i LEFT JOIN prior AS p ON {on})"
+        + ("" if refreshing else " WHERE __version")
     )
     parts = ["SELECT * EXCLUDE (__unchanged, __version) FROM __seen WHERE __version"]
     top = con.sql("SELECT coalesce(max(_ord), 0) FROM usable").fetchall()[0][0]
@@ -556,10 +565,15 @@ def _observe(
         _reassert(con, spec, current, moment, shown, top)
     else:
         con.execute("CREATE TEMP VIEW kept AS SELECT * FROM __fresh")
-    counts = con.sql("SELECT count(*) FILTER (__unchanged) FROM __seen").fetchall()[0]
+    if refreshing:
+        counts = con.sql("SELECT count(*) FILTER (__unchanged) FROM __seen").fetchall()[0]
+    else:
+        counts = con.sql(
+            f"SELECT (SELECT count(*) FILTER (NOT {dl}) FROM usable) - "
+            f"(SELECT count(*) FILTER (NOT {dl}) FROM __seen)"
+        ).fetchall()[0]
     refreshed = 0
-    fresher = [c for c in spec.refresh if c in held and c in incoming]
-    if fresher and current is not None:
+    if refreshing:
         differs = " OR ".join(f"i.{q(c)} IS DISTINCT FROM p.{q(c)}" for c in fresher)
         if differs:
             con.execute(
@@ -569,6 +583,13 @@ def _observe(
             )
             refreshed = int(con.sql("SELECT count(*) FROM __refresh").fetchall()[0][0])
     return int(counts[0]), refreshed
+
+
+def _newest_by(con: duckdb.DuckDBPyConnection, everything: str, at: datetime) -> bool:
+    """Whether no version of the table is valid from after ``at`` (the usual case: the
+    newest export so far), so the state at ``at`` is latest, tombstones included."""
+    newest = con.sql(f"SELECT max({q(VALID_FROM)}) FROM {everything}").fetchall()[0][0]
+    return newest is None or newest <= at
 
 
 def _import_id(con: duckdb.DuckDBPyConnection) -> str:
