@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -24,6 +25,17 @@ rows), ``new_record`` also adds a row marked ``is_deleted``, ``ignore`` records 
 (latest keeps the record)."""
 
 
+def check_track(
+    value: Literal["all"] | list[str], normalise: Callable[[str], str] | None = None
+) -> Literal["all"] | list[str]:
+    """A ``track:`` setting: ``all``, or a non-empty list of columns (``normalise``d)."""
+    if isinstance(value, list):
+        if not value:
+            raise ValueError("list at least one column, or use `all`")
+        return [normalise(v) for v in value] if normalise else value
+    return value
+
+
 class HistoryOptions(Model):
     """How a keyed dataset's history notices changes and deletes (see docs/history.md)."""
 
@@ -34,11 +46,7 @@ class HistoryOptions(Model):
     @field_validator("track")
     @classmethod
     def _tracked(cls, value: Literal["all"] | list[str]) -> Literal["all"] | list[str]:
-        if isinstance(value, list):
-            if not value:
-                raise ValueError("list at least one column, or use `all`")
-            return value
-        return value
+        return check_track(value)
 
 
 class SourceConfig(Model):

@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from civiclake.config.models import Model
-from civiclake.ingest.config import DeleteMode, SourceConfig, check_dataset_name
+from civiclake.ingest.config import DeleteMode, SourceConfig, check_dataset_name, check_track
 from civiclake.naming import snake_case
 
 FileFormat = Literal["auto", "csv", "excel", "json", "ndjson"]
@@ -198,11 +198,7 @@ class FilesSourceConfig(SourceConfig):
     @field_validator("track")
     @classmethod
     def _tracked(cls, value: Literal["all"] | list[str]) -> Literal["all"] | list[str]:
-        if isinstance(value, list):
-            if not value:
-                raise ValueError("list at least one column, or use `all`")
-            return [snake_case(v) for v in value]
-        return value
+        return check_track(value, snake_case)
 
     @field_validator("patterns")
     @classmethod

@@ -29,8 +29,6 @@ from typing import TYPE_CHECKING
 
 from civiclake import lineage
 from civiclake.ingest.exceptions import BadFileError
-from civiclake.ingest.files import conform, migrate
-from civiclake.ingest.files.readers import DELTA_TYPES
 from civiclake.naming import quote
 from civiclake.storage.staged import sql_literal
 
@@ -54,29 +52,13 @@ def apply_export(
     been rejected the stream is aborted there and False returned (nothing committed; the
     caller reads the file again in two passes).
     """
-    from civiclake.ingest.files.load import _verified
+    from civiclake.ingest.files.load import _verified, conformed
     from civiclake.snapshots import HistoryError, HistorySpec, apply_increment
 
     source, req = file.source, file.req
     config, project, ref = source.config, source.project, source.dataset
-    where = {"file": req.name, "dataset": ref.qualified, "config_file": req.config_file}
     # in a single pass ``good`` has no _source_row yet: the stream numbers the rows
-    query = "SELECT * FROM good"
-    bound = con.sql(query)
-    types = dict(zip(bound.columns, (str(t) for t in bound.types), strict=True))
-    stored = {n: DELTA_TYPES.get(t.upper(), t) for n, t in types.items()}
-    casts = {n: t for n, t in stored.items() if t != types[n]}
-    uri = project.layout.table_uri(ref)
-    loaded.notes += migrate.migrate(
-        con, project.catalog, ref, req, import_id=file.ctx.import_id, producer=source.name
-    )
-    held = project.tables.schema(uri)
-    loaded.notes += conform.likely_renames(stored, held, **where)
-    casts |= conform.conform(stored, held, **where)
-    if casts:
-        conform.check_text_casts(con, query, stored, casts, **where)
-        cast_list = ", ".join(f"CAST({quote(n)} AS {t}) AS {quote(n)}" for n, t in casts.items())
-        query = f"SELECT * REPLACE ({cast_list}) FROM ({query})"
+    query = conformed(file, con, "SELECT * FROM good", loaded)
     effective = effective_time(source, req.name, con, query)
     applied = exports_applied(source)
     later = sorted(t for t in applied if t > effective)

@@ -197,7 +197,6 @@ def _write_good(
 
     source, req = file.source, file.req
     project, ref = source.project, source.dataset
-    uri = project.layout.table_uri(ref)
     verify = parsed.verify
     # Lineage constants are added by the writer (cheaper than in the Arrow stream),
     # after _source_row, which the stream numbers when ``verify`` is set (a window
@@ -206,21 +205,7 @@ def _write_good(
         query = "SELECT * EXCLUDE (_source_row), _source_row FROM good"
     else:
         query = "SELECT * FROM good"
-    bound = con.sql(query)  # binding only: nothing is read yet
-    types = dict(zip(bound.columns, (str(t) for t in bound.types), strict=True))
-    stored = {n: DELTA_TYPES.get(t.upper(), t) for n, t in types.items()}
-    casts = {n: t for n, t in stored.items() if t != types[n]}
-    where = {"file": req.name, "dataset": ref.qualified, "config_file": req.config_file}
-    loaded.notes += migrate.migrate(
-        con, project.catalog, ref, req, import_id=file.ctx.import_id, producer=source.name
-    )
-    table = project.tables.schema(uri)
-    loaded.notes += conform.likely_renames(stored, table, **where)
-    casts |= conform.conform(stored, table, **where)
-    if casts:
-        conform.check_text_casts(con, query, stored, casts, **where)
-        cast_list = ", ".join(f"CAST({quote(n)} AS {t}) AS {quote(n)}" for n, t in casts.items())
-        bound = con.sql(f"SELECT * REPLACE ({cast_list}) FROM ({query})")
+    bound = con.sql(conformed(file, con, query, loaded))
     aborted: list[bool] = []
     try:
         reader = bound.to_arrow_reader(BATCH_ROWS)
@@ -258,6 +243,29 @@ def _write_good(
     if verify is not None:
         loaded.rows = result.rows
     return True
+
+
+def conformed(file: _File, con: duckdb.DuckDBPyConnection, query: str, loaded: Loaded) -> str:
+    """``query`` over the file's rows, typed to fit the stored table (after migrating it for
+    ``renames:`` and ``columns:``); notes on likely renames go to ``loaded``."""
+    source, req = file.source, file.req
+    project, ref = source.project, source.dataset
+    bound = con.sql(query)  # binding only: nothing is read yet
+    types = dict(zip(bound.columns, (str(t) for t in bound.types), strict=True))
+    stored = {n: DELTA_TYPES.get(t.upper(), t) for n, t in types.items()}
+    casts = {n: t for n, t in stored.items() if t != types[n]}
+    where = {"file": req.name, "dataset": ref.qualified, "config_file": req.config_file}
+    loaded.notes += migrate.migrate(
+        con, project.catalog, ref, req, import_id=file.ctx.import_id, producer=source.name
+    )
+    table = project.tables.schema(project.layout.table_uri(ref))
+    loaded.notes += conform.likely_renames(stored, table, **where)
+    casts |= conform.conform(stored, table, **where)
+    if not casts:
+        return query
+    conform.check_text_casts(con, query, stored, casts, **where)
+    cast_list = ", ".join(f"CAST({quote(n)} AS {t}) AS {quote(n)}" for n, t in casts.items())
+    return f"SELECT * REPLACE ({cast_list}) FROM ({query})"
 
 
 def _verified(

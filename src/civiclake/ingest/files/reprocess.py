@@ -59,25 +59,11 @@ def reprocess(source: FilesSource, ctx: RunContext, files: Sequence[str] = ()) -
         )
     chosen = _chosen(ledger, files, ref.qualified) if files else ledger
     kept = [Path(project.layout.join(str(row["archived_path"]))) for row in chosen]
-    for row, path in zip(chosen, kept, strict=True):
-        if not path.exists() or sha256_of(path) != row["sha256"]:
-            state = "is gone" if not path.exists() else "no longer matches its recorded sha256"
-            raise IngestError(
-                f"{ref.qualified} was not reprocessed: landing's kept copy {path} {state}; "
-                "restore the original file there (from the sender or a backup) and run "
-                f"`civiclake files reprocess {ref.qualified}` again. Nothing was moved"
-            )
+    _check_kept(chosen, kept, ref)
     if files and not source.config.full_export:
         return _reload(source, ctx, chosen, kept)
     kept = [Path(project.layout.join(str(row["archived_path"]))) for row in ledger]
-    for row, path in zip(ledger, kept, strict=True):
-        if not path.exists() or sha256_of(path) != row["sha256"]:
-            state = "is gone" if not path.exists() else "no longer matches its recorded sha256"
-            raise IngestError(
-                f"{ref.qualified} was not reprocessed: landing's kept copy {path} {state}; "
-                "restore the original file there (from the sender or a backup) and run "
-                f"`civiclake files reprocess {ref.qualified}` again. Nothing was moved"
-            )
+    _check_kept(ledger, kept, ref)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     aside = [_move_aside(project.catalog.uri(r), stamp) for r in (ref, rejected)]
     counts = Counts()
@@ -108,6 +94,18 @@ def reprocess(source: FilesSource, ctx: RunContext, files: Sequence[str] = ()) -
         + (f"; the damaged table was kept at {', '.join(kept_aside)}" if kept_aside else "")
     )
     return counts
+
+
+def _check_kept(rows: list[dict[str, Any]], kept: list[Path], ref: DatasetRef) -> None:
+    """Every kept copy is there with its recorded sha256, or nothing moves."""
+    for row, path in zip(rows, kept, strict=True):
+        if not path.exists() or sha256_of(path) != row["sha256"]:
+            state = "is gone" if not path.exists() else "no longer matches its recorded sha256"
+            raise IngestError(
+                f"{ref.qualified} was not reprocessed: landing's kept copy {path} {state}; "
+                "restore the original file there (from the sender or a backup) and run "
+                f"`civiclake files reprocess {ref.qualified}` again. Nothing was moved"
+            )
 
 
 def _chosen(
