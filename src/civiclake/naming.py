@@ -98,11 +98,16 @@ AS_OF_SUFFIX = "_as_of"
 AS_KNOWN_SUFFIX = "_as_known"
 """``x_as_known(t)``: exactly what ``x`` showed at ``t`` (by recorded time); never changes."""
 
+DIFF_SUFFIX = "_diff"
+"""``x_diff(t1, t2)``: what changed in keyed dataset ``x`` between two times, key by key."""
+CALL_SUFFIXES = (AS_OF_SUFFIX, AS_KNOWN_SUFFIX, DIFF_SUFFIX)
+"""The table macros every keyed dataset ``x`` has: each one reads ``x``."""
+
 
 def dataset_read(name: str, *, call: bool = False) -> str:
-    """The dataset a table name reads: ``x`` for ``x__history`` and a call of ``x_as_of``
-    or ``x_as_known``."""
-    for suffix in (AS_OF_SUFFIX, AS_KNOWN_SUFFIX):
+    """The dataset a table name reads: ``x`` for ``x__history`` and a call of ``x_as_of``,
+    ``x_as_known`` or ``x_diff``."""
+    for suffix in CALL_SUFFIXES:
         if call and name.lower().endswith(suffix):
             return name[: -len(suffix)]
     if name.lower().endswith(HISTORY_SUFFIX):

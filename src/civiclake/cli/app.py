@@ -13,6 +13,7 @@ from civiclake.cli import commands
 from civiclake.cli.access import access_app
 from civiclake.cli.advise import advise
 from civiclake.cli.alerts import alerts_app
+from civiclake.cli.diff import diff
 from civiclake.cli.doctor import doctor, files_app
 from civiclake.cli.model import model_app
 from civiclake.cli.options import ProjectOpt
@@ -29,6 +30,7 @@ ORDER = (
     "demo",
     "run",
     "query",
+    "diff",
     "status",
     "list",
     "runs",
@@ -116,6 +118,7 @@ app.command("publish")(publish)
 app.command("stream")(stream)
 app.add_typer(scheduler_app, name="scheduler")
 app.command("advise")(advise)
+app.command("diff")(diff)
 access_app.command("login")(login)
 app.add_typer(model_app, name="model")
 app.add_typer(alerts_app, name="alerts")

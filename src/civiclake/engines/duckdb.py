@@ -66,8 +66,8 @@ class DuckDBSession:
         """Arrow objects registered on the connection, which cursors must register again."""
         self.masks: dict[str, dict[str, str]] = {}
         """``{schema.x: {column: SQL}}``: columns views show masked (set before ``register``;
-        the access policy decides them). Applies to ``x``, ``x__history``, ``x_as_of`` and
-        ``x_as_known``.
+        the access policy decides them). Applies to ``x``, ``x__history``, ``x_as_of``,
+        ``x_as_known`` and ``x_diff``.
         A masked dataset's files are read through Arrow under a random name, never by a
         path the SQL could name (see :meth:`restrict`)."""
 
@@ -130,11 +130,13 @@ class DuckDBSession:
         )
 
     def _create_history_views(self, ref: DatasetRef) -> bool:
-        """Views of a keyed dataset's history table: ``x``, ``x__history``, ``x_as_of(d)``."""
-        from civiclake.naming import AS_KNOWN_SUFFIX, AS_OF_SUFFIX, HISTORY_SUFFIX
+        """Views of a keyed dataset's history table: ``x``, ``x__history``, ``x_as_of(d)``,
+        ``x_as_known(t)`` and ``x_diff(t1, t2, known)`` (its two states masked alike)."""
+        from civiclake.naming import AS_KNOWN_SUFFIX, AS_OF_SUFFIX, DIFF_SUFFIX, HISTORY_SUFFIX
         from civiclake.snapshots import (
             as_known_relation,
             as_of_relation,
+            diff_relation,
             history_relation,
             latest_relation,
             open_history,
@@ -167,6 +169,13 @@ class DuckDBSession:
         as_known = self._masked(
             base, as_known_relation(con, table, prefix, relation=relation), table.columns
         )
+        diff = diff_relation(
+            con,
+            table,
+            prefix,
+            relation=relation,
+            masked=lambda select: self._masked(base, select, table.columns),
+        )
         self.con.execute(f"CREATE OR REPLACE VIEW {schema}.{_quote(name)} AS {latest}")
         self.con.execute(
             f"CREATE OR REPLACE VIEW {schema}.{_quote(name + HISTORY_SUFFIX)} AS {history}"
@@ -177,6 +186,10 @@ class DuckDBSession:
         self.con.execute(
             f"CREATE OR REPLACE MACRO {schema}.{_quote(name + AS_KNOWN_SUFFIX)}(t) "
             f"AS TABLE {as_known}"
+        )
+        self.con.execute(
+            f"CREATE OR REPLACE MACRO {schema}.{_quote(name + DIFF_SUFFIX)}"
+            f"(t1, t2, known := false) AS TABLE {diff}"
         )
         self._registered.update({base, base.sibling(name + HISTORY_SUFFIX)})
         return True

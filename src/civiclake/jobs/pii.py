@@ -203,7 +203,11 @@ def _reads_nothing(expression: exp.Expr) -> bool:
 
 
 def _as_plain_tables(query: exp.Query) -> exp.Query:
-    """``schema.x_as_of(DATE '…')`` → ``schema.x``: the same columns, a table sqlglot knows."""
+    """``schema.x_as_of(DATE '…')`` → ``schema.x``: the same columns, a table sqlglot knows.
+
+    ``x_diff(…)`` becomes ``x`` too: its key columns trace to ``x``'s, and its own
+    (``old_value``, ``new_value``…) are no column of ``x``, so they stay unresolved —
+    never clean."""
     from sqlglot import exp
 
     from civiclake.naming import dataset_read

@@ -7,8 +7,8 @@ engine can reuse it. Its public face:
 
 * writing: :func:`apply_increment`, :func:`compact`, :func:`rebuild`, :func:`rewrite`;
 * reading: :func:`open_history` (a table's tiers and spec), :func:`latest_relation`,
-  :func:`history_relation`, :func:`as_of_relation`, :func:`as_known_relation` (SQL over
-  a table's files), and
+  :func:`history_relation`, :func:`as_of_relation`, :func:`as_known_relation`,
+  :func:`diff_relation` (SQL over a table's files), and
   :func:`changes_since` (versions after a ``_seq``, for publishing).
 
 Modules: ``spec`` (what a table keeps), ``table`` (a table as stored, and its relations),
@@ -29,6 +29,7 @@ from civiclake.snapshots.table import (
     as_known_relation,
     as_of_relation,
     changes_since,
+    diff_relation,
     history_relation,
     latest_relation,
     max_seq,
@@ -49,6 +50,7 @@ __all__ = [
     "as_of_relation",
     "changes_since",
     "compact",
+    "diff_relation",
     "history_relation",
     "latest_relation",
     "max_seq",

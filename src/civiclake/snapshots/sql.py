@@ -19,7 +19,9 @@ Each version is in exactly one of them, so:
   and ``recorded_from``/``recorded_to`` the time ``x`` showed the version;
 * ``x_as_of(t)`` is, per key, the newest version with ``valid_from`` by ``t`` (a
   date: its end), minus deletes — by *valid* time;
-* ``x_as_known(t)`` is the same by *recorded* time: what ``x`` showed at ``t``.
+* ``x_as_known(t)`` is the same by *recorded* time: what ``x`` showed at ``t``;
+* ``x_diff(t1, t2)`` compares two of those states key by key (``known := true``: two
+  as-known states), one row per changed column.
 
 Versions of one key are ordered by ``(valid_from, _seq)``; ``_seq`` grows with
 import order, so a tie on ``valid_from`` goes to the later import.
@@ -178,6 +180,65 @@ def as_known(everything: str, key: Sequence[str], when: str) -> str:
         f"WHERE {q(RECORDED)} < {moment(when)} "
         f"QUALIFY row_number() OVER ({newest_first(key)}) = 1) WHERE NOT {q(DELETED)}"
     )
+
+
+def state_at(everything: str, key: Sequence[str], when: str, known: str) -> str:
+    """``as_of(when)``, or ``as_known(when)`` where the SQL boolean ``known`` is true."""
+    m = moment(when)
+    clock = f"CASE WHEN {known} THEN {q(RECORDED)} < {m} ELSE {q(VALID_FROM)} < {m} END"
+    return (
+        f"SELECT * EXCLUDE ({q(DELETED)}) FROM (SELECT * FROM {everything} WHERE {clock} "
+        f"QUALIFY row_number() OVER ({newest_first(key)}) = 1) WHERE NOT {q(DELETED)}"
+    )
+
+
+DIFF_COLUMNS = ("change", "column_name", "old_value", "new_value")
+"""``x_diff``'s own columns, the key columns between ``change`` and ``column_name``."""
+
+
+def compared(columns: Sequence[str], key: Sequence[str]) -> list[str]:
+    """The columns a diff compares: the record's own, not the key, the valid time or
+    lineage (``_seq``, ``_imported_at``…)."""
+    return [c for c in columns if c not in key and c != VALID_FROM and not c.startswith("_")]
+
+
+def diff(before: str, after: str, key: Sequence[str], columns: Sequence[str]) -> str:
+    """Two states of a keyed dataset compared, in long form: ``change`` (``added``,
+    ``removed`` or ``changed``), the key columns, ``column_name``, ``old_value`` and
+    ``new_value`` (as text).
+
+    A changed key has one row per column whose value differs (null-safe: NULL to a
+    value is a change, NULL to NULL is not); an added or removed key has one row per
+    column, with its new or its old value. ``before`` and ``after`` are relations with
+    ``_seq`` (present in every version), so a key's presence is never mistaken for a
+    NULL value.
+    """
+    k = _keys(key)
+    if columns:
+        cells = ", ".join(
+            f"{{'c': {_text(c)}, 'o': CAST(o.{q(c)} AS VARCHAR), "
+            f"'n': CAST(n.{q(c)} AS VARCHAR), 'd': o.{q(c)} IS DISTINCT FROM n.{q(c)}}}"
+            for c in columns
+        )
+        differs = " OR ".join(f"o.{q(c)} IS DISTINCT FROM n.{q(c)}" for c in columns)
+    else:  # a dataset of keys only: its adds and removes still show
+        cells = "{'c': NULL::VARCHAR, 'o': NULL::VARCHAR, 'n': NULL::VARCHAR, 'd': false}"
+        differs = "false"
+    old, new = f"o.{q(SEQ)}", f"n.{q(SEQ)}"
+    change = (
+        f"CASE WHEN {old} IS NULL THEN 'added' WHEN {new} IS NULL THEN 'removed' ELSE 'changed' END"
+    )
+    return (
+        f"SELECT change, {k}, cell.c AS column_name, cell.o AS old_value, cell.n AS new_value "
+        f"FROM (SELECT {change} AS change, {k}, unnest([{cells}]) AS cell "
+        f"FROM ({before}) AS o FULL JOIN ({after}) AS n USING ({k}) "
+        f"WHERE {old} IS NULL OR {new} IS NULL OR {differs}) "
+        "WHERE change <> 'changed' OR cell.d"
+    )
+
+
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def compaction(base: str, recent: str, key: Sequence[str]) -> tuple[list[str], str, str]:

@@ -178,6 +178,22 @@ def as_known_relation(
     return sql.as_known(everything, table.spec.key, when)
 
 
+def diff_relation(
+    con: duckdb.DuckDBPyConnection,
+    table: HistoryTable,
+    prefix: str,
+    relation: FileRelation = parquet_relation,
+    masked: Callable[[str], str] = lambda select: select,
+) -> str:
+    """``x_diff(t1, t2, known)``: the states at ``t1`` and ``t2`` compared (see
+    :func:`sql.diff`); ``masked`` wraps each state as the reader may see it."""
+    _, _, everything = relations(con, table, prefix, relation)
+    key = table.spec.key
+    before = masked(sql.state_at(everything, key, "t1", "known"))
+    after = masked(sql.state_at(everything, key, "t2", "known"))
+    return sql.diff(before, after, key, sql.compared(table.columns, key))
+
+
 def changes_since(
     con: duckdb.DuckDBPyConnection,
     table: HistoryTable,

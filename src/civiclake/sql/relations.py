@@ -8,7 +8,8 @@ A relation (an ``exp.Table`` in sqlglot's tree) is exactly one of:
   before it in its own ``WITH``, itself under ``RECURSIVE``, every CTE of an
   enclosing query). Both must agree.
 * a **dataset**: ``<schema>.<name>`` (``x``, ``x__history``) or a call
-  ``<schema>.x_as_of(…)``; the caller decides whether the name is a dataset it may read.
+  ``<schema>.x_as_of(…)``, ``x_as_known(…)``, ``x_diff(…)``; the caller decides
+  whether the name is a dataset it may read.
 * a **value generator**: ``range``/``generate_series`` (they read nothing).
 
 Everything else is refused here: a file path or string used as a table, an
@@ -48,7 +49,7 @@ class Relation:
     name: str = ""
     """As written (lowercased): ``x``, ``x__history``, ``x_as_of`` for a call, or the CTE's name."""
     dataset: str = ""
-    """The dataset read: ``x`` for ``x``, ``x__history`` and ``x_as_of(…)``."""
+    """The dataset read: ``x`` for ``x``, ``x__history``, ``x_as_of(…)`` and ``x_diff(…)``."""
 
     @property
     def qualified(self) -> str:
@@ -147,7 +148,7 @@ def _classify(table: exp.Table, scoped_as_cte: bool) -> Relation:
         if isinstance(this, exp.Anonymous) and table.db:
             name = str(this.name).lower()
             dataset = dataset_read(name, call=True)
-            if dataset != name:  # x_as_of(…)
+            if dataset != name:  # x_as_of(…), x_as_known(…), x_diff(…)
                 return Relation("dataset", table.db.lower(), name, dataset)
         called = this.name if isinstance(this, exp.Anonymous) else this.sql_name()
         raise SqlRejected(
