@@ -301,6 +301,20 @@ class Loaded(Generic[T]):
     rows replaced that partial load's; ``changed while loaded``: the file changed under the
     load, which the next run loads again."""
 
+    def note(self, name: str, what: str = "rows") -> str | None:
+        """The step note ``change`` calls for (``what``: rows, events), or None."""
+        if self.change == "continued":
+            return (
+                f"{name} was still being written when it was taken before: loaded again, "
+                f"complete, its {what} replacing the partial load's"
+            )
+        if self.change == "changed while loaded":
+            return (
+                f"{name} changed while it was loaded (a writer still has it open?): it is "
+                "loaded again, as it then is, by the next run"
+            )
+        return None
+
 
 @dataclass(frozen=True)
 class Inbox:

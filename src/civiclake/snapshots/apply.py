@@ -32,6 +32,7 @@ batch exactly once (its application id) and finishes a compaction left undone.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -193,7 +194,7 @@ def _apply(
                 current = open_history(tables, uri)
         if spec.mode == "observed":
             duplicates = 0
-            unchanged, refreshed = _observe(con, spec, current, moment)
+            unchanged, refreshed = _observe(con, spec, current, moment, import_id)
             if refreshed and current is not None:
                 _refresh_in_place(catalog, con, current, spec.refresh)  # rare: see spec
                 current = open_history(tables, uri)
@@ -452,6 +453,7 @@ def _observe(
     spec: HistorySpec,
     current: HistoryTable | None,
     moment: Observation,
+    import_id: str,
 ) -> tuple[int, int]:
     """Temp table ``kept``: the versions an observation of the source's state makes.
 
@@ -479,7 +481,7 @@ def _observe(
         con.execute("CREATE TEMP TABLE prior AS SELECT * FROM usable WHERE false")
     else:
         everything = relations(con, current, "prior")[2]
-        if moment.compare_at is None or _newest_by(con, everything, moment.compare_at):
+        if moment.compare_at is None or _newest_by(con, current, everything, moment.compare_at):
             # the state at a time no version is after is latest: no window over history
             rel = latest_relation(con, current, "prior", include_deleted=True)
         else:
@@ -542,7 +544,7 @@ def _observe(
     parts = ["SELECT * EXCLUDE (__unchanged, __version) FROM __seen WHERE __version"]
     top = con.sql("SELECT coalesce(max(_ord), 0) FROM usable").fetchall()[0][0]
     shown = [c for c in incoming if c not in (VALID_FROM, DELETED, "_ord")]
-    lineage = {IMPORT_ID: _literal(str(_import_id(con)))}
+    lineage = {IMPORT_ID: _literal(import_id)}
     if moment.full and spec.deletes != "ignore" and current is not None:
         spared = ""
         if moment.keep is not None and moment.keep.num_rows:
@@ -562,7 +564,7 @@ def _observe(
         )
     con.execute(f"CREATE TEMP TABLE __fresh AS {' UNION ALL BY NAME '.join(parts)}")
     if moment.compare_at is not None and moment.reassert_at is not None and current is not None:
-        _reassert(con, spec, current, moment, shown, top)
+        _reassert(con, spec, current, moment, shown, top, import_id)
     else:
         con.execute("CREATE TEMP VIEW kept AS SELECT * FROM __fresh")
     if refreshing:
@@ -585,16 +587,18 @@ def _observe(
     return int(counts[0]), refreshed
 
 
-def _newest_by(con: duckdb.DuckDBPyConnection, everything: str, at: datetime) -> bool:
+def _newest_by(
+    con: duckdb.DuckDBPyConnection, table: HistoryTable, everything: str, at: datetime
+) -> bool:
     """Whether no version of the table is valid from after ``at`` (the usual case: the
-    newest export so far), so the state at ``at`` is latest, tombstones included."""
+    newest export so far), so the state at ``at`` is latest, tombstones included. From
+    the files' statistics when they have them (no data read)."""
+    highs = [f.max.get(VALID_FROM) for f in table.everything if f.rows]
+    if highs and None not in highs:
+        with suppress(TypeError):  # statistics of another type: ask the data
+            return bool(max(highs) <= at)  # type: ignore[type-var,operator]
     newest = con.sql(f"SELECT max({q(VALID_FROM)}) FROM {everything}").fetchall()[0][0]
     return newest is None or newest <= at
-
-
-def _import_id(con: duckdb.DuckDBPyConnection) -> str:
-    row = con.sql(f"SELECT any_value({q(IMPORT_ID)}) FROM staged").fetchall()
-    return str(row[0][0]) if row and row[0][0] is not None else ""
 
 
 def _reassert(
@@ -604,6 +608,7 @@ def _reassert(
     moment: Observation,
     shown: list[str],
     top: int,
+    import_id: str,
 ) -> None:
     """A late observation changed keys up to the next one: restore the next one's state.
 
@@ -619,7 +624,7 @@ def _reassert(
     te, tn = sql_literal(moment.compare_at), sql_literal(moment.reassert_at)
     everything = relations(con, current, "reassert")[2]
     held = set(current.columns)
-    lineage = {IMPORT_ID: _literal(_import_id(con))}
+    lineage = {IMPORT_ID: _literal(import_id)}
 
     def column(c: str, table: str) -> str:
         if c in lineage:
@@ -654,35 +659,62 @@ def _refresh_in_place(
 ) -> None:
     """Rewrite base and recent with ``__refresh``'s values of ``columns`` (matched on
     ``_seq``): lineage that must follow the source without making a version."""
-    parts = [
-        (f, f.partition.get(PART) or tier)
-        for tier, files in ((BASE, current.base), (RECENT, current.recent))
-        for f in files
-    ]
-    if not parts:
-        return
     present = [c for c in columns if c in current.columns]
-    selects = " UNION ALL BY NAME ".join(
-        f"SELECT *, {_literal(part)} AS {q(PART)} FROM read_parquet([{_literal(f.uri)}])"
-        for f, part in parts
-    )
     cols = ", ".join(
         f"coalesce(r.{q(c)}, t.{q(c)}) AS {q(c)}" if c in present else f"t.{q(c)}"
         for c in current.columns
     )
-    reader = _reader(
+    _rewrite_tiers(
+        catalog,
         con,
-        f"SELECT {cols}, t.{q(PART)} FROM ({selects}) AS t "
-        f"LEFT JOIN __refresh AS r USING ({q(SEQ)})",
-        current.spec,
+        current,
+        lambda stored: (
+            f"SELECT {cols}, t.{q(PART)} FROM {stored} AS t "
+            f"LEFT JOIN __refresh AS r USING ({q(SEQ)})"
+        ),
+        tiers=(BASE, RECENT),
+        operation="history-refresh",
     )
-    catalog.tables.replace_partitions(
+
+
+def _rewrite_tiers(
+    catalog: Catalog,
+    con: duckdb.DuckDBPyConnection,
+    current: HistoryTable,
+    query: Callable[[str], str],
+    *,
+    tiers: Sequence[str] = (BASE, RECENT, ARCHIVE),
+    operation: str,
+) -> int | None:
+    """Replace the files of ``tiers`` by ``query(stored)`` in one commit, where ``stored``
+    is their rows with each one's ``_part`` and ``query`` gives the table's columns and
+    ``_part``; the spec stays on ``_seq``. The new Delta version, or None without files."""
+    files = {BASE: current.base, RECENT: current.recent, ARCHIVE: current.archive}
+    parts = [(f, f.partition.get(PART) or tier) for tier in tiers for f in files[tier]]
+    if not parts:
+        return None
+    stored = (
+        "("
+        + " UNION ALL BY NAME ".join(
+            # the part comes from the log, not from the folder name (hive partitioning off)
+            f"SELECT *, {_literal(part)} AS {q(PART)} FROM read_parquet("
+            f"[{_literal(f.uri)}], hive_partitioning = false)"
+            for f, part in parts
+        )
+        + ")"
+    )
+    everything = set(tiers) == {BASE, RECENT, ARCHIVE}
+    listed = " OR ".join(
+        f"{PART} = '{tier}'" if tier != ARCHIVE else f"{PART} LIKE '{ARCHIVE}-%'" for tier in tiers
+    )
+    written = catalog.tables.replace_partitions(
         current.uri,
-        reader,
+        _reader(con, query(stored), current.spec),
         partition_by=[PART],
-        predicate=f"{PART} = '{BASE}' OR {PART} = '{RECENT}'",
-        metadata={"civiclake.operation": "history-refresh"},
+        predicate=None if everything else listed,
+        metadata={"civiclake.operation": operation},
     )
+    return written.version
 
 
 def _reconcile_types(
@@ -740,28 +772,15 @@ def _rewrite_widened(
 ) -> None:
     """Rewrite the whole table with wider column types (rare: a source changed a type)."""
     replace = ", ".join(f"CAST({q(n)} AS {_duck_type(con, t)}) AS {q(n)}" for n, t in widen.items())
-    parts = []
-    for tier, files in ((BASE, current.base), (RECENT, current.recent), (ARCHIVE, current.archive)):
-        for f in files:
-            parts.append((f, f.partition.get(PART) or tier))
-    if not parts:
-        return
-    selects = " UNION ALL BY NAME ".join(
-        f"SELECT *, {_literal(part)} AS {q(PART)} FROM read_parquet([{_literal(f.uri)}])"
-        for f, part in parts
-    )
     columns = ", ".join(q(c) for c in current.columns)
-    reader = _reader(
+    _rewrite_tiers(
+        catalog,
         con,
-        f"SELECT * REPLACE ({replace}) FROM (SELECT {columns}, {q(PART)} FROM ({selects}))",
-        current.spec,
-    )
-    catalog.tables.replace_partitions(
-        current.uri,
-        reader,
-        partition_by=[PART],
-        predicate=None,
-        metadata={"civiclake.operation": "history-widen"},
+        current,
+        lambda stored: (
+            f"SELECT * REPLACE ({replace}) FROM (SELECT {columns}, {q(PART)} FROM {stored})"
+        ),
+        operation="history-widen",
     )
 
 
@@ -776,46 +795,24 @@ def rewrite(
     """Rewrite every version of ``ref``'s history in one commit: ``select(stored)`` is the
     SELECT list over ``stored`` (every file with its ``_part``) giving the table's columns
     (a column renamed or cast); ``_part``, ``_seq`` and the spec are kept. False when there
-    is no history table. Rare: a config change that migrates stored rows."""
+    is no history table or no version to rewrite. Rare: a config change that migrates
+    stored rows."""
     uri = catalog.uri(ref)
     catalog.check(ref, uri)
     current = open_history(catalog.tables, uri)
     if current is None:
         return False
-    parts = []
-    for tier, files in ((BASE, current.base), (RECENT, current.recent), (ARCHIVE, current.archive)):
-        for f in files:
-            parts.append((f, f.partition.get(PART) or tier))
-    if parts:
-        stored = (
-            "("
-            + " UNION ALL BY NAME ".join(
-                f"SELECT *, {_literal(part)} AS {q(PART)} FROM read_parquet("
-                f"[{_literal(f.uri)}], hive_partitioning = false)"
-                for f, part in parts
-            )
-            + ")"
-        )
-    else:
-        empty = current.schema.append(pa_field(PART))
-        con.register("__history_stored", empty.empty_table())
-        stored = "__history_stored"
-    reader = _reader(con, f"SELECT {select(stored)}, {q(PART)} FROM {stored}", current.spec)
-    written = catalog.tables.replace_partitions(
-        uri,
-        reader,
-        partition_by=[PART],
-        predicate=None,
-        metadata={"civiclake.operation": operation},
+    version = _rewrite_tiers(
+        catalog,
+        con,
+        current,
+        lambda stored: f"SELECT {select(stored)}, {q(PART)} FROM {stored}",
+        operation=operation,
     )
-    catalog.moved(uri, written.version)
+    if version is None:
+        return False
+    catalog.moved(uri, version)
     return True
-
-
-def pa_field(name: str) -> Any:
-    import pyarrow as pa
-
-    return pa.field(name, pa.string())
 
 
 # -- catalog ----------------------------------------------------------------------

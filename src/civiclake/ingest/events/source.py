@@ -195,16 +195,8 @@ class EventsSource(Source[EventsSourceConfig]):
             return None
         outcome = taken.value
         name = candidate.path.name
-        if taken.change == "continued":
-            outcome.notes.append(
-                f"{name} was still being written when it was taken before: loaded again, "
-                "complete, its events replacing the partial load's"
-            )
-        elif taken.change == "changed while loaded":
-            outcome.notes.append(
-                f"{name} changed while it was loaded (a writer still has it open?): it is "
-                "loaded again, as it then is, by the next run"
-            )
+        if (note := taken.note(name, "events")) is not None:
+            outcome.notes.append(note)
         ctx.log.info(
             "%s: %d event(s), %d rejected",
             candidate.path.name,

@@ -163,16 +163,8 @@ class FilesSource(Source[FilesSourceConfig]):
                 tally.counts["already loaded, skipped"] += 1
             return
         loaded = taken.value
-        if taken.change == "continued":
-            tally.notes.append(
-                f"{name} was still being written when it was taken before: loaded again, "
-                "complete, its rows replacing the partial load's"
-            )
-        elif taken.change == "changed while loaded":
-            tally.notes.append(
-                f"{name} changed while it was loaded (a writer still has it open?): it is "
-                "loaded again, as it then is, by the next run"
-            )
+        if (note := taken.note(name)) is not None:
+            tally.notes.append(note)
         result.rows_in += loaded.rows + loaded.rejected
         result.rows_out += loaded.written
         result.rows_rejected += loaded.rejected
