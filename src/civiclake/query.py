@@ -129,10 +129,12 @@ def _schema_changes(
 ) -> list[dict[str, Any]]:
     """The catalog's column changes between the two times: by recorded time, those made
     then; by valid time, those made by an import that brought versions valid then."""
+    from civiclake.snapshots import naive_utc
+
     low, high = sorted(moments)
     changes = [c for c in project.store.schema_changes(dataset) if c["changed_at"] is not None]
     if known or not changes:
-        return [c for c in changes if low <= _naive(c["changed_at"]) < high]
+        return [c for c in changes if low <= naive_utc(c["changed_at"]) < high]
     imports = run_query(
         project,
         f"SELECT DISTINCT _import_id FROM {dataset}__history "
@@ -147,6 +149,8 @@ def _schema_changes(
 def _moment(text: str, which: str) -> tuple[datetime, str]:
     """``2026-03-01`` (the end of that day) or ``2026-03-01 16:00`` (that instant): the
     instant meant and its SQL literal."""
+    from civiclake.snapshots import naive_utc
+
     value = text.strip()
     try:
         parsed = datetime.fromisoformat(value)
@@ -157,7 +161,7 @@ def _moment(text: str, which: str) -> tuple[datetime, str]:
         ) from None
     if len(value) == 10:
         return parsed + timedelta(days=1), f"DATE '{parsed.date().isoformat()}'"
-    naive = _naive(parsed)
+    naive = naive_utc(parsed)
     return naive, f"TIMESTAMP '{naive.isoformat(sep=' ')}'"
 
 
@@ -200,13 +204,6 @@ def _as_json(value: str) -> str:
         f"CAST(to_json(map_from_entries({pairs} FILTER (WHERE column_name IS NOT NULL))) "
         "AS VARCHAR)"
     )
-
-
-def _naive(moment: datetime) -> datetime:
-    """A time as naive UTC, as valid times are stored."""
-    from datetime import UTC
-
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def write_result(reader: pa.RecordBatchReader, fmt: str, output: Path | None) -> int:

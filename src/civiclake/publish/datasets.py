@@ -351,7 +351,7 @@ def _history_increment(
 
     conn, schema = ctx.conn, ref.schema
     history = qual(schema, ref.name + HISTORY_SUFFIX)
-    _intervals(con, keys, last, _sentinel(ctx))
+    _intervals(con, list(table.spec.key), last, _sentinel(ctx))
     shown = []
     for c in table.columns:
         if c == DELETED:
@@ -411,29 +411,20 @@ def _sentinel(ctx: Context) -> str:
     return f"TIMESTAMP '{ctx.valid_to_sentinel}'"
 
 
-def _intervals(con: duckdb.DuckDBPyConnection, keys: str, last: int, sentinel: str) -> None:
+def _intervals(con: duckdb.DuckDBPyConnection, key: list[str], last: int, sentinel: str) -> None:
     """``__vt``: per version of a touched key, ``valid_to`` and ``recorded_to`` now and
-    before the increment (as :func:`civiclake.snapshots.sql.history` computes them)."""
-    from civiclake.snapshots.sql import RECORDED_TO
+    before the increment (the expressions of the engine's ``x__history``)."""
+    from civiclake.snapshots.sql import RECORDED_TO, intervals
 
-    window = f"OVER (PARTITION BY {keys} ORDER BY {q(VALID_FROM)}, {q(SEQ)})"
-    after = (
-        f"OVER (PARTITION BY {keys} ORDER BY {q(VALID_FROM)}, {q(SEQ)} "
-        "ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)"
-    )
-    rec = q(RECORDED)
+    valid_to, recorded_to = intervals(key, sentinel)
 
-    def intervals(vt: str, rt: str) -> str:
-        return (
-            f"{q(SEQ)}, coalesce(lead({q(VALID_FROM)}) {window}, {sentinel}) AS {vt}, "
-            f"CASE WHEN min({rec}) {after} IS NOT NULL "
-            f"THEN greatest({rec}, min({rec}) {after}) END AS {rt}"
-        )
+    def both(vt: str, rt: str) -> str:
+        return f"{q(SEQ)}, {valid_to} AS {vt}, {recorded_to} AS {rt}"
 
     con.execute(
         f"CREATE TEMP TABLE __vt AS SELECT a.*, b.old_valid_to, b.old_recorded_to FROM "
-        f"(SELECT {intervals(q(VALID_TO), q(RECORDED_TO))} FROM __versions) AS a "
-        f"LEFT JOIN (SELECT {intervals('old_valid_to', 'old_recorded_to')} "
+        f"(SELECT {both(q(VALID_TO), q(RECORDED_TO))} FROM __versions) AS a "
+        f"LEFT JOIN (SELECT {both('old_valid_to', 'old_recorded_to')} "
         f"FROM __versions WHERE {q(SEQ)} <= {last}) AS b USING ({q(SEQ)})"
     )
 

@@ -23,6 +23,7 @@ from civiclake.snapshots.spec import (
     HistoryError,
     HistoryResult,
     HistorySpec,
+    naive_utc,
 )
 from civiclake.snapshots.table import (
     HistoryTable,
@@ -54,6 +55,7 @@ __all__ = [
     "history_relation",
     "latest_relation",
     "max_seq",
+    "naive_utc",
     "open_history",
     "parquet_relation",
     "rebuild",

@@ -50,6 +50,7 @@ from civiclake.snapshots.spec import (
     HistoryError,
     HistoryResult,
     HistorySpec,
+    naive_utc,
 )
 from civiclake.snapshots.sql import ARCHIVE, BASE, DELETED, PART, RECENT, SEQ, VALID_FROM, q
 from civiclake.snapshots.table import (
@@ -89,11 +90,6 @@ class Observation:
     """Keys (as text) seen but unreadable: not deleted by their absence."""
 
 
-def _naive(moment: datetime) -> datetime:
-    """Valid and recorded times are stored as UTC without a zone (TIMESTAMP)."""
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
 def apply_increment(
     catalog: Catalog,
     ref: DatasetRef,
@@ -129,10 +125,10 @@ def apply_increment(
     """
     uri = catalog.uri(ref)
     moment = Observation(
-        at=_naive(observed_at) if observed_at is not None else _naive(datetime.now(UTC)),
+        at=naive_utc(observed_at) if observed_at is not None else naive_utc(datetime.now(UTC)),
         full=full,
-        compare_at=_naive(compare_at) if compare_at is not None else None,
-        reassert_at=_naive(reassert_at) if reassert_at is not None else None,
+        compare_at=naive_utc(compare_at) if compare_at is not None else None,
+        reassert_at=naive_utc(reassert_at) if reassert_at is not None else None,
         keep=keep,
     )
     if spec.mode == "events" and spec.version is None:
@@ -156,7 +152,7 @@ def _apply(
     moment: Observation | None = None,
 ) -> HistoryResult:
     if moment is None:
-        moment = Observation(at=_naive(datetime.now(UTC)))
+        moment = Observation(at=naive_utc(datetime.now(UTC)))
     catalog.check(ref, uri)
     tables = catalog.tables
     if tables.committed_version(uri, app_id) is not None:

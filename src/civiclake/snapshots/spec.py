@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 
 from civiclake.exceptions import CivicLakeError
@@ -30,6 +31,11 @@ _WIDENINGS = {
     ("float", "double"),
     ("date32[day]", "timestamp[us]"),
 }
+
+
+def naive_utc(moment: datetime) -> datetime:
+    """A time as valid and recorded times are compared: UTC without a zone (TIMESTAMP)."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 class HistoryError(CivicLakeError):

@@ -127,9 +127,7 @@ def history(
     from ``recorded_from`` until ``recorded_to``). Tombstones end the version before
     them; with ``deletes = new_record`` they are rows too, marked ``is_deleted``.
     """
-    window = f"PARTITION BY {_keys(key)} ORDER BY {q(VALID_FROM)}, {q(SEQ)}"
-    after = "ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING"
-    outranked = f"min({q(RECORDED)}) OVER ({window} {after})"
+    valid_to, recorded_to = intervals(key)
     select = []
     for name in columns:
         if name == DELETED:
@@ -143,11 +141,25 @@ def history(
         select.append(f"{q(DELETED)} AS {q(IS_DELETED)}")
     where = "" if deletes == "new_record" else f" WHERE NOT {q(DELETED)}"
     return (
-        f"SELECT {', '.join(select)} FROM (SELECT *, "
-        f"lead({q(VALID_FROM)}) OVER ({window}) AS {q(VALID_TO)}, "
-        f"CASE WHEN {outranked} IS NOT NULL THEN greatest({q(RECORDED)}, {outranked}) END "
-        f"AS {q(RECORDED_TO)} FROM {everything}){where}"
+        f"SELECT {', '.join(select)} FROM (SELECT *, {valid_to} AS {q(VALID_TO)}, "
+        f"{recorded_to} AS {q(RECORDED_TO)} FROM {everything}){where}"
     )
+
+
+def intervals(key: Sequence[str], open_end: str = "NULL") -> tuple[str, str]:
+    """Window expressions for a version's ``valid_to`` (the next version's ``valid_from``,
+    ``open_end`` for the current one) and ``recorded_to`` (when a version outranking it
+    was first recorded), over rows holding at least key, ``valid_from``, ``_seq`` and
+    ``_imported_at``."""
+    window = f"PARTITION BY {_keys(key)} ORDER BY {q(VALID_FROM)}, {q(SEQ)}"
+    outranked = (
+        f"min({q(RECORDED)}) OVER ({window} ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING)"
+    )
+    valid_to = f"lead({q(VALID_FROM)}) OVER ({window})"
+    if open_end != "NULL":
+        valid_to = f"coalesce({valid_to}, {open_end})"
+    recorded_to = f"CASE WHEN {outranked} IS NOT NULL THEN greatest({q(RECORDED)}, {outranked}) END"
+    return valid_to, recorded_to
 
 
 def moment(value: str) -> str:
