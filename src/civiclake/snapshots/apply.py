@@ -199,6 +199,16 @@ def _apply(
             # (a delete repeated later is kept: a late event may yet fall between the two)
             duplicates = _drop_redeliveries(con, spec, current)
             unchanged = 0
+        added = [  # (an untyped all-NULL column says nothing yet: left for its first value)
+            (c, kind)
+            for change, c, _, kind in changes
+            if change == "added" and kind.strip('"').upper() != "NULL"
+        ]
+        if added and current is not None and not _count(con, "kept"):
+            # no version carries the new columns (all NULL, nothing else changed): the
+            # stored versions get them, NULL, so latest and history show them
+            _add_columns(catalog, con, current, added)
+            current = open_history(tables, uri)
         version = current.version + 1 if current is not None else 0
         recorded = sql_literal(datetime.now(UTC))
         con.execute(
@@ -758,6 +768,28 @@ def _duck_type(con: duckdb.DuckDBPyConnection, arrow_type: pa.DataType) -> str:
         return str(con.sql("DESCRIBE __typeprobe").fetchall()[0][1])
     finally:
         con.unregister("__typeprobe")
+
+
+def _count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
+    return int(con.sql(f"SELECT count(*) FROM {relation}").fetchall()[0][0])
+
+
+def _add_columns(
+    catalog: Catalog,
+    con: duckdb.DuckDBPyConnection,
+    current: HistoryTable,
+    added: Sequence[tuple[str, str]],
+) -> None:
+    """Rewrite the table with ``added`` (name, DuckDB type) columns, NULL in every version."""
+    columns = ", ".join(q(c) for c in current.columns)
+    extra = ", ".join(f"CAST(NULL AS {kind}) AS {q(c)}" for c, kind in added)
+    _rewrite_tiers(
+        catalog,
+        con,
+        current,
+        lambda stored: f"SELECT {columns}, {extra}, {q(PART)} FROM {stored}",
+        operation="history-add-columns",
+    )
 
 
 def _rewrite_widened(
